@@ -1,0 +1,57 @@
+/**
+ * A small structured logger (one JSON line per event on stderr). Secrets are redacted
+ * before anything is written: values under secret-looking keys, bearer tokens,
+ * passwords in URLs, and any value registered with `registerSecret`.
+ */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
+const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 99 };
+
+const SECRET_KEY = /pass(word)?|secret|token|api[-_]?key|authorization|jwt|private|credential|cookie/i;
+const knownSecrets = new Set<string>();
+
+/** Any value registered here is replaced by [redacted] wherever it appears in a log line or error. */
+export function registerSecret(value: string | undefined): void {
+  if (value && value.length >= 6) knownSecrets.add(value);
+}
+
+export function redactText(text: string): string {
+  let out = text
+    .replace(/(Bearer|Token)\s+[A-Za-z0-9._~+/=-]+/g, '$1 [redacted]')
+    .replace(/(\w+:\/\/[^:/\s@]+:)[^@\s]+@/g, '$1[redacted]@');
+  for (const s of knownSecrets) if (out.includes(s)) out = out.split(s).join('[redacted]');
+  return out;
+}
+
+export function redact(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return redactText(value);
+  if (value instanceof Error) return { name: value.name, message: redactText(value.message) };
+  if (depth > 6 || value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = SECRET_KEY.test(k) && v ? '[redacted]' : redact(v, depth + 1);
+  return out;
+}
+
+export interface Logger {
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+  child(bindings: Record<string, unknown>): Logger;
+}
+
+export function createLogger(level: LogLevel = 'info', bindings: Record<string, unknown> = {}): Logger {
+  const min = ORDER[level];
+  const write = (lvl: Exclude<LogLevel, 'silent'>, msg: string, fields?: Record<string, unknown>) => {
+    if (ORDER[lvl] < min) return;
+    const line = { t: new Date().toISOString(), level: lvl, msg: redactText(msg), ...(redact({ ...bindings, ...fields }) as object) };
+    process.stderr.write(JSON.stringify(line) + '\n');
+  };
+  return {
+    debug: (m, f) => write('debug', m, f),
+    info: (m, f) => write('info', m, f),
+    warn: (m, f) => write('warn', m, f),
+    error: (m, f) => write('error', m, f),
+    child: (b) => createLogger(level, { ...bindings, ...b }),
+  };
+}

@@ -1,0 +1,42 @@
+/** `npm start`: the whole system on one machine; stops cleanly on SIGTERM/SIGINT. */
+import { ConfigError, loadConfig } from './config';
+import { createLogger } from './logger';
+import { startSystem } from './system';
+
+async function main() {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw err;
+  }
+  const logger = createLogger(config.logLevel);
+  const system = await startSystem(config, { logger });
+  logger.info('ONE Agents is up', { url: system.url, openai_base_url: `${system.url}/v1`, agents: Object.keys(system.runtime.mastra.listAgents()) });
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info('shutting down', { signal });
+    const force = setTimeout(() => {
+      logger.error('shutdown took longer than 15 s; exiting');
+      process.exit(1);
+    }, 15_000);
+    force.unref();
+    await system.stop();
+    logger.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((err) => {
+  process.stderr.write(`ONE Agents failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

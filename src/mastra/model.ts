@@ -1,0 +1,44 @@
+/**
+ * Turns the model settings in Config into a Mastra model for a named agent.
+ *
+ * - `openai/*`, or any id when OPENAI_BASE_URL is set: an OpenAI-compatible Chat
+ *   Completions client (OpenAI, Ollama, vLLM, LM Studio, LiteLLM…). We build it with
+ *   `includeUsage` so streamed answers report real token usage (Mastra's model router
+ *   does not ask for it).
+ * - anything else (`anthropic/…`, `google/…`): Mastra's model router, which reads the
+ *   provider's usual API key variable.
+ */
+import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
+import type { MastraModelConfig } from '@mastra/core/llm';
+import type { Config } from '../config';
+
+export function modelIdFor(config: Config, agentName: string): string {
+  return config.model.perAgent[agentName] ?? config.model.default;
+}
+
+/** fetch with an upper bound on the whole upstream call, so a stuck model becomes a 504, not a hung request. */
+function fetchWithTimeout(timeoutMs: number): typeof fetch {
+  return (input, init) => {
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const signal = init?.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
+    return fetch(input, { ...init, signal });
+  };
+}
+
+export function resolveModel(config: Config, agentName: string): MastraModelConfig {
+  const id = modelIdFor(config, agentName);
+  const slash = id.indexOf('/');
+  const provider = id.slice(0, slash);
+  const model = id.slice(slash + 1);
+  if (config.model.baseUrl || provider === 'openai') {
+    const openaiCompatible = createOpenAICompatible({
+      name: provider,
+      baseURL: config.model.baseUrl ?? 'https://api.openai.com/v1',
+      apiKey: config.model.apiKey ?? process.env.OPENAI_API_KEY ?? '',
+      includeUsage: true,
+      fetch: fetchWithTimeout(config.model.timeoutMs),
+    });
+    return openaiCompatible.chatModel(model) as unknown as MastraModelConfig;
+  }
+  return id as MastraModelConfig;
+}

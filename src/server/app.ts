@@ -1,0 +1,88 @@
+/**
+ * The express app: /v1 (OpenAI-compatible), /api (Mastra's own routes, including its
+ * Responses-style /api/v1/responses), /health and /ready. Features register further
+ * routers through `extraRouters` (PowerSync endpoints, XRPC, Kubo…).
+ */
+import type { Agent } from '@mastra/core/agent';
+import type { Mastra } from '@mastra/core';
+import { MastraServer } from '@mastra/express';
+import type { Memory } from '@mastra/memory';
+import express, { type ErrorRequestHandler, type Express, type RequestHandler, type Router } from 'express';
+import type { Config } from '../config';
+import { redactText, type Logger } from '../logger';
+import { authMiddleware, RateLimiter } from './auth';
+import { createChatHandler, type CompletedTurn } from './openai/chat';
+import { errors, OpenAIError } from './openai/errors';
+import { modelsRouter } from './openai/models';
+import type { Readiness } from './readiness';
+
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+  mastra: Mastra;
+  agents: Record<string, Agent>;
+  memory: Memory;
+  readiness: Readiness;
+  onTurn?: (turn: CompletedTurn) => Promise<void> | void;
+  /** Mounted before the /v1 catch-all, e.g. [['/xrpc', router]]. */
+  extraRouters?: Array<[string, Router | RequestHandler]>;
+}
+
+export async function createApp(deps: AppDeps): Promise<Express> {
+  const { config, logger } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+  const startedAt = Date.now();
+
+  app.get('/health', (_req, res) => {
+    res.json({ status: 'ok', uptime_s: Math.round((Date.now() - startedAt) / 1000) });
+  });
+  app.get('/ready', async (_req, res) => {
+    const r = await deps.readiness.run();
+    res.status(r.ready ? 200 : 503).json(r);
+  });
+
+  const limiter = new RateLimiter(config.rateLimitRpm);
+  const auth = authMiddleware(config.apiKeys, limiter, config.rateLimitRpm);
+
+  for (const [path, router] of deps.extraRouters ?? []) app.use(path, router);
+
+  // ---- /v1: OpenAI-compatible -------------------------------------------------------
+  const v1 = express.Router();
+  v1.use(auth);
+  v1.use(express.json({ limit: config.bodyLimit }));
+  v1.use(modelsRouter(deps.agents, startedAt));
+  v1.post('/chat/completions', createChatHandler({ agents: deps.agents, memory: deps.memory, logger, maxSteps: config.model.maxSteps, onTurn: deps.onTurn }));
+  v1.use((req, _res, next) => next(errors.routeNotFound(req.method, req.originalUrl)));
+  app.use('/v1', v1);
+
+  // ---- /api: Mastra's own routes (agents, workflows, memory, Responses API…) --------
+  const api = express();
+  api.use(express.json({ limit: config.bodyLimit }));
+  const mastraServer = new MastraServer({ app: api, mastra: deps.mastra, prefix: '/api' });
+  await mastraServer.init();
+  app.use(auth, api);
+
+  const onError: ErrorRequestHandler = (err, req, res, _next) => {
+    let e: OpenAIError;
+    if (err instanceof OpenAIError) e = err;
+    else if (err?.type === 'entity.too.large') e = errors.tooLarge(config.bodyLimit);
+    else if (err?.type === 'entity.parse.failed') e = errors.badJson();
+    else {
+      logger.error('unhandled error', { path: req.path, error: err });
+      e = errors.internal();
+    }
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    for (const [k, v] of Object.entries(e.headers)) res.setHeader(k, v);
+    res.status(e.status).json(e.toJSON());
+  };
+  app.use(onError);
+  app.use((req, res) => {
+    res.status(404).json(errors.routeNotFound(req.method, redactText(req.originalUrl)).toJSON());
+  });
+  return app;
+}

@@ -1,0 +1,275 @@
+/**
+ * POST /v1/chat/completions: runs the named agent (its tools run here, server-side)
+ * and answers as OpenAI does, as one `chat.completion` or as `chat.completion.chunk`
+ * server-sent events ending in `data: [DONE]`.
+ *
+ * Conversation continuity: the caller's identity is the memory resource; the thread
+ * comes from `x-thread-id` (or a new one), and every response names it in the
+ * `x-thread-id` header. When the thread already exists, only the messages after the
+ * last assistant turn in the request are new; earlier ones are already in memory.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Agent } from '@mastra/core/agent';
+import type { Memory } from '@mastra/memory';
+import type { Request, Response } from 'express';
+import type { Logger } from '../../logger';
+import { errors, OpenAIError, upstreamError } from './errors';
+import { chatCompletionRequest, paramName, textContent, type ChatCompletionRequest, type RequestMessage } from './schema';
+
+export interface ChatDeps {
+  agents: Record<string, Agent>;
+  memory: Memory;
+  logger: Logger;
+  maxSteps: number;
+  /** Called after a completed turn (e.g. to mirror it into synced tables). Errors are logged, never sent. */
+  onTurn?: (turn: CompletedTurn) => Promise<void> | void;
+}
+
+export interface CompletedTurn {
+  agent: string;
+  resourceId: string;
+  threadId: string;
+  userMessages: string[];
+  reply: string;
+}
+
+type Turn = { role: 'user'; content: string } | { role: 'assistant'; content: string };
+
+const THREAD_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
+
+type FinishReason = 'stop' | 'length' | 'content_filter' | 'tool_calls';
+
+export function finishReason(reason: string | undefined): FinishReason {
+  switch (reason) {
+    case 'length':
+      return 'length';
+    case 'content-filter':
+      return 'content_filter';
+    default:
+      // 'tool-calls' cannot end a run here: the agent's tools run server-side and the
+      // model continues; a run stopped by maxSteps still answered with what it had.
+      return 'stop';
+  }
+}
+
+interface UsageLike {
+  inputTokens?: number;
+  outputTokens?: number;
+  totalTokens?: number;
+}
+
+function toOpenAIUsage(u: UsageLike | undefined) {
+  const prompt = u?.inputTokens ?? 0;
+  const completion = u?.outputTokens ?? 0;
+  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: u?.totalTokens ?? prompt + completion };
+}
+
+export function resolveResource(owner: string | undefined, user: string | undefined): string {
+  if (owner) return user ? `${owner}:${user}` : owner;
+  return user ?? 'anonymous';
+}
+
+function parseBody(body: unknown): ChatCompletionRequest {
+  if (body === undefined || body === null || typeof body !== 'object') throw errors.invalidBody('The request body must be a JSON object.');
+  const parsed = chatCompletionRequest.safeParse(body);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const param = paramName(issue.path);
+    throw errors.invalidBody(param ? `Invalid value for '${param}': ${issue.message}` : issue.message, param);
+  }
+  return parsed.data;
+}
+
+/** Splits the request into system text and the turns to send to the agent. */
+function planMessages(messages: RequestMessage[], threadExists: boolean) {
+  const system = messages.filter((m) => m.role === 'system' || m.role === 'developer').map((m) => textContent(m.content));
+  let turns = messages.filter((m) => m.role === 'user' || m.role === 'assistant');
+  if (threadExists) {
+    const lastAssistant = turns.map((m) => m.role).lastIndexOf('assistant');
+    turns = turns.slice(lastAssistant + 1);
+  }
+  if (!turns.length || turns[turns.length - 1]!.role !== 'user') {
+    throw errors.invalidBody('The last message must be a user message (after any system messages).', 'messages');
+  }
+  return {
+    system: system.join('\n\n') || undefined,
+    turns: turns.map((m): Turn => (m.role === 'user' ? { role: 'user', content: textContent(m.content) } : { role: 'assistant', content: textContent(m.content) })),
+  };
+}
+
+export function createChatHandler(deps: ChatDeps) {
+  return async function chatCompletions(req: Request, res: Response) {
+    const body = parseBody(req.body);
+    const agent = deps.agents[body.model];
+    if (!agent) throw errors.modelNotFound(body.model);
+
+    const resourceId = resolveResource(res.locals.caller?.owner, body.user);
+    const headerThread = req.get('x-thread-id');
+    if (headerThread !== undefined && !THREAD_ID.test(headerThread)) {
+      throw errors.invalidBody('x-thread-id must be 1-128 characters of letters, digits and _ . : -', 'x-thread-id');
+    }
+    const threadId = headerThread ?? randomUUID();
+    let threadExists = false;
+    if (headerThread) {
+      const thread = await deps.memory.getThreadById({ threadId });
+      if (thread && thread.resourceId !== resourceId) throw errors.threadNotFound();
+      threadExists = Boolean(thread);
+    }
+    const { system, turns } = planMessages(body.messages, threadExists);
+
+    const abort = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) abort.abort(new Error('client disconnected'));
+    });
+
+    const stop = body.stop == null ? undefined : Array.isArray(body.stop) ? body.stop : [body.stop];
+    const options = {
+      memory: { resource: resourceId, thread: threadId },
+      maxSteps: deps.maxSteps,
+      abortSignal: abort.signal,
+      ...(system ? { system } : {}),
+      modelSettings: {
+        ...(body.temperature != null ? { temperature: body.temperature } : {}),
+        ...(body.top_p != null ? { topP: body.top_p } : {}),
+        ...(body.presence_penalty != null ? { presencePenalty: body.presence_penalty } : {}),
+        ...(body.frequency_penalty != null ? { frequencyPenalty: body.frequency_penalty } : {}),
+        ...(body.seed != null ? { seed: body.seed } : {}),
+        ...((body.max_completion_tokens ?? body.max_tokens) != null ? { maxOutputTokens: (body.max_completion_tokens ?? body.max_tokens)! } : {}),
+        ...(stop ? { stopSequences: stop } : {}),
+      },
+    };
+
+    const id = `chatcmpl-${randomUUID().replace(/-/g, '')}`;
+    const created = Math.floor(Date.now() / 1000);
+    res.setHeader('x-thread-id', threadId);
+    const log = deps.logger.child({ agent: body.model, thread: threadId });
+    const recordTurn = async (reply: string) => {
+      if (!deps.onTurn) return;
+      try {
+        await deps.onTurn({ agent: body.model, resourceId, threadId, userMessages: turns.filter((t) => t.role === 'user').map((t) => t.content), reply });
+      } catch (err) {
+        log.error('after-turn hook failed', { error: err });
+      }
+    };
+
+    if (!body.stream) {
+      let result;
+      try {
+        result = await agent.generate(turns, options);
+      } catch (err) {
+        if (abort.signal.aborted) return;
+        throw upstreamError(err);
+      }
+      const failure = (result as { error?: unknown }).error;
+      if (failure) throw upstreamError(failure);
+      const usage = (result as { totalUsage?: UsageLike }).totalUsage ?? result.usage;
+      await recordTurn(result.text);
+      res.json({
+        id,
+        object: 'chat.completion',
+        created,
+        model: body.model,
+        system_fingerprint: null,
+        choices: [
+          {
+            index: 0,
+            message: { role: 'assistant', content: result.text, refusal: null },
+            logprobs: null,
+            finish_reason: finishReason(result.finishReason),
+          },
+        ],
+        usage: toOpenAIUsage(usage),
+      });
+      return;
+    }
+
+    await streamCompletion({ agent, turns, options, res, abort, id, created, model: body.model, includeUsage: Boolean(body.stream_options?.include_usage), log, recordTurn });
+  };
+}
+
+interface StreamArgs {
+  agent: Agent;
+  turns: Turn[];
+  options: Record<string, unknown>;
+  res: Response;
+  abort: AbortController;
+  id: string;
+  created: number;
+  model: string;
+  includeUsage: boolean;
+  log: Logger;
+  recordTurn: (reply: string) => Promise<void>;
+}
+
+/**
+ * Headers are held back until the model produces its first token, so a model that
+ * fails at once still gets a proper HTTP error status; after that, a failure is sent
+ * as an error event in the stream (as OpenAI does) and the stream ends.
+ */
+async function streamCompletion(a: StreamArgs) {
+  const { res } = a;
+  const chunk = (delta: Record<string, unknown>, finish: FinishReason | null = null, extra: Record<string, unknown> = {}) =>
+    `data: ${JSON.stringify({ id: a.id, object: 'chat.completion.chunk', created: a.created, model: a.model, system_fingerprint: null, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], ...extra })}\n\n`;
+  let started = false;
+  const start = () => {
+    if (started) return;
+    started = true;
+    res.status(200);
+    res.setHeader('content-type', 'text/event-stream; charset=utf-8');
+    res.setHeader('cache-control', 'no-cache');
+    res.setHeader('connection', 'keep-alive');
+    res.setHeader('x-accel-buffering', 'no');
+    res.flushHeaders();
+    res.write(chunk({ role: 'assistant', content: '', refusal: null }));
+  };
+
+  let text = '';
+  let reason: string | undefined;
+  let usage: UsageLike | undefined;
+  try {
+    const stream = await a.agent.stream(a.turns, a.options);
+    for await (const part of stream.fullStream as AsyncIterable<{ type: string; payload?: Record<string, unknown> }>) {
+      if (a.abort.signal.aborted) break;
+      switch (part.type) {
+        case 'text-delta': {
+          const delta = String(part.payload?.text ?? '');
+          if (!delta) break;
+          start();
+          text += delta;
+          res.write(chunk({ content: delta }));
+          break;
+        }
+        case 'error':
+          throw (part.payload?.error as unknown) ?? new Error('model stream failed');
+        case 'finish': {
+          const p = part.payload as { stepResult?: { reason?: string }; output?: { usage?: UsageLike } } | undefined;
+          reason = p?.stepResult?.reason ?? reason;
+          usage = p?.output?.usage ?? usage;
+          break;
+        }
+      }
+    }
+    if (a.abort.signal.aborted) return;
+    reason = (await stream.finishReason.catch(() => undefined)) ?? reason;
+    usage = ((await (stream as unknown as { totalUsage?: Promise<UsageLike> }).totalUsage?.catch(() => undefined)) ?? usage) as UsageLike | undefined;
+  } catch (err) {
+    if (a.abort.signal.aborted) return;
+    const e = upstreamError(err);
+    a.log.warn('model call failed', { status: e.status, code: e.code, error: err });
+    if (!started) throw e;
+    res.write(`data: ${JSON.stringify(e.toJSON())}\n\n`);
+    res.end();
+    return;
+  }
+  start();
+  res.write(chunk({}, finishReason(reason)));
+  if (a.includeUsage) {
+    const u = { prompt_tokens: usage?.inputTokens ?? 0, completion_tokens: usage?.outputTokens ?? 0, total_tokens: usage?.totalTokens ?? (usage?.inputTokens ?? 0) + (usage?.outputTokens ?? 0) };
+    res.write(`data: ${JSON.stringify({ id: a.id, object: 'chat.completion.chunk', created: a.created, model: a.model, system_fingerprint: null, choices: [], usage: u })}\n\n`);
+  }
+  res.write('data: [DONE]\n\n');
+  res.end();
+  await a.recordTurn(text);
+}
+
+export { OpenAIError };

@@ -1,0 +1,59 @@
+/** The request body of POST /v1/chat/completions, as much of OpenAI's as an agent can honour. */
+import { z } from 'zod';
+
+const textPart = z.object({ type: z.literal('text'), text: z.string() });
+const contentParts = z.array(
+  z.union([
+    textPart,
+    z.object({ type: z.string() }).passthrough().refine(() => false, {
+      message: 'only text content parts are supported',
+    }),
+  ]),
+);
+const content = z.union([z.string(), contentParts]);
+
+const message = z.discriminatedUnion('role', [
+  z.object({ role: z.literal('system'), content, name: z.string().optional() }),
+  z.object({ role: z.literal('developer'), content, name: z.string().optional() }),
+  z.object({ role: z.literal('user'), content, name: z.string().optional() }),
+  z.object({
+    role: z.literal('assistant'),
+    content: content.nullable().optional(),
+    name: z.string().optional(),
+    refusal: z.string().nullable().optional(),
+  }),
+]);
+
+export const chatCompletionRequest = z.object({
+  model: z.string().min(1, 'model is required'),
+  messages: z.array(message).min(1, 'messages must contain at least one message'),
+  stream: z.boolean().nullable().optional(),
+  stream_options: z.object({ include_usage: z.boolean().optional() }).nullable().optional(),
+  temperature: z.number().min(0).max(2).nullable().optional(),
+  top_p: z.number().min(0).max(1).nullable().optional(),
+  presence_penalty: z.number().min(-2).max(2).nullable().optional(),
+  frequency_penalty: z.number().min(-2).max(2).nullable().optional(),
+  seed: z.number().int().nullable().optional(),
+  max_tokens: z.number().int().positive().nullable().optional(),
+  max_completion_tokens: z.number().int().positive().nullable().optional(),
+  stop: z.union([z.string(), z.array(z.string()).max(4)]).nullable().optional(),
+  user: z.string().max(256).regex(/^[A-Za-z0-9_.@:-]+$/, 'user may contain letters, digits and _ . @ : -').optional(),
+  n: z.literal(1, { message: 'only n=1 is supported' }).nullable().optional(),
+  tools: z.array(z.unknown()).max(0, "client-side tools are not supported: the agent's own tools run on the server").nullable().optional(),
+  tool_choice: z.unknown().optional(),
+});
+
+export type ChatCompletionRequest = z.infer<typeof chatCompletionRequest>;
+export type RequestMessage = ChatCompletionRequest['messages'][number];
+
+export function textContent(c: RequestMessage['content']): string {
+  if (c == null) return '';
+  if (typeof c === 'string') return c;
+  return c.map((p) => ('text' in p && typeof p.text === 'string' ? p.text : '')).join('');
+}
+
+/** `messages.0.content` → `messages[0].content`, as OpenAI names params. */
+export function paramName(path: PropertyKey[]): string | null {
+  if (!path.length) return null;
+  return path.reduce<string>((acc, seg) => (typeof seg === 'number' ? `${acc}[${seg}]` : acc ? `${acc}.${String(seg)}` : String(seg)), '');
+}

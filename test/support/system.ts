@@ -1,0 +1,66 @@
+/**
+ * Starts the real system for a test file: embedded Postgres (its own data dir and
+ * free port), the Mastra runtime, and the HTTP server, with OPENAI_BASE_URL pointing
+ * at THE SCRIPTED MODEL (test/support/scripted-model.ts). Nothing else is replaced.
+ */
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import OpenAI from 'openai';
+import { loadConfig } from '../../src/config';
+import { createLogger } from '../../src/logger';
+import { startSystem, type System } from '../../src/system';
+import { startScriptedModel, type Script, type ScriptedModel } from './scripted-model';
+
+export interface TestSystem {
+  system: System;
+  model: ScriptedModel;
+  dataDir: string;
+  env: Record<string, string>;
+  /** An official OpenAI SDK client pointed at our /v1. */
+  client(apiKey?: string): OpenAI;
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function makeDataDir(prefix = 'one-agents-test-'): Promise<string> {
+  // Not under /root: the embedded Postgres runs as the unprivileged `postgres` user when we are root.
+  return fs.mkdtemp(path.join(os.tmpdir(), prefix));
+}
+
+export async function startTestSystem(opts: { script?: Script; env?: Record<string, string>; dataDir?: string } = {}): Promise<TestSystem> {
+  const model = await startScriptedModel({ script: opts.script });
+  const dataDir = opts.dataDir ?? (await makeDataDir());
+  const env: Record<string, string> = {
+    PORT: '0',
+    DATA_DIR: dataDir,
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    MODEL: 'openai/scripted-model',
+    OPENAI_BASE_URL: model.url,
+    OPENAI_API_KEY: 'sk-test-upstream-secret-0001',
+    MODEL_MAX_RETRIES: '0',
+    ...opts.env,
+  };
+  const config = loadConfig(env);
+  const logger = createLogger(config.logLevel);
+  let system = await startSystem(config, { logger });
+  const ts: TestSystem = {
+    get system() {
+      return system;
+    },
+    model,
+    dataDir,
+    env,
+    client: (apiKey = 'unused') => new OpenAI({ baseURL: `${system.url}/v1`, apiKey, maxRetries: 0, timeout: 30_000 }),
+    async restart() {
+      await system.stop();
+      system = await startSystem(loadConfig(env), { logger });
+    },
+    async stop() {
+      await system.stop();
+      await model.close();
+      await fs.rm(dataDir, { recursive: true, force: true });
+    },
+  };
+  return ts;
+}
