@@ -9,6 +9,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../services/postgres/embedded';
+import { migrate } from '../services/postgres/migrate';
 import type { Config } from './config';
 import type { AppContext, ServiceUrls } from './context';
 import { features } from './features';
@@ -73,6 +74,7 @@ export async function createContext(config: Config, logger: Logger, urls: Servic
   const db = new pg.Pool({ connectionString: urls.databaseUrl, max: 10 });
   db.on('error', (err) => logger.warn('postgres pool error', { error: err }));
   onStop('postgres pool', () => db.end());
+  await migrate(db);
   const ctx: AppContext = { config, logger, urls, db, clients: {} };
   for (const f of features) await f.createClients?.(ctx);
   return ctx;
