@@ -32,7 +32,9 @@ export function resolveModel(config: Config, agentName: string): MastraModelConf
   const model = id.slice(slash + 1);
   if (config.model.baseUrl || provider === 'openai') {
     const openaiCompatible = createOpenAICompatible({
-      name: provider,
+      // Mastra drops temperature/topP for models its registry does not list under a
+      // known provider; a custom endpoint's models are not in that registry.
+      name: config.model.baseUrl ? `${provider}-compatible` : provider,
       baseURL: config.model.baseUrl ?? 'https://api.openai.com/v1',
       apiKey: config.model.apiKey ?? process.env.OPENAI_API_KEY ?? '',
       includeUsage: true,

@@ -74,6 +74,8 @@ export interface ScriptedModel {
   /** Base URL to use as OPENAI_BASE_URL (ends in /v1). */
   url: string;
   requests: ChatRequest[];
+  /** Requests whose client (our server) went away before the reply was complete. */
+  readonly aborted: number;
   setScript(script: Script): void;
   close(): Promise<void>;
 }
@@ -82,6 +84,7 @@ export async function startScriptedModel(opts: { script?: Script; chunkDelayMs?:
   let script = opts.script ?? echoScript;
   const requests: ChatRequest[] = [];
   let seq = 0;
+  let aborted = 0;
 
   const server = http.createServer(async (req, res) => {
     if (req.method !== 'POST' || !req.url?.endsWith('/chat/completions')) {
@@ -99,7 +102,7 @@ export async function startScriptedModel(opts: { script?: Script; chunkDelayMs?:
       reply = { error: { status: 500, message: `script threw: ${(err as Error).message}` } };
     }
     if ('hang' in reply) {
-      req.socket.on('close', () => res.destroy());
+      res.on('close', () => aborted++);
       return;
     }
     if ('error' in reply) {
@@ -107,6 +110,9 @@ export async function startScriptedModel(opts: { script?: Script; chunkDelayMs?:
       res.end(JSON.stringify({ error: { message: reply.error.message, type: 'scripted_error', code: null } }));
       return;
     }
+    res.on('close', () => {
+      if (!res.writableFinished) aborted++;
+    });
     const id = `chatcmpl-scripted-${++seq}`;
     const created = Math.floor(Date.now() / 1000);
     const promptTokens = body.messages.reduce((n, m) => n + countTokens(textOf(m.content)), 0);
@@ -167,6 +173,9 @@ export async function startScriptedModel(opts: { script?: Script; chunkDelayMs?:
   return {
     url: `http://127.0.0.1:${port}/v1`,
     requests,
+    get aborted() {
+      return aborted;
+    },
     setScript: (s) => {
       script = s;
     },
