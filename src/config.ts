@@ -89,6 +89,35 @@ const schema = z.object({
   MODEL_TIMEOUT_MS: intFrom(120_000, 100),
   MODEL_MAX_RETRIES: intFrom(1, 0, 10),
   AGENT_MAX_STEPS: intFrom(8, 1, 100),
+
+  // AT Protocol (README "AT Protocol"): unset PDS_URL = embedded PLC + PDS.
+  PDS_URL: optionalUrl,
+  PLC_URL: optionalUrl,
+  RELAY_URL: optionalUrl,
+  APPVIEW_URL: optionalUrl,
+  APPVIEW_DID: optionalString,
+  EMBEDDED_PDS_PORT: intFrom(0, 0, 65535),
+  ATPROTO_HANDLE_DOMAIN: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .regex(/^[a-z0-9-]+(\.[a-z0-9-]+)+$/, 'must be a domain such as agents.test')
+    .default('agents.test'),
+  ATPROTO_AGENTS: z
+    .string()
+    .trim()
+    .default('social')
+    .transform((s) => s.split(',').map((x) => x.trim().toLowerCase()).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^[a-z0-9-]+$/, 'agent names are letters, digits and -'))),
+  ATPROTO_AUTOREPLY: bool(true),
+  ATPROTO_DRY_RUN: bool(false),
+  ATPROTO_REQUIRE_APPROVAL: bool(false),
+  ATPROTO_MAX_POSTS_PER_HOUR: intFrom(30, 0),
+  ATPROTO_MAX_REPLIES_PER_THREAD: intFrom(5, 0),
+  ATPROTO_BLOCKLIST: optionalString.transform((s) => (s ?? '').split(',').map((x) => x.trim().toLowerCase()).filter(Boolean)),
+  ATPROTO_LONG_TEXT: z.enum(['split', 'refuse']).default('split'),
+  ATPROTO_SCHEDULE: optionalString,
+  FEEDGEN_DID: optionalString,
 });
 
 export type AgentModelOverrides = Record<string, string>;
@@ -114,6 +143,33 @@ export interface Config {
     /** agent name → `provider/model`, from AGENT_MODEL_<NAME> variables. */
     perAgent: AgentModelOverrides;
   };
+  atproto: AtprotoConfig;
+}
+
+/** AT Protocol settings (src/features/atproto.ts). */
+export interface AtprotoConfig {
+  /** External PDS; undefined = the embedded PLC + PDS. */
+  pdsUrl?: string;
+  plcUrl?: string;
+  relayUrl?: string;
+  appViewUrl?: string;
+  appViewDid?: string;
+  embeddedPdsPort: number;
+  handleDomain: string;
+  /** Names of the agents that own an AT account. */
+  agents: string[];
+  /** agent name → identifier (handle/DID) + password or app password, from ATPROTO_IDENTIFIER_<NAME>/ATPROTO_PASSWORD_<NAME>. */
+  credentials: Record<string, { identifier?: string; password: string }>;
+  autoReply: boolean;
+  dryRun: boolean;
+  requireApproval: boolean;
+  maxPostsPerHour: number;
+  maxRepliesPerThread: number;
+  blocklist: string[];
+  longText: 'split' | 'refuse';
+  /** Raw ATPROTO_SCHEDULE: `agent|every 6h or cron|topic;…` (parsed by the feature). */
+  schedule?: string;
+  feedGeneratorDid?: string;
 }
 
 export class ConfigError extends Error {
@@ -140,6 +196,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const check = modelId.safeParse(value);
     if (!check.success) issues.push(`${key}: ${check.error.issues[0]?.message}`);
     else perAgent[m[1]!.toLowerCase().replace(/_/g, '-')] = check.data;
+  }
+
+  const atCredentials: AtprotoConfig['credentials'] = {};
+  for (const [key, value] of Object.entries(env)) {
+    const m = /^ATPROTO_PASSWORD_([A-Z0-9_]+)$/.exec(key);
+    if (!m || value === undefined || value.trim() === '') continue;
+    const identifier = env[`ATPROTO_IDENTIFIER_${m[1]}`]?.trim() || undefined;
+    atCredentials[m[1]!.toLowerCase().replace(/_/g, '-')] = { identifier, password: value.trim() };
   }
 
   if (issues.length || !parsed.success) throw new ConfigError(issues);
@@ -171,6 +235,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxRetries: c.MODEL_MAX_RETRIES,
       maxSteps: c.AGENT_MAX_STEPS,
       perAgent,
+    },
+    atproto: {
+      pdsUrl: c.PDS_URL,
+      plcUrl: c.PLC_URL,
+      relayUrl: c.RELAY_URL,
+      appViewUrl: c.APPVIEW_URL,
+      appViewDid: c.APPVIEW_DID,
+      embeddedPdsPort: c.EMBEDDED_PDS_PORT,
+      handleDomain: c.ATPROTO_HANDLE_DOMAIN,
+      agents: c.ATPROTO_AGENTS,
+      credentials: atCredentials,
+      autoReply: c.ATPROTO_AUTOREPLY,
+      dryRun: c.ATPROTO_DRY_RUN,
+      requireApproval: c.ATPROTO_REQUIRE_APPROVAL,
+      maxPostsPerHour: c.ATPROTO_MAX_POSTS_PER_HOUR,
+      maxRepliesPerThread: c.ATPROTO_MAX_REPLIES_PER_THREAD,
+      blocklist: c.ATPROTO_BLOCKLIST,
+      longText: c.ATPROTO_LONG_TEXT,
+      schedule: c.ATPROTO_SCHEDULE,
+      feedGeneratorDid: c.FEEDGEN_DID,
     },
   };
 }

@@ -1,0 +1,166 @@
+/**
+ * The embedded AT network for one machine: a real PLC directory (@did-plc/server, its
+ * operations kept in the project's Postgres under the `plc` schema) and a real PDS
+ * (@atproto/pds in-process, SQLite repos and blobs under DATA_DIR/pds).
+ *
+ * The PDS names itself `http://localhost:<port>` and every DID document in the PLC
+ * points there, so its port is chosen once (EMBEDDED_PDS_PORT, else a free port) and
+ * kept in DATA_DIR/pds/state.json with the PDS's secrets (mode 600). The PLC port
+ * can change freely between runs: nothing stores it.
+ *
+ * What it does not do: no AppView (app.bsky.* reads on the PDS answer 400; the tools
+ * read records from the repos instead), no relay (the firehose is the PDS's own
+ * subscribeRepos), no email, plain http on loopback only.
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import type http from 'node:http';
+import path from 'node:path';
+import type { Logger } from '../../src/logger';
+import { registerSecret } from '../../src/logger';
+import { freePort } from '../../src/util/net';
+
+export interface EmbeddedAtprotoOptions {
+  dataDir: string;
+  databaseUrl: string;
+  /** 0 = the port kept in DATA_DIR, else a free one chosen now and kept. */
+  pdsPort?: number;
+  /** Handles are `<name>.<domain>`; the PDS serves `.<domain>`. */
+  handleDomain: string;
+  /** Relays the PDS asks to crawl it (com.atproto.sync.requestCrawl). */
+  crawlers?: string[];
+  appViewUrl?: string;
+  appViewDid?: string;
+  host?: string;
+  logger?: Logger;
+}
+
+export interface EmbeddedAtproto {
+  pdsUrl: string;
+  plcUrl: string;
+  pdsPort: number;
+  /** Admin basic-auth password of the PDS (kept server-side; registered as a secret). */
+  adminPassword: string;
+  stop(): Promise<void>;
+}
+
+interface PdsState {
+  port: number;
+  jwtSecret: string;
+  adminPassword: string;
+  dpopSecret: string;
+  plcRotationKeyHex: string;
+}
+
+async function loadOrCreateState(file: string, wantedPort: number): Promise<PdsState> {
+  let state: PdsState | undefined;
+  try {
+    state = JSON.parse(await fs.readFile(file, 'utf8')) as PdsState;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`cannot read ${file}: ${(err as Error).message}`);
+  }
+  if (!state) {
+    const { Secp256k1Keypair } = await import('@atproto/crypto');
+    const key = await Secp256k1Keypair.create({ exportable: true });
+    state = {
+      port: wantedPort || (await freePort()),
+      jwtSecret: randomBytes(32).toString('hex'),
+      adminPassword: randomBytes(24).toString('base64url'),
+      dpopSecret: randomBytes(32).toString('hex'),
+      plcRotationKeyHex: Buffer.from(await key.export()).toString('hex'),
+    };
+  } else if (wantedPort && wantedPort !== state.port) {
+    // An explicit port wins; DID documents already published keep pointing at the old one.
+    state.port = wantedPort;
+  } else {
+    return state;
+  }
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  await fs.writeFile(file, JSON.stringify(state, null, 2) + '\n', { mode: 0o600 });
+  return state;
+}
+
+function listen(app: { listen: (...args: unknown[]) => http.Server }, port: number, host: string): Promise<http.Server> {
+  return new Promise((resolve, reject) => {
+    const server = app.listen(port, host);
+    server.once('error', reject);
+    server.once('listening', () => resolve(server));
+  });
+}
+
+function closeServer(server: http.Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+export async function startEmbeddedAtproto(opts: EmbeddedAtprotoOptions): Promise<EmbeddedAtproto> {
+  const host = opts.host ?? '127.0.0.1';
+  const pdsDir = path.join(opts.dataDir, 'pds');
+  await fs.mkdir(path.join(pdsDir, 'blobs', 'tmp'), { recursive: true });
+  const state = await loadOrCreateState(path.join(pdsDir, 'state.json'), opts.pdsPort ?? 0);
+  registerSecret(state.adminPassword);
+  registerSecret(state.jwtSecret);
+  registerSecret(state.plcRotationKeyHex);
+  registerSecret(state.dpopSecret);
+
+  const stops: Array<() => Promise<void>> = [];
+  const stop = async () => {
+    for (const s of stops.reverse()) await s().catch((err) => opts.logger?.warn('stopping the AT network', { error: err }));
+    stops.length = 0;
+  };
+
+  try {
+    // ---- PLC on Postgres (schema `plc`) ----------------------------------------------
+    const plcMod = await import('@did-plc/server');
+    const plcDb = plcMod.Database.postgres({ url: opts.databaseUrl, schema: 'plc' });
+    await plcDb.migrateToLatestOrThrow();
+    const plc = plcMod.PlcServer.create({ db: plcDb });
+    const plcPort = await freePort(host);
+    const plcServer = await listen(plc.app as never, plcPort, host);
+    stops.push(async () => {
+      await closeServer(plcServer);
+      await plcDb.close();
+    });
+    const plcUrl = `http://${host}:${plcPort}`;
+
+    // ---- PDS ------------------------------------------------------------------------
+    const pdsMod = await import('@atproto/pds');
+    const env: Parameters<typeof pdsMod.envToCfg>[0] = {
+      port: state.port,
+      hostname: 'localhost',
+      devMode: true,
+      version: '0.0.0-embedded',
+      dataDirectory: pdsDir,
+      blobstoreDiskLocation: path.join(pdsDir, 'blobs'),
+      blobstoreDiskTmpLocation: path.join(pdsDir, 'blobs', 'tmp'),
+      didPlcUrl: plcUrl,
+      serviceHandleDomains: [`.${opts.handleDomain}`],
+      inviteRequired: false,
+      jwtSecret: state.jwtSecret,
+      adminPassword: state.adminPassword,
+      dpopSecret: state.dpopSecret,
+      plcRotationKeyK256PrivateKeyHex: state.plcRotationKeyHex,
+      crawlers: opts.crawlers ?? [],
+      rateLimitsEnabled: false,
+      ...(opts.appViewUrl && opts.appViewDid ? { bskyAppViewUrl: opts.appViewUrl, bskyAppViewDid: opts.appViewDid } : {}),
+    };
+    const pds = await pdsMod.PDS.create(pdsMod.envToCfg(env), pdsMod.envToSecrets(env));
+    // PDS.start() listens on every interface; we listen on loopback ourselves. The app's
+    // patched listen() still wires the subscribeRepos websocket upgrade.
+    await pds.ctx.sequencer.start();
+    const pdsServer = await listen(pds.app as never, state.port, host);
+    pdsServer.keepAliveTimeout = 90_000;
+    stops.push(async () => {
+      await closeServer(pdsServer);
+      await pds.destroy();
+    });
+    const pdsUrl = `http://localhost:${state.port}`;
+    opts.logger?.info('embedded AT network ready', { pdsUrl, plcUrl, handleDomain: opts.handleDomain });
+    return { pdsUrl, plcUrl, pdsPort: state.port, adminPassword: state.adminPassword, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
