@@ -38,7 +38,7 @@ export function createRuntime(ctx: AppContext): Runtime {
     tools: createAllTools(ctx),
     workflows: createWorkflows(ctx),
     storage,
-    logger: new ConsoleLogger({ name: 'mastra', level }),
+    logger: ctx.config.logLevel === 'silent' ? false : new ConsoleLogger({ name: 'mastra', level }),
   });
   return { mastra, storage, memory };
 }
