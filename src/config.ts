@@ -118,6 +118,16 @@ const schema = z.object({
   ATPROTO_LONG_TEXT: z.enum(['split', 'refuse']).default('split'),
   ATPROTO_SCHEDULE: optionalString,
   FEEDGEN_DID: optionalString,
+
+  // PowerSync (README "PowerSync"): unset POWERSYNC_URL = the embedded sync service.
+  POWERSYNC_URL: optionalUrl,
+  POWERSYNC_PORT: intFrom(0, 0, 65535),
+  POWERSYNC_JWT_AUDIENCE: z.string().trim().min(1).default('one-agents-powersync'),
+  POWERSYNC_JWT_PRIVATE_KEY: optionalString,
+  POWERSYNC_TOKEN_TTL_S: intFrom(900, 30, 86_400),
+  POWERSYNC_KEEPALIVE_S: intFrom(20, 1, 300),
+  POWERSYNC_SLOT: z.string().trim().regex(/^[a-z0-9_]{1,63}$/, 'must be lower-case letters, digits and _').default('one_agents_powersync'),
+  POWERSYNC_ANSWER_MESSAGES: bool(true),
 });
 
 export type AgentModelOverrides = Record<string, string>;
@@ -144,6 +154,22 @@ export interface Config {
     perAgent: AgentModelOverrides;
   };
   atproto: AtprotoConfig;
+  powersync: PowerSyncConfig;
+}
+
+/** PowerSync settings (src/features/sync.ts). */
+export interface PowerSyncConfig {
+  /** External PowerSync Service; undefined = the embedded sync service. */
+  url?: string;
+  embeddedPort: number;
+  audience: string;
+  /** A private RSA JWK (JSON); undefined = generated under DATA_DIR/powersync. */
+  privateJwk?: string;
+  tokenTtlSeconds: number;
+  keepaliveSeconds: number;
+  slotName: string;
+  /** Answer user messages devices write into conversations (chat through sync). */
+  answerMessages: boolean;
 }
 
 /** AT Protocol settings (src/features/atproto.ts). */
@@ -255,6 +281,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       longText: c.ATPROTO_LONG_TEXT,
       schedule: c.ATPROTO_SCHEDULE,
       feedGeneratorDid: c.FEEDGEN_DID,
+    },
+    powersync: {
+      url: c.POWERSYNC_URL,
+      embeddedPort: c.POWERSYNC_PORT,
+      audience: c.POWERSYNC_JWT_AUDIENCE,
+      privateJwk: c.POWERSYNC_JWT_PRIVATE_KEY,
+      tokenTtlSeconds: c.POWERSYNC_TOKEN_TTL_S,
+      keepaliveSeconds: c.POWERSYNC_KEEPALIVE_S,
+      slotName: c.POWERSYNC_SLOT,
+      answerMessages: c.POWERSYNC_ANSWER_MESSAGES,
     },
   };
 }
