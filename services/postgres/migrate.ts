@@ -5,10 +5,10 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
+import { projectPath } from '../../src/util/paths';
 
-export const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
+export const MIGRATIONS_DIR = projectPath('services', 'postgres', 'migrations');
 const LOCK_KEY = 7_240_001;
 
 export async function migrate(db: pg.Pool, dir = MIGRATIONS_DIR): Promise<string[]> {
