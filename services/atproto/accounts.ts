@@ -1,0 +1,82 @@
+/**
+ * The agents' accounts on the embedded PDS: created on first start with a generated
+ * password, kept in DATA_DIR/atproto/accounts.json (mode 600, never logged). Each new
+ * account gets a profile that says it is automated (self-label `bot`).
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { AtpAgent } from '@atproto/api';
+import { registerSecret, type Logger } from '../../src/logger';
+
+export interface StoredAccount {
+  handle: string;
+  did: string;
+  password: string;
+}
+
+export type AccountFile = Record<string, StoredAccount>;
+
+export function accountsFile(dataDir: string): string {
+  return path.join(dataDir, 'atproto', 'accounts.json');
+}
+
+export async function readAccounts(dataDir: string): Promise<AccountFile> {
+  try {
+    const data = JSON.parse(await fs.readFile(accountsFile(dataDir), 'utf8')) as AccountFile;
+    for (const a of Object.values(data)) registerSecret(a.password);
+    return data;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw new Error(`cannot read ${accountsFile(dataDir)}: ${(err as Error).message}`);
+  }
+}
+
+async function writeAccounts(dataDir: string, data: AccountFile): Promise<void> {
+  const file = accountsFile(dataDir);
+  await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  const tmp = `${file}.${process.pid}.tmp`;
+  await fs.writeFile(tmp, JSON.stringify(data, null, 2) + '\n', { mode: 0o600 });
+  await fs.rename(tmp, file);
+}
+
+/** The profile record every agent account carries: a self-label that it is automated. */
+export function automatedProfile(name: string) {
+  return {
+    $type: 'app.bsky.actor.profile',
+    displayName: name,
+    description: `Automated account: the "${name}" agent of ONE Agents. Replies are written by a language model.`,
+    labels: { $type: 'com.atproto.label.defs#selfLabels', values: [{ val: 'bot' }] },
+  };
+}
+
+/** Creates the missing accounts on the embedded PDS; returns every agent's stored account. */
+export async function ensureEmbeddedAccounts(opts: {
+  pdsUrl: string;
+  dataDir: string;
+  names: string[];
+  handleDomain: string;
+  logger?: Logger;
+}): Promise<AccountFile> {
+  const data = await readAccounts(opts.dataDir);
+  let changed = false;
+  for (const name of opts.names) {
+    if (data[name]) continue;
+    const handle = `${name}.${opts.handleDomain}`;
+    const password = randomBytes(24).toString('base64url');
+    registerSecret(password);
+    const agent = new AtpAgent({ service: opts.pdsUrl });
+    const res = await agent.createAccount({ handle, password, email: `${name}@${opts.handleDomain}` });
+    await agent.com.atproto.repo.putRecord({
+      repo: res.data.did,
+      collection: 'app.bsky.actor.profile',
+      rkey: 'self',
+      record: automatedProfile(name),
+    });
+    data[name] = { handle, did: res.data.did, password };
+    changed = true;
+    opts.logger?.info('created AT account for agent', { agent: name, handle, did: res.data.did });
+  }
+  if (changed) await writeAccounts(opts.dataDir, data);
+  return data;
+}

@@ -1,0 +1,181 @@
+/**
+ * What the AT feature keeps in Postgres (services/postgres/migrations/010_atproto.sql):
+ * firehose cursors, the agents' own posts, dry-run records and the per-mention
+ * idempotency rows of the reply-to-mention workflow.
+ */
+import type pg from 'pg';
+
+export interface MentionRow {
+  mention_uri: string;
+  agent: string;
+  agent_did: string;
+  author_did: string;
+  mention_cid: string;
+  root_uri: string;
+  root_cid: string;
+  text: string;
+  status: 'pending' | 'running' | 'awaiting_approval' | 'posted' | 'skipped' | 'dry_run' | 'failed';
+  reason: string | null;
+  draft: string | null;
+  reply_rkey: string | null;
+  reply_uri: string | null;
+  run_id: string | null;
+  attempts: number;
+}
+
+export type NewMention = Pick<MentionRow, 'mention_uri' | 'agent' | 'agent_did' | 'author_did' | 'mention_cid' | 'root_uri' | 'root_cid' | 'text'>;
+
+export class AtprotoStore {
+  constructor(private db: pg.Pool) {}
+
+  async getCursor(name: string): Promise<number | undefined> {
+    const r = await this.db.query<{ seq: string }>('select seq from atproto_cursors where name = $1', [name]);
+    return r.rows[0] ? Number(r.rows[0].seq) : undefined;
+  }
+
+  async setCursor(name: string, seq: number): Promise<void> {
+    await this.db.query(
+      `insert into atproto_cursors(name, seq) values ($1, $2)
+       on conflict (name) do update set seq = greatest(atproto_cursors.seq, excluded.seq), updated_at = now()`,
+      [name, seq],
+    );
+  }
+
+  async recordPost(p: { uri: string; agent: string; did: string; cid: string; text: string; rootUri?: string; parentUri?: string; createdAt?: string }): Promise<void> {
+    await this.db.query(
+      `insert into atproto_posts(uri, agent, did, cid, text, root_uri, parent_uri, created_at)
+       values ($1,$2,$3,$4,$5,$6,$7,coalesce($8::timestamptz, now())) on conflict (uri) do nothing`,
+      [p.uri, p.agent, p.did, p.cid, p.text, p.rootUri ?? null, p.parentUri ?? null, p.createdAt ?? null],
+    );
+  }
+
+  async repliesTo(parentUri: string): Promise<Array<{ uri: string; text: string; author: string }>> {
+    const r = await this.db.query<{ uri: string; text: string; did: string }>('select uri, text, did from atproto_posts where parent_uri = $1 order by created_at', [parentUri]);
+    return r.rows.map((row) => ({ uri: row.uri, text: row.text, author: row.did }));
+  }
+
+  async forgetPost(uri: string): Promise<void> {
+    await this.db.query('delete from atproto_posts where uri = $1', [uri]);
+  }
+
+  async postsInLastHour(agent: string): Promise<number> {
+    const r = await this.db.query<{ n: string }>(`select count(*) as n from atproto_posts where agent = $1 and created_at > now() - interval '1 hour'`, [agent]);
+    return Number(r.rows[0]!.n);
+  }
+
+  async repliesInThread(agent: string, rootUri: string): Promise<number> {
+    const r = await this.db.query<{ n: string }>('select count(*) as n from atproto_posts where agent = $1 and root_uri = $2', [agent, rootUri]);
+    return Number(r.rows[0]!.n);
+  }
+
+  /** Replies this agent already made in a thread to posts by `authorDid` (loop guard for automated accounts). */
+  async repliesToAuthorInThread(agent: string, rootUri: string, authorDid: string): Promise<number> {
+    const r = await this.db.query<{ n: string }>(
+      `select count(*) as n from atproto_mentions where agent = $1 and root_uri = $2 and author_did = $3 and status = 'posted'`,
+      [agent, rootUri, authorDid],
+    );
+    return Number(r.rows[0]!.n);
+  }
+
+  async feed(opts: { limit: number; before?: { createdAt: string; uri: string }; agents?: string[] }): Promise<Array<{ uri: string; created_at: Date }>> {
+    const params: unknown[] = [opts.limit];
+    let where = 'true';
+    if (opts.before) {
+      params.push(opts.before.createdAt, opts.before.uri);
+      where += ` and (created_at, uri) < ($${params.length - 1}::timestamptz, $${params.length})`;
+    }
+    if (opts.agents) {
+      params.push(opts.agents);
+      where += ` and agent = any($${params.length})`;
+    }
+    const r = await this.db.query<{ uri: string; created_at: Date }>(
+      `select uri, created_at from atproto_posts where ${where} order by created_at desc, uri desc limit $1`,
+      params,
+    );
+    return r.rows;
+  }
+
+  async recordDryRun(d: { agent: string; kind: string; mentionUri?: string; text: string; record: unknown }): Promise<number> {
+    const r = await this.db.query<{ id: string }>(
+      'insert into atproto_dry_runs(agent, kind, mention_uri, text, record) values ($1,$2,$3,$4,$5) returning id',
+      [d.agent, d.kind, d.mentionUri ?? null, d.text, JSON.stringify(d.record)],
+    );
+    return Number(r.rows[0]!.id);
+  }
+
+  async dryRuns(agent?: string): Promise<Array<{ id: number; agent: string; kind: string; mention_uri: string | null; text: string; record: unknown; created_at: Date }>> {
+    const r = await this.db.query(`select * from atproto_dry_runs ${agent ? 'where agent = $1' : ''} order by id`, agent ? [agent] : []);
+    return r.rows.map((row) => ({ ...row, id: Number(row.id) }));
+  }
+
+  // ---- mentions (idempotency of reply-to-mention) -------------------------------------
+
+  /** Inserts the mention once; returns false when it was already known. */
+  async addMention(m: NewMention): Promise<boolean> {
+    const r = await this.db.query(
+      `insert into atproto_mentions(mention_uri, agent, agent_did, author_did, mention_cid, root_uri, root_cid, text)
+       values ($1,$2,$3,$4,$5,$6,$7,$8) on conflict do nothing`,
+      [m.mention_uri, m.agent, m.agent_did, m.author_did, m.mention_cid, m.root_uri, m.root_cid, m.text],
+    );
+    return (r.rowCount ?? 0) > 0;
+  }
+
+  async getMention(uri: string, agent: string): Promise<MentionRow | undefined> {
+    const r = await this.db.query<MentionRow>('select * from atproto_mentions where mention_uri = $1 and agent = $2', [uri, agent]);
+    return r.rows[0];
+  }
+
+  /**
+   * Takes the mention for one run: only a pending row, or a running row whose lease ran
+   * out (its process died). Returns the row, or undefined when someone else has it or
+   * it is finished.
+   */
+  async claimMention(uri: string, agent: string, runId: string, leaseMs: number): Promise<MentionRow | undefined> {
+    const r = await this.db.query<MentionRow>(
+      `update atproto_mentions set status = 'running', run_id = $3, attempts = attempts + 1,
+         lease_until = now() + ($4::int * interval '1 millisecond'), updated_at = now()
+       where mention_uri = $1 and agent = $2
+         and (status = 'pending' or (status = 'running' and (lease_until is null or lease_until < now())) or (status = 'running' and run_id = $3))
+       returning *`,
+      [uri, agent, runId, leaseMs],
+    );
+    return r.rows[0];
+  }
+
+  async saveDraft(uri: string, agent: string, draft: string): Promise<void> {
+    await this.db.query(`update atproto_mentions set draft = coalesce(draft, $3), updated_at = now() where mention_uri = $1 and agent = $2`, [uri, agent, draft]);
+  }
+
+  /** Fixes the reply's record key once; every later attempt reuses it. */
+  async fixReplyKey(uri: string, agent: string, rkey: string): Promise<string> {
+    const r = await this.db.query<{ reply_rkey: string }>(
+      `update atproto_mentions set reply_rkey = coalesce(reply_rkey, $3), updated_at = now() where mention_uri = $1 and agent = $2 returning reply_rkey`,
+      [uri, agent, rkey],
+    );
+    return r.rows[0]!.reply_rkey;
+  }
+
+  async finishMention(uri: string, agent: string, status: MentionRow['status'], fields: { reason?: string; replyUri?: string; draft?: string } = {}): Promise<void> {
+    await this.db.query(
+      `update atproto_mentions set status = $3, reason = coalesce($4, reason), reply_uri = coalesce($5, reply_uri),
+         draft = coalesce($6, draft), lease_until = null, updated_at = now()
+       where mention_uri = $1 and agent = $2`,
+      [uri, agent, status, fields.reason ?? null, fields.replyUri ?? null, fields.draft ?? null],
+    );
+  }
+
+  /** Mentions left unfinished (a crash, a restart): pending, or running with an expired lease. */
+  async unfinishedMentions(limit = 50): Promise<MentionRow[]> {
+    const r = await this.db.query<MentionRow>(
+      `select * from atproto_mentions where status = 'pending' or (status = 'running' and (lease_until is null or lease_until < now()))
+       order by created_at limit $1`,
+      [limit],
+    );
+    return r.rows;
+  }
+
+  async mentions(agent?: string): Promise<MentionRow[]> {
+    const r = await this.db.query<MentionRow>(`select * from atproto_mentions ${agent ? 'where agent = $1' : ''} order by created_at`, agent ? [agent] : []);
+    return r.rows;
+  }
+}

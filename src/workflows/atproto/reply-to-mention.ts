@@ -1,0 +1,236 @@
+/**
+ * `reply-to-mention`: answer one post that mentions an agent or replies to it.
+ *   claim → context → policy → draft → approve (optional suspend) → publish
+ *
+ * Exactly one reply per mention, even across crashes: the mention row in Postgres is
+ * claimed with a lease before any work; the draft is saved once; the reply's record key
+ * is fixed in the row before the write, and the PDS is asked for that record before
+ * writing, so a run that died after the write finds the reply instead of posting again.
+ * Dry-run runs every step and records the would-be reply instead of writing it.
+ */
+import { createStep, createWorkflow } from '@mastra/core/workflows';
+import { z } from 'zod';
+import type { AppContext } from '../../context';
+import type { AtprotoClients } from '../../features/atproto/clients';
+import { parseAtUri } from '../../features/atproto/clients';
+import { toAtprotoError } from '../../features/atproto/errors';
+import { graphemeLength, MAX_GRAPHEMES, nextTid, publishPost, splitText } from '../../features/atproto/posting';
+import { AtprotoStore } from '../../features/atproto/store';
+import { readThreadFromRepos, type PostView } from '../../tools/atproto/read';
+
+export const MENTION_LEASE_MS = 60_000;
+const MAX_ATTEMPTS = 5;
+
+const stateSchema = z.object({
+  mentionUri: z.string(),
+  agent: z.string(),
+  dryRun: z.boolean().optional(),
+  done: z.boolean(),
+  status: z.string().optional(),
+  reason: z.string().optional(),
+  authorDid: z.string().optional(),
+  rootUri: z.string().optional(),
+  thread: z.string().optional(),
+  automatedAuthor: z.boolean().optional(),
+  draft: z.string().optional(),
+  replyUri: z.string().optional(),
+});
+type State = z.infer<typeof stateSchema>;
+
+export const replyToMentionInput = z.object({
+  mentionUri: z.string().describe('at:// URI of the post that mentions or answers the agent'),
+  agent: z.string().default('social').describe('the agent that answers'),
+  dryRun: z.boolean().optional().describe('record the reply instead of posting it (default: ATPROTO_DRY_RUN)'),
+});
+
+function renderThread(ancestors: PostView[], post: PostView): string {
+  const line = (p: PostView) => `@${p.author.handle ?? p.author.did}${p.automated ? ' [automated]' : ''}: ${p.text}`;
+  return [...ancestors.map(line), `>>> ${line(post)}`].join('\n');
+}
+
+/** Trims the model's draft to one post: no wrapping quotes, at most 300 graphemes. */
+export function cleanDraft(text: string): string {
+  let t = text.trim().replace(/^["“](.*)["”]$/s, '$1').trim();
+  if (graphemeLength(t) > MAX_GRAPHEMES) t = splitText(t, MAX_GRAPHEMES - 1)[0]! + '…';
+  return t;
+}
+
+export function createReplyToMentionWorkflow(ctx: AppContext) {
+  const clients = () => ctx.clients.atproto as AtprotoClients;
+  const store = new AtprotoStore(ctx.db);
+  const cfg = ctx.config.atproto;
+  const logger = ctx.logger.child({ feature: 'atproto', workflow: 'reply-to-mention' });
+
+  const claim = createStep({
+    id: 'claim',
+    inputSchema: replyToMentionInput,
+    outputSchema: stateSchema,
+    execute: async ({ inputData, runId }) => {
+      const { mentionUri, agent } = inputData;
+      const base: State = { mentionUri, agent: agent ?? 'social', dryRun: inputData.dryRun, done: false };
+      const account = clients().account(base.agent);
+      parseAtUri(mentionUri, 'app.bsky.feed.post');
+      let row = await store.getMention(mentionUri, base.agent);
+      if (!row) {
+        // Started by hand (API/Studio) for a post the firehose has not seen: record it first.
+        const rec = await clients().getRecord<{ text?: string; reply?: { root: { uri: string; cid: string } } }>(mentionUri);
+        const authorDid = parseAtUri(rec.uri).host;
+        await store.addMention({
+          mention_uri: rec.uri,
+          agent: base.agent,
+          agent_did: account.did,
+          author_did: authorDid.startsWith('did:') ? authorDid : await clients().resolveDid(authorDid),
+          mention_cid: rec.cid,
+          root_uri: rec.value.reply?.root.uri ?? rec.uri,
+          root_cid: rec.value.reply?.root.cid ?? rec.cid,
+          text: rec.value.text ?? '',
+        });
+        row = await store.getMention(mentionUri, base.agent);
+      }
+      const claimed = await store.claimMention(mentionUri, base.agent, runId, MENTION_LEASE_MS);
+      if (!claimed) return { ...base, done: true, status: row?.status ?? 'unknown', reason: 'already handled or being handled by another run' };
+      return { ...base, authorDid: claimed.author_did, rootUri: claimed.root_uri, draft: claimed.draft ?? undefined };
+    },
+  });
+
+  const context = createStep({
+    id: 'context',
+    inputSchema: stateSchema,
+    outputSchema: stateSchema,
+    execute: async ({ inputData: s }) => {
+      if (s.done) return s;
+      const t = await readThreadFromRepos(clients(), s.mentionUri, 8);
+      let automated = t.post.automated;
+      if (!automated) {
+        const profile = await clients().findRecord<{ labels?: { values?: Array<{ val: string }> } }>(`at://${s.authorDid}/app.bsky.actor.profile/self`).catch(() => null);
+        automated = !!profile?.value.labels?.values?.some((l) => l.val === 'bot');
+      }
+      return { ...s, thread: renderThread(t.ancestors, t.post), automatedAuthor: automated };
+    },
+  });
+
+  const policy = createStep({
+    id: 'policy',
+    inputSchema: stateSchema,
+    outputSchema: stateSchema,
+    execute: async ({ inputData: s }) => {
+      if (s.done) return s;
+      const skip = async (reason: string) => {
+        await store.finishMention(s.mentionUri, s.agent, 'skipped', { reason });
+        logger.info('mention skipped', { agent: s.agent, uri: s.mentionUri, reason });
+        return { ...s, done: true, status: 'skipped', reason };
+      };
+      const account = clients().account(s.agent);
+      if (s.authorDid === account.did) return skip('the post is the agent’s own');
+      const handle = await clients().resolveHandleOf(s.authorDid!).catch(() => undefined);
+      if (cfg.blocklist.includes(s.authorDid!.toLowerCase()) || (handle && cfg.blocklist.includes(handle.toLowerCase()))) return skip('author is on the blocklist');
+      // Automated accounts (ours or others'): answer at most once per thread, never back and forth.
+      if (s.automatedAuthor && (await store.repliesToAuthorInThread(s.agent, s.rootUri!, s.authorDid!)) >= 1)
+        return skip('loop guard: already answered this automated account in this thread');
+      if (cfg.maxRepliesPerThread > 0 && (await store.repliesInThread(s.agent, s.rootUri!)) >= cfg.maxRepliesPerThread)
+        return skip(`per-thread limit reached (${cfg.maxRepliesPerThread})`);
+      if (cfg.maxPostsPerHour > 0 && (await store.postsInLastHour(s.agent)) >= cfg.maxPostsPerHour) return skip(`hourly limit reached (${cfg.maxPostsPerHour} posts)`);
+      return s;
+    },
+  });
+
+  const draft = createStep({
+    id: 'draft',
+    inputSchema: stateSchema,
+    outputSchema: stateSchema,
+    execute: async ({ inputData: s, mastra }) => {
+      if (s.done || s.draft) return s;
+      const agent = mastra.getAgent(s.agent);
+      const prompt =
+        `Someone on Bluesky wrote to you. The thread, oldest first (>>> marks the post to answer):\n\n${s.thread}\n\n` +
+        `Write your reply to the marked post: one short post (at most ${MAX_GRAPHEMES} characters), reply text only.`;
+      const res = await agent.generate([{ role: 'user', content: prompt }], {
+        memory: { resource: `atproto:${s.authorDid}`, thread: `atproto:${s.agent}:${s.rootUri}` },
+        toolChoice: 'none',
+        activeTools: [],
+        maxSteps: 1,
+      });
+      const text = cleanDraft(res.text ?? '');
+      if (!text) {
+        await store.finishMention(s.mentionUri, s.agent, 'skipped', { reason: 'the agent drafted nothing' });
+        return { ...s, done: true, status: 'skipped', reason: 'the agent drafted nothing' };
+      }
+      await store.saveDraft(s.mentionUri, s.agent, text);
+      const saved = await store.getMention(s.mentionUri, s.agent);
+      return { ...s, draft: saved?.draft ?? text };
+    },
+  });
+
+  const approve = createStep({
+    id: 'approve',
+    inputSchema: stateSchema,
+    outputSchema: stateSchema,
+    resumeSchema: z.object({ approved: z.boolean(), text: z.string().optional().describe('replacement reply text') }),
+    suspendSchema: z.object({ mentionUri: z.string(), agent: z.string(), thread: z.string().optional(), draft: z.string().optional() }),
+    execute: async ({ inputData: s, resumeData, suspend }) => {
+      if (s.done || !cfg.requireApproval) return s;
+      if (!resumeData) {
+        await store.finishMention(s.mentionUri, s.agent, 'awaiting_approval');
+        return await suspend({ mentionUri: s.mentionUri, agent: s.agent, thread: s.thread, draft: s.draft });
+      }
+      if (!resumeData.approved) {
+        await store.finishMention(s.mentionUri, s.agent, 'skipped', { reason: 'rejected by a reviewer' });
+        return { ...s, done: true, status: 'skipped', reason: 'rejected by a reviewer' };
+      }
+      const text = resumeData.text ? cleanDraft(resumeData.text) : s.draft;
+      return { ...s, draft: text };
+    },
+  });
+
+  const publish = createStep({
+    id: 'publish',
+    inputSchema: stateSchema,
+    outputSchema: stateSchema,
+    execute: async ({ inputData: s }) => {
+      if (s.done) return s;
+      const dryRun = s.dryRun ?? cfg.dryRun;
+      const deps = { clients: clients(), store, longText: 'refuse' as const, dryRun };
+      if (dryRun) {
+        await publishPost(deps, s.agent, { text: s.draft!, replyTo: s.mentionUri, dryRun: true });
+        await store.finishMention(s.mentionUri, s.agent, 'dry_run', { reason: 'dry run: recorded, not posted' });
+        return { ...s, done: true, status: 'dry_run' };
+      }
+      const account = clients().account(s.agent);
+      const rkey = await store.fixReplyKey(s.mentionUri, s.agent, nextTid());
+      const replyUri = `at://${account.did}/app.bsky.feed.post/${rkey}`;
+      const posted = async () => {
+        await store.finishMention(s.mentionUri, s.agent, 'posted', { replyUri });
+        return { ...s, done: true, status: 'posted', replyUri };
+      };
+      if (await clients().findRecord(replyUri)) return posted();
+      try {
+        await publishPost(deps, s.agent, { text: s.draft!, replyTo: s.mentionUri, rkey });
+        return posted();
+      } catch (err) {
+        // A concurrent or earlier attempt may have written it after all.
+        if (await clients().findRecord(replyUri).catch(() => null)) return posted();
+        const e = toAtprotoError(err, 'posting the reply');
+        const row = await store.getMention(s.mentionUri, s.agent);
+        const final = e.code !== 'PDS_ERROR' || (row?.attempts ?? 0) >= MAX_ATTEMPTS;
+        await store.finishMention(s.mentionUri, s.agent, final ? 'failed' : 'pending', { reason: e.message });
+        logger.warn('reply failed', { agent: s.agent, uri: s.mentionUri, error: e, final });
+        return { ...s, done: true, status: final ? 'failed' : 'pending', reason: e.message };
+      }
+    },
+  });
+
+  return createWorkflow({
+    id: 'reply-to-mention',
+    description: 'Answer a post that mentions an agent (or replies to it) once: context, policy, draft, optional approval, post.',
+    inputSchema: replyToMentionInput,
+    outputSchema: stateSchema,
+  })
+    .then(claim)
+    .then(context)
+    .then(policy)
+    .then(draft)
+    .then(approve)
+    .then(publish)
+    .commit();
+}
+

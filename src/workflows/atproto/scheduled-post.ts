@@ -1,0 +1,44 @@
+/**
+ * `scheduled-post`: the agent writes one post about a topic and publishes it (or, in
+ * dry-run, records it). Started by the schedules in ATPROTO_SCHEDULE, or by hand from
+ * the API/Studio.
+ */
+import { createStep, createWorkflow } from '@mastra/core/workflows';
+import { z } from 'zod';
+import type { AppContext } from '../../context';
+import type { AtprotoClients } from '../../features/atproto/clients';
+import { MAX_GRAPHEMES, publishPost } from '../../features/atproto/posting';
+import { AtprotoStore } from '../../features/atproto/store';
+import { cleanDraft } from './reply-to-mention';
+
+const input = z.object({
+  agent: z.string().default('social'),
+  topic: z.string().min(1).max(1000).describe('what the post should be about'),
+  dryRun: z.boolean().optional(),
+});
+const output = z.object({ agent: z.string(), text: z.string(), uri: z.string().nullable(), dryRun: z.boolean() });
+
+export function createScheduledPostWorkflow(ctx: AppContext) {
+  const store = new AtprotoStore(ctx.db);
+  const write = createStep({
+    id: 'write-and-post',
+    inputSchema: input,
+    outputSchema: output,
+    execute: async ({ inputData, mastra, runId }) => {
+      const name = inputData.agent ?? 'social';
+      const clients = ctx.clients.atproto as AtprotoClients;
+      clients.account(name);
+      const agent = mastra.getAgent(name);
+      const res = await agent.generate(
+        [{ role: 'user', content: `Write one new post for your followers about: ${inputData.topic}\nAt most ${MAX_GRAPHEMES} characters. Reply with the post text only.` }],
+        { memory: { resource: `atproto:${name}`, thread: `atproto:${name}:scheduled` }, toolChoice: 'none', activeTools: [], maxSteps: 1, runId },
+      );
+      const text = cleanDraft(res.text ?? '');
+      if (!text) throw new Error('the agent wrote nothing');
+      const dryRun = inputData.dryRun ?? ctx.config.atproto.dryRun;
+      const r = await publishPost({ clients, store, longText: 'refuse', dryRun }, name, { text, dryRun });
+      return { agent: name, text, uri: r.uri, dryRun: r.dryRun };
+    },
+  });
+  return createWorkflow({ id: 'scheduled-post', description: 'An agent writes and publishes one post about a topic.', inputSchema: input, outputSchema: output }).then(write).commit();
+}
