@@ -128,6 +128,19 @@ const schema = z.object({
   POWERSYNC_KEEPALIVE_S: intFrom(20, 1, 300),
   POWERSYNC_SLOT: z.string().trim().regex(/^[a-z0-9_]{1,63}$/, 'must be lower-case letters, digits and _').default('one_agents_powersync'),
   POWERSYNC_ANSWER_MESSAGES: bool(true),
+
+  // IPFS (README "IPFS"): unset IPFS_API_URL = the embedded node (services/ipfs).
+  IPFS_API_URL: optionalUrl,
+  IPFS_CLUSTER_URL: optionalUrl,
+  IPFS_CLUSTER_BASIC_AUTH: optionalString.pipe(z.string().regex(/^[^:]+:.+$/, 'must be user:password').optional()),
+  IPFS_GATEWAY_URL: optionalUrl,
+  IPFS_EMBEDDED_PORT: intFrom(0, 0, 65535),
+  IPFS_EMBEDDED_CLUSTER_PORT: intFrom(0, 0, 65535),
+  IPFS_MAX_PIN_BYTES: intFrom(100 * 1024 * 1024, 1),
+  IPFS_MAX_READ_BYTES: intFrom(1024 * 1024, 1),
+  IPFS_TIMEOUT_MS: intFrom(30_000, 100),
+  IPFS_REPLICATION_MIN: intFrom(0, 0, 1000),
+  IPFS_REPLICATION_MAX: intFrom(0, 0, 1000),
 });
 
 export type AgentModelOverrides = Record<string, string>;
@@ -155,6 +168,30 @@ export interface Config {
   };
   atproto: AtprotoConfig;
   powersync: PowerSyncConfig;
+  ipfs: IpfsConfig;
+}
+
+/** IPFS settings (src/features/ipfs.ts). */
+export interface IpfsConfig {
+  /** External Kubo RPC API; undefined = the embedded node. */
+  apiUrl?: string;
+  /** External IPFS Cluster REST API; when set, pins go through the cluster. */
+  clusterUrl?: string;
+  /** `user:password` for the cluster's basic auth (a secret). */
+  clusterBasicAuth?: string;
+  /** Public gateway base for links; undefined = the node's own /ipfs/ (embedded) or https://ipfs.io/ipfs/. */
+  gatewayUrl?: string;
+  embeddedPort: number;
+  embeddedClusterPort: number;
+  /** Largest content a tool pins, in bytes. */
+  maxPinBytes: number;
+  /** Largest content a tool reads back by CID, in bytes. */
+  maxReadBytes: number;
+  /** Upper bound on one IPFS call from a tool. */
+  timeoutMs: number;
+  /** Cluster replication factors (0 = the cluster's own default). */
+  replicationMin: number;
+  replicationMax: number;
 }
 
 /** PowerSync settings (src/features/sync.ts). */
@@ -291,6 +328,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       keepaliveSeconds: c.POWERSYNC_KEEPALIVE_S,
       slotName: c.POWERSYNC_SLOT,
       answerMessages: c.POWERSYNC_ANSWER_MESSAGES,
+    },
+    ipfs: {
+      apiUrl: c.IPFS_API_URL,
+      clusterUrl: c.IPFS_CLUSTER_URL,
+      clusterBasicAuth: c.IPFS_CLUSTER_BASIC_AUTH,
+      gatewayUrl: c.IPFS_GATEWAY_URL,
+      embeddedPort: c.IPFS_EMBEDDED_PORT,
+      embeddedClusterPort: c.IPFS_EMBEDDED_CLUSTER_PORT,
+      maxPinBytes: c.IPFS_MAX_PIN_BYTES,
+      maxReadBytes: c.IPFS_MAX_READ_BYTES,
+      timeoutMs: c.IPFS_TIMEOUT_MS,
+      replicationMin: c.IPFS_REPLICATION_MIN,
+      replicationMax: c.IPFS_REPLICATION_MAX,
     },
   };
 }
