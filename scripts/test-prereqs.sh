@@ -3,6 +3,7 @@
 set -uo pipefail
 need=()
 command -v ipfs_cid >/dev/null 2>&1 || need+=(ipfs-cid)
+command -v docker-compose >/dev/null 2>&1 || docker compose version >/dev/null 2>&1 || need+=(docker-compose)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "[bootstrap] installing test oracles from Debian: ${need[*]}" >&2
