@@ -141,6 +141,7 @@ const schema = z.object({
   IPFS_TIMEOUT_MS: intFrom(30_000, 100),
   IPFS_REPLICATION_MIN: intFrom(0, 0, 1000),
   IPFS_REPLICATION_MAX: intFrom(0, 0, 1000),
+  IPFS_FILES_DIR: optionalString,
 });
 
 export type AgentModelOverrides = Record<string, string>;
@@ -192,6 +193,8 @@ export interface IpfsConfig {
   /** Cluster replication factors (0 = the cluster's own default). */
   replicationMin: number;
   replicationMax: number;
+  /** The only directory the pin-a-local-file tool may read from. */
+  filesDir: string;
 }
 
 /** PowerSync settings (src/features/sync.ts). */
@@ -341,6 +344,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       timeoutMs: c.IPFS_TIMEOUT_MS,
       replicationMin: c.IPFS_REPLICATION_MIN,
       replicationMax: c.IPFS_REPLICATION_MAX,
+      filesDir: path.resolve(c.IPFS_FILES_DIR ?? path.join(c.DATA_DIR, 'files')),
     },
   };
 }
