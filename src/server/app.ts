@@ -13,6 +13,7 @@ import { redactText, type Logger } from '../logger';
 import { authMiddleware, RateLimiter } from './auth';
 import { createChatHandler, type CompletedTurn } from './openai/chat';
 import { errors, OpenAIError } from './openai/errors';
+import { Metrics } from './metrics';
 import { modelsRouter } from './openai/models';
 import type { Readiness } from './readiness';
 
@@ -34,6 +35,8 @@ export async function createApp(deps: AppDeps): Promise<Express> {
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
   const startedAt = Date.now();
+  const metrics = new Metrics();
+  app.use(metrics.middleware());
 
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok', uptime_s: Math.round((Date.now() - startedAt) / 1000) });
@@ -45,6 +48,10 @@ export async function createApp(deps: AppDeps): Promise<Express> {
 
   const limiter = new RateLimiter(config.rateLimitRpm);
   const auth = authMiddleware(config.apiKeys, limiter, config.rateLimitRpm);
+  // Behind the API keys when they are set (a Prometheus scraper can send a bearer token).
+  app.get('/metrics', config.apiKeys.size ? authMiddleware(config.apiKeys, new RateLimiter(0), 0) : (_q, _s, n) => n(), (_req, res) => {
+    res.type('text/plain; version=0.0.4').send(metrics.render());
+  });
 
   for (const [path, router] of deps.extraRouters ?? []) app.use(path, router);
 

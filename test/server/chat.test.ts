@@ -282,6 +282,13 @@ describe('service routes', () => {
     expect((await ready.json()).services.postgres.ok).toBe(true);
   });
 
+  it('/metrics counts requests by route pattern, never by raw path', async () => {
+    const text = await (await fetch(`${t.system.url}/metrics`)).text();
+    expect(text).toMatch(/one_agents_http_requests_total\{method="POST",route="\/v1\/chat\/completions",status="200"\} \d+/);
+    expect(text).toContain('one_agents_http_request_duration_seconds_bucket');
+    expect(text).not.toContain('client-chosen-');
+  });
+
   it("mounts Mastra's own routes under /api, including the Responses-style route", async () => {
     const agents = await (await fetch(`${t.system.url}/api/agents`)).json();
     expect(Object.keys(agents)).toContain('assistant');
