@@ -1,0 +1,124 @@
+/** `npm run evals -- [flags]`: flags, and the environment variables they default from. */
+import { parseArgs } from 'node:util';
+
+export const USAGE = `npm run evals -- [flags]
+
+  --suite NAMES         comma-separated suites (folders of evals/ with a suite.json); default: all
+  --models IDS          provider/model ids to score side by side, e.g. openai/gpt-4o-mini,ollama/llama3.2
+                        (alias --model); default EVAL_MODELS or author/scripted-v1 (the scripted author's cassettes)
+  --agent-model A=ID    model for one agent in every column (repeatable), e.g. --agent-model social=openai/gpt-4o
+  --mode MODE           replay (default; cassettes only, no network), record (write cassettes from
+                        OPENAI_BASE_URL, or from the scripted author for author/* ids), live (real endpoint, no cassettes)
+  --judge ID            judge model for the LLM-judge scorers (default EVAL_JUDGE_MODEL); without one they are SKIPPED
+  --concurrency N       cases run at once per suite (default EVAL_CONCURRENCY or 4)
+  --target T            in-process (default: start the real system here) or the /v1 URL of a running server
+  --api-key KEY         bearer key for a url target (default EVAL_API_KEY)
+  --pds-url URL         PDS the url target's server uses (side-effect scorers; default EVAL_PDS_URL)
+  --ipfs-api-url URL    IPFS (Kubo RPC) the url target's server uses (default EVAL_IPFS_API_URL)
+  --cassettes DIR       cassette directory (default EVAL_CASSETTE_DIR or evals/cassettes)
+  --reports DIR         report directory (default EVAL_REPORT_DIR or evals/reports)
+  --suites-dir DIR      where suites live (default evals)
+  --data-dir DIR        in-process data dir to keep (e.g. .data, so Studio shows the experiments); default: a fresh temp dir
+  --no-studio           do not store results with Mastra datasets/experiments
+  --no-progress         no progress bar
+  -h, --help            this text
+
+Exit status: 0 when every suite meets its thresholds; 1 when a threshold fails or a case is
+stale (cassette no longer matches the prompt/tool schema), invalid or errored; 2 on bad flags.`;
+
+export interface CliOptions {
+  suites?: string[];
+  models: string[];
+  agentModels: Record<string, string>;
+  mode: 'replay' | 'record' | 'live';
+  judge?: string;
+  concurrency: number;
+  target: string;
+  apiKey?: string;
+  pdsUrl?: string;
+  ipfsApiUrl?: string;
+  cassetteDir: string;
+  reportDir: string;
+  suitesDir: string;
+  dataDir?: string;
+  studio: boolean;
+  progress: boolean;
+  help: boolean;
+}
+
+export class UsageError extends Error {}
+
+const MODEL_ID = /^[A-Za-z0-9_.-]+\/\S+$/;
+const list = (s: string | undefined) => (s ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+
+export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): CliOptions {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: false,
+      options: {
+        suite: { type: 'string', multiple: true },
+        suites: { type: 'string', multiple: true },
+        models: { type: 'string', multiple: true },
+        model: { type: 'string', multiple: true },
+        'agent-model': { type: 'string', multiple: true },
+        mode: { type: 'string' },
+        judge: { type: 'string' },
+        concurrency: { type: 'string' },
+        target: { type: 'string' },
+        'api-key': { type: 'string' },
+        'pds-url': { type: 'string' },
+        'ipfs-api-url': { type: 'string' },
+        cassettes: { type: 'string' },
+        reports: { type: 'string' },
+        'suites-dir': { type: 'string' },
+        'data-dir': { type: 'string' },
+        'no-studio': { type: 'boolean' },
+        'no-progress': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const v = parsed.values;
+  const suites = [...(v.suite ?? []), ...(v.suites ?? [])].flatMap(list);
+  const models = [...(v.models ?? []), ...(v.model ?? [])].flatMap(list);
+  const finalModels = models.length ? models : list(env.EVAL_MODELS).length ? list(env.EVAL_MODELS) : ['author/scripted-v1'];
+  for (const m of finalModels) if (!MODEL_ID.test(m)) throw new UsageError(`--models: "${m}" must look like provider/model`);
+  const agentModels: Record<string, string> = {};
+  for (const pair of v['agent-model'] ?? []) {
+    const [agent, id] = pair.split('=');
+    if (!agent || !id || !MODEL_ID.test(id)) throw new UsageError(`--agent-model: "${pair}" must look like agent=provider/model`);
+    agentModels[agent.trim()] = id.trim();
+  }
+  const mode = (v.mode ?? env.EVAL_MODE ?? 'replay') as CliOptions['mode'];
+  if (!['replay', 'record', 'live'].includes(mode)) throw new UsageError(`--mode must be replay, record or live (got "${mode}")`);
+  const concurrency = Number(v.concurrency ?? env.EVAL_CONCURRENCY ?? 4);
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) throw new UsageError('--concurrency must be a whole number from 1 to 64');
+  const target = v.target ?? env.EVAL_TARGET ?? 'in-process';
+  if (target !== 'in-process' && !/^https?:\/\//.test(target)) throw new UsageError('--target must be in-process or an http(s) URL ending in /v1');
+  if (target !== 'in-process' && finalModels.length > 1) throw new UsageError('--models compares models in-process; a url target answers with its own configured model');
+  const judge = v.judge ?? env.EVAL_JUDGE_MODEL ?? undefined;
+  if (judge && !MODEL_ID.test(judge)) throw new UsageError('--judge must look like provider/model');
+  return {
+    suites: suites.length ? suites : undefined,
+    models: finalModels,
+    agentModels,
+    mode,
+    judge: judge || undefined,
+    concurrency,
+    target,
+    apiKey: v['api-key'] ?? env.EVAL_API_KEY,
+    pdsUrl: v['pds-url'] ?? env.EVAL_PDS_URL,
+    ipfsApiUrl: v['ipfs-api-url'] ?? env.EVAL_IPFS_API_URL,
+    cassetteDir: v.cassettes ?? env.EVAL_CASSETTE_DIR ?? 'evals/cassettes',
+    reportDir: v.reports ?? env.EVAL_REPORT_DIR ?? 'evals/reports',
+    suitesDir: v['suites-dir'] ?? 'evals',
+    dataDir: v['data-dir'],
+    studio: !v['no-studio'],
+    progress: !v['no-progress'],
+    help: Boolean(v.help),
+  };
+}

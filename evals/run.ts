@@ -1,0 +1,118 @@
+/**
+ * `npm run evals`: scores every agent's suite (evals/<agent>/suite.json) and gates on the
+ * thresholds. See USAGE in evals/lib/cli.ts and README.md, "## Evals".
+ */
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { isAuthorModel } from './lib/author';
+import { parseCli, UsageError, USAGE } from './lib/cli';
+import { createProgress } from './lib/progress';
+import { compareRuns, readPrevious, redactAll, renderTerminal, writeReports } from './lib/report';
+import type { RunReport } from './lib/results';
+import { knownSecrets, runEvals } from './lib/runner';
+import { loadSuites, SuiteError } from './lib/suite';
+import type { JudgeConfig } from './scorers';
+
+export interface MainIO {
+  out: (s: string) => void;
+  err: NodeJS.WriteStream;
+  env: NodeJS.ProcessEnv;
+}
+
+export async function main(argv: string[], io: MainIO = { out: (s) => process.stdout.write(s + '\n'), err: process.stderr, env: process.env }): Promise<{ code: number; report?: RunReport; files?: { json: string; html: string } }> {
+  let cli;
+  try {
+    cli = parseCli(argv, io.env);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err.write(`${err.message}\n\n${USAGE}\n`);
+      return { code: 2 };
+    }
+    throw err;
+  }
+  if (cli.help) {
+    io.out(USAGE);
+    return { code: 0 };
+  }
+  let suites;
+  try {
+    suites = await loadSuites(path.resolve(cli.suitesDir), cli.suites);
+  } catch (err) {
+    if (err instanceof SuiteError) {
+      io.err.write(`${err.message}\n`);
+      return { code: 2 };
+    }
+    throw err;
+  }
+  if (!suites.length) {
+    io.err.write(`no suites found under ${cli.suitesDir}\n`);
+    return { code: 2 };
+  }
+  const upstreamUrl = io.env.OPENAI_BASE_URL || undefined;
+  const needsUpstream = cli.mode === 'live' || (cli.mode === 'record' && cli.models.some((m) => !isAuthorModel(m)));
+  if (needsUpstream && !upstreamUrl && cli.target === 'in-process') {
+    io.err.write(`--mode ${cli.mode} with a real model needs OPENAI_BASE_URL (and OPENAI_API_KEY)\n`);
+    return { code: 2 };
+  }
+  const judge: JudgeConfig | undefined = cli.judge
+    ? { model: cli.judge, baseUrl: io.env.EVAL_JUDGE_BASE_URL || upstreamUrl, apiKey: io.env.EVAL_JUDGE_API_KEY || io.env.OPENAI_API_KEY }
+    : undefined;
+
+  const runId = `${new Date().toISOString().slice(0, 10).replace(/-/g, '')}-${randomBytes(3).toString('hex')}`;
+  const startedAt = new Date();
+  const columns = cli.target === 'in-process' ? cli.models.length : 1;
+  const progress = createProgress(suites.reduce((n, s) => n + s.cases.length, 0) * columns, io.err, cli.progress);
+  const results = await runEvals({
+    suites,
+    models: cli.models,
+    agentModels: cli.agentModels,
+    mode: cli.mode,
+    target: cli.target === 'in-process' ? { kind: 'in-process', dataDir: cli.dataDir ? path.resolve(cli.dataDir) : undefined } : { kind: 'url', url: cli.target, apiKey: cli.apiKey, services: { pdsUrl: cli.pdsUrl, ipfsApiUrl: cli.ipfsApiUrl } },
+    cassetteDir: path.resolve(cli.cassetteDir),
+    concurrency: cli.concurrency,
+    judge,
+    upstream: upstreamUrl ? { baseUrl: upstreamUrl, apiKey: io.env.OPENAI_API_KEY } : undefined,
+    runId,
+    progress,
+    studio: cli.studio && cli.target === 'in-process',
+    log: (l) => cli.progress && io.err.write(`${l}\n`),
+  });
+  progress.done();
+
+  const failures = results.filter((r) => !r.passed).map((r) => `${r.suite} @ ${r.model}: ${r.problems.join('; ')}`);
+  const reportDir = path.resolve(cli.reportDir);
+  const previous = await readPrevious(reportDir);
+  const report: RunReport = {
+    version: 1,
+    runId,
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    durationMs: Date.now() - startedAt.getTime(),
+    target: cli.target,
+    mode: cli.target === 'in-process' ? cli.mode : 'url',
+    models: cli.target === 'in-process' ? cli.models : ['server default'],
+    judge: cli.judge ?? null,
+    scriptedAuthor: cli.target === 'in-process' && cli.mode !== 'live' && cli.models.some(isAuthorModel),
+    results,
+    passed: failures.length === 0,
+    failures,
+    comparison: null,
+  };
+  report.comparison = compareRuns(results, previous);
+  const secrets = knownSecrets(io.env, [cli.apiKey, judge?.apiKey]);
+  const files = await writeReports(reportDir, report, secrets);
+  io.out(redactAll(renderTerminal(report), secrets));
+  io.out(`report: ${path.relative(process.cwd(), files.html)} · ${path.relative(process.cwd(), files.json)}`);
+  return { code: report.passed ? 0 : 1, report, files };
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main(process.argv.slice(2)).then(
+    ({ code }) => process.exit(code),
+    (err) => {
+      process.stderr.write(`evals failed to run: ${(err as Error)?.stack ?? err}\n`);
+      process.exit(1);
+    },
+  );
+}
