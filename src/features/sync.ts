@@ -11,7 +11,7 @@
  *   background     agent directory rows; the pending-message sweep
  */
 import pg from 'pg';
-import { startEmbeddedPowerSync } from '../../services/powersync/embedded';
+import { startEmbeddedPowerSync, type EmbeddedPowerSync } from '../../services/powersync/embedded';
 import { migrate } from '../../services/postgres/migrate';
 import type { AppContext } from '../context';
 import { MessageAnswerer } from './sync/answerer';
@@ -34,6 +34,12 @@ export function syncClients(ctx: AppContext): SyncClients {
 }
 
 const answerers = new WeakMap<AppContext, MessageAnswerer>();
+const embedded = new Map<string, EmbeddedPowerSync>();
+
+/** The embedded sync service of a running system (undefined with POWERSYNC_URL); for tests and benchmarks. */
+export function embeddedPowerSync(ctx: AppContext): EmbeddedPowerSync | undefined {
+  return ctx.urls.powersyncUrl ? embedded.get(ctx.urls.powersyncUrl) : undefined;
+}
 
 export const syncFeature: Feature = {
   name: 'sync',
@@ -62,8 +68,12 @@ export const syncFeature: Feature = {
       slotName: c.slotName,
       keepaliveSeconds: c.keepaliveSeconds,
     });
-    onStop('embedded powersync', ps.stop);
+    onStop('embedded powersync', async () => {
+      embedded.delete(ps.url);
+      await ps.stop();
+    });
     urls.powersyncUrl = ps.url;
+    embedded.set(ps.url, ps);
     logger.info('embedded PowerSync ready', { url: ps.url });
   },
 

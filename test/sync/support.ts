@@ -10,7 +10,8 @@ import { PowerSyncDatabase, type AbstractPowerSyncDatabase, type PowerSyncBacken
 import { AppSchema } from '../../src/features/sync/client-schema';
 
 export interface DeviceOptions {
-  backendUrl: string;
+  /** A function when the backend moves (restart on a new port). */
+  backendUrl: string | (() => string);
   apiKey?: string;
   user?: string;
   dir: string;
@@ -34,6 +35,7 @@ export async function openDevice(o: DeviceOptions): Promise<Device> {
   await db.init();
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (o.apiKey) headers.authorization = `Bearer ${o.apiKey}`;
+  const base = () => (typeof o.backendUrl === 'function' ? o.backendUrl() : o.backendUrl);
   const q = o.user ? `?user=${encodeURIComponent(o.user)}` : '';
   const device: Device = {
     db,
@@ -49,7 +51,7 @@ export async function openDevice(o: DeviceOptions): Promise<Device> {
     async fetchCredentials() {
       device.credentialFetches++;
       if (o.credentials) return o.credentials();
-      const res = await fetch(`${o.backendUrl}/powersync/credentials${q}`, { headers });
+      const res = await fetch(`${base()}/powersync/credentials${q}`, { headers });
       if (!res.ok) throw new Error(`credentials: ${res.status} ${await res.text()}`);
       const body = (await res.json()) as { endpoint: string; token: string; expires_at: string };
       return { endpoint: body.endpoint, token: body.token, expiresAt: new Date(body.expires_at) };
@@ -58,7 +60,7 @@ export async function openDevice(o: DeviceOptions): Promise<Device> {
       const tx = await database.getNextCrudTransaction();
       if (!tx) return;
       const batch = tx.crud.map((e) => ({ op: e.op, table: e.table, id: e.id, data: e.opData }));
-      const res = await fetch(`${o.backendUrl}/powersync/upload${q}`, { method: 'POST', headers, body: JSON.stringify({ batch }) });
+      const res = await fetch(`${base()}/powersync/upload${q}`, { method: 'POST', headers, body: JSON.stringify({ batch }) });
       if (res.ok) return void (await tx.complete());
       const body = await res.json().catch(() => null);
       if (res.status >= 400 && res.status < 500 && res.status !== 401 && res.status !== 429) {
@@ -90,3 +92,13 @@ export async function waitForRows<T>(db: AbstractPowerSyncDatabase, sql: string,
 }
 
 export const deviceDir = (base: string, name: string) => path.join(base, 'devices', name);
+
+/** Resolves once replication has passed everything committed so far (a logical message marks the point). */
+export async function replicationCaughtUp(pool: import('pg').Pool): Promise<void> {
+  const mark = (await pool.query<{ lsn: string }>("select pg_logical_emit_message(true, 'powersync', 'test-sync-point')::text as lsn")).rows[0]!.lsn;
+  for (;;) {
+    const r = await pool.query<{ ok: boolean }>('select lsn >= $1::pg_lsn as ok from powersync_state where id = 1', [mark]);
+    if (r.rows[0]?.ok) return;
+    await new Promise((res) => setTimeout(res, 20));
+  }
+}

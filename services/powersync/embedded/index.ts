@@ -8,7 +8,7 @@ import type { JWTVerifyGetKey } from 'jose';
 import type { Logger } from '../../../src/logger';
 import { Replicator } from './replicator';
 import { SyncRules, readSyncRulesYaml } from './rules';
-import { startSyncServer } from './server';
+import { startSyncServer, type RunningSyncServer } from './server';
 import { BucketStorage } from './storage';
 
 export interface EmbeddedPowerSyncOptions {
@@ -32,6 +32,7 @@ export interface EmbeddedPowerSync {
   storage: BucketStorage;
   rules: SyncRules;
   streams(): number;
+  stats: RunningSyncServer['stats'];
   stop(): Promise<void>;
 }
 
@@ -69,6 +70,7 @@ export async function startEmbeddedPowerSync(o: EmbeddedPowerSyncOptions): Promi
       storage,
       rules,
       streams: server.streams,
+      stats: server.stats,
       async stop() {
         await server.close();
         await replicator.stop();

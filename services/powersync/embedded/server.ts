@@ -74,6 +74,8 @@ export interface RunningSyncServer {
   port: number;
   /** Open sync streams (for tests and metrics). */
   streams(): number;
+  /** Counters since start: streams opened, ops sent, and the `after` each stream request asked for. */
+  stats(): { streamsOpened: number; opsSent: number; requests: Array<{ user: string; after: Record<string, string> }> };
   close(): Promise<void>;
 }
 
@@ -81,6 +83,7 @@ export async function startSyncServer(o: SyncServerOptions): Promise<RunningSync
   const keepaliveMs = (o.keepaliveSeconds ?? 20) * 1000;
   const batchSize = o.batchSize ?? 2000;
   const open = new Set<http.ServerResponse>();
+  const stats = { streamsOpened: 0, opsSent: 0, requests: [] as Array<{ user: string; after: Record<string, string> }> };
 
   async function authenticate(req: http.IncomingMessage): Promise<JWTPayload & { sub: string; exp: number }> {
     const header = req.headers.authorization ?? '';
@@ -114,6 +117,9 @@ export async function startSyncServer(o: SyncServerOptions): Promise<RunningSync
     const streams = [...new Set(names.map(definitionOf))].map((name) => ({ name, is_default: true, errors: [] }));
     const streamIndex = new Map(streams.map((st, i) => [st.name, i]));
 
+    stats.streamsOpened++;
+    stats.requests.push({ user: token.sub, after: Object.fromEntries([...after].map(([k, v]) => [k, v.toString()])) });
+    if (stats.requests.length > 1000) stats.requests.shift();
     res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store', 'x-accel-buffering': 'no' });
     open.add(res);
     let closed = false;
@@ -196,6 +202,7 @@ export async function startSyncServer(o: SyncServerOptions): Promise<RunningSync
             if (!ops.length) break;
             const next = BigInt(ops[ops.length - 1]!.op_id);
             const hasMore = ops.length === batchSize && next < c.lastOpId;
+            stats.opsSent += ops.length;
             await write({ data: { bucket: c.bucket, after: from.toString(), next_after: next.toString(), has_more: hasMore, data: ops } });
             from = next;
           }
@@ -260,6 +267,7 @@ export async function startSyncServer(o: SyncServerOptions): Promise<RunningSync
     url: `http://${host}:${port}`,
     port,
     streams: () => open.size,
+    stats: () => stats,
     close: () =>
       new Promise<void>((resolve) => {
         for (const r of open) r.end();

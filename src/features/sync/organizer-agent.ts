@@ -3,7 +3,8 @@ import { Agent } from '@mastra/core/agent';
 import type { Memory } from '@mastra/memory';
 import type { AppContext } from '../../context';
 import { resolveModel } from '../../mastra/model';
-import { createGeneralTools } from '../../tools';
+import { calculateTool } from '../../tools/general/calculate';
+import { currentTimeTool } from '../../tools/general/current-time';
 import { createSyncTools } from '../../tools/sync';
 
 export const ORGANIZER_INSTRUCTIONS = `You are "organizer", the agent of ONE Agents that keeps the user's notes, tasks and artifacts.
@@ -22,6 +23,7 @@ export function createOrganizerAgent(ctx: AppContext, memory: Memory) {
     model: resolveModel(ctx.config, 'organizer'),
     maxRetries: ctx.config.model.maxRetries,
     memory,
-    tools: { ...createGeneralTools(), ...createSyncTools(ctx.db) },
+    // General tools imported directly (not via src/tools/index.ts, which imports the features).
+    tools: { calculate: calculateTool, 'current-time': currentTimeTool, ...createSyncTools(ctx.db) },
   });
 }
