@@ -89,6 +89,7 @@ const schema = z.object({
   MODEL_TIMEOUT_MS: intFrom(120_000, 100),
   MODEL_MAX_RETRIES: intFrom(1, 0, 10),
   AGENT_MAX_STEPS: intFrom(8, 1, 100),
+  FEATURES: optionalString,
 
   // AT Protocol (README "AT Protocol"): unset PDS_URL = embedded PLC + PDS.
   PDS_URL: optionalUrl,
@@ -146,7 +147,11 @@ const schema = z.object({
 
 export type AgentModelOverrides = Record<string, string>;
 
+export const KNOWN_FEATURES = ['atproto', 'ipfs', 'sync'] as const;
+
 export interface Config {
+  /** Which features run: 'all', or a list (empty = core only). */
+  features: 'all' | string[];
   env: 'development' | 'production' | 'test';
   host: string;
   port: number;
@@ -272,6 +277,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     atCredentials[m[1]!.toLowerCase().replace(/_/g, '-')] = { identifier, password: value.trim() };
   }
 
+  let features: 'all' | string[] = 'all';
+  const rawFeatures = parsed.success ? parsed.data.FEATURES : undefined;
+  if (rawFeatures !== undefined && rawFeatures !== 'all') {
+    features = rawFeatures === 'none' ? [] : rawFeatures.split(',').map((f) => f.trim()).filter(Boolean);
+    const unknown = features.filter((f) => !(KNOWN_FEATURES as readonly string[]).includes(f));
+    if (unknown.length) issues.push(`FEATURES: unknown feature(s) ${unknown.join(', ')}; known: ${KNOWN_FEATURES.join(', ')}, or all / none`);
+  }
+
   if (issues.length || !parsed.success) throw new ConfigError(issues);
   const c = parsed.data;
 
@@ -283,6 +296,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
 
   return {
+    features,
     env: c.NODE_ENV,
     host: c.HOST,
     port: c.PORT,

@@ -12,7 +12,7 @@ import { startEmbeddedPostgres } from '../services/postgres/embedded';
 import { migrate } from '../services/postgres/migrate';
 import type { Config } from './config';
 import type { AppContext, ServiceUrls } from './context';
-import { features } from './features';
+import { enabledFeatures } from './features';
 import type { Stop } from './features/types';
 import { createLogger, registerSecret, type Logger } from './logger';
 import { createRuntime, type Runtime } from './mastra/create';
@@ -65,7 +65,7 @@ export async function startServices(config: Config, logger: Logger, onStop: (nam
   }
   registerSecret(decodeURIComponent(new URL(databaseUrl).password) || undefined);
   const urls: ServiceUrls = { databaseUrl };
-  for (const f of features) await f.startServices?.({ config, logger: logger.child({ feature: f.name }), urls, onStop });
+  for (const f of enabledFeatures(config)) await f.startServices?.({ config, logger: logger.child({ feature: f.name }), urls, onStop });
   return urls;
 }
 
@@ -76,7 +76,7 @@ export async function createContext(config: Config, logger: Logger, urls: Servic
   onStop('postgres pool', () => db.end());
   await migrate(db);
   const ctx: AppContext = { config, logger, urls, db, clients: {} };
-  for (const f of features) await f.createClients?.(ctx);
+  for (const f of enabledFeatures(config)) await f.createClients?.(ctx);
   return ctx;
 }
 
@@ -89,6 +89,7 @@ export async function startSystem(config: Config, opts: { logger?: Logger } = {}
     const runtime = createRuntime(ctx);
     await runtime.storage.init();
 
+    const features = enabledFeatures(config);
     const readiness = new Readiness();
     readiness.add('postgres', async () => {
       await ctx.db.query('select 1');

@@ -14,7 +14,7 @@ import { load, readStream, table, writeResult, type LoadResult } from '../lib';
 
 const N1 = Number(process.env.BENCH_N1 ?? 200);
 const N50 = Number(process.env.BENCH_N50 ?? 1000);
-const t = await startTestSystem({ env: { RATE_LIMIT_RPM: '0' } });
+const t = await startTestSystem({ env: { FEATURES: 'none', RATE_LIMIT_RPM: '0' } });
 const agent = t.system.runtime.mastra.getAgent('assistant');
 const base = t.system.url;
 const up = t.model.url;

@@ -4,7 +4,7 @@
  * contributed by their feature (src/features).
  */
 import type { AppContext } from '../context';
-import { features } from '../features';
+import { enabledFeatures } from '../features';
 import { calculateTool } from './general/calculate';
 import { currentTimeTool } from './general/current-time';
 
@@ -13,5 +13,5 @@ export function createGeneralTools() {
 }
 
 export function createAllTools(ctx: AppContext) {
-  return Object.assign({ ...createGeneralTools() }, ...features.map((f) => f.tools?.(ctx) ?? {}));
+  return Object.assign({ ...createGeneralTools() }, ...enabledFeatures(ctx.config).map((f) => f.tools?.(ctx) ?? {}));
 }

@@ -10,7 +10,7 @@ const LIMITED = 'sk-one-limited-55555';
 let t: TestSystem;
 
 beforeAll(async () => {
-  t = await startTestSystem({ env: { API_KEYS: `${ALICE}:alice,${BOB}:bob,${LIMITED}:lim`, RATE_LIMIT_RPM: '5' } });
+  t = await startTestSystem({ env: { FEATURES: 'none', API_KEYS: `${ALICE}:alice,${BOB}:bob,${LIMITED}:lim`, RATE_LIMIT_RPM: '5' } });
 });
 afterAll(async () => {
   await t?.stop();
@@ -70,7 +70,7 @@ describe('rate limits', () => {
 describe('unreachable model', () => {
   it('503 upstream_unavailable when nothing listens at OPENAI_BASE_URL', async () => {
     const port = await freePort();
-    const down = await startTestSystem({ env: { OPENAI_BASE_URL: `http://127.0.0.1:${port}/v1` } });
+    const down = await startTestSystem({ env: { FEATURES: 'none', OPENAI_BASE_URL: `http://127.0.0.1:${port}/v1` } });
     try {
       const err = await down.client().chat.completions.create({ model: 'assistant', messages: [{ role: 'user', content: 'x' }] }).catch((e) => e);
       expect(err.status).toBe(503);

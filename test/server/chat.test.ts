@@ -11,7 +11,8 @@ let t: TestSystem;
 let client: OpenAI;
 
 beforeAll(async () => {
-  t = await startTestSystem({ env: { MODEL_TIMEOUT_MS: '1500', BODY_LIMIT: '64kb' } });
+  // Core only (FEATURES=none): the features' services are tested in their own files.
+  t = await startTestSystem({ env: { FEATURES: 'none', MODEL_TIMEOUT_MS: '1500', BODY_LIMIT: '64kb' } });
   client = t.client();
 });
 afterAll(async () => {

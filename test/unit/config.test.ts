@@ -37,6 +37,13 @@ describe('config', () => {
     expect(load({ HOST: '0.0.0.0', API_KEYS: 'sk-long-enough-key:alice' }).host).toBe('0.0.0.0');
   });
 
+  it('selects features', () => {
+    expect(load({}).features).toBe('all');
+    expect(load({ FEATURES: 'none' }).features).toEqual([]);
+    expect(load({ FEATURES: 'ipfs, sync' }).features).toEqual(['ipfs', 'sync']);
+    expect(issuesOf({ FEATURES: 'ipfs,teleport' })).toContain('FEATURES: unknown feature(s) teleport');
+  });
+
   it('parses API keys and per-agent model overrides', () => {
     const c = load({ API_KEYS: 'sk-aaaaaaaa:alice, sk-bbbbbbbb:bob', AGENT_MODEL_ASSISTANT: 'ollama/llama3.2', AGENT_MODEL_SOCIAL_BOT: 'openai/gpt-4o' });
     expect([...c.apiKeys]).toEqual([
