@@ -1,6 +1,78 @@
-/** The ipfs feature (see src/features/types.ts). Not built yet. */
+/**
+ * The IPFS feature (see src/features/types.ts and README "IPFS"):
+ *   startServices  the embedded node (services/ipfs) when IPFS_API_URL is unset:
+ *                  urls.ipfsApiUrl, urls.ipfsGatewayUrl, urls.ipfsEmbeddedClusterUrl;
+ *                  urls.ipfsClusterUrl only when IPFS_CLUSTER_URL is set
+ *   createClients  ctx.clients.ipfs: IpfsService (kubo-rpc-client + cluster client)
+ *   tools/agents   the ipfs-* tools and the `archivist` agent
+ *   workflows      archive-agent, verify-archive, publish-with-media
+ *   readiness      `ipfs`: the node (and cluster) answer `version`
+ */
+import path from 'node:path';
+import { startEmbeddedIpfs } from '../../services/ipfs/embedded';
+import type { AppContext } from '../context';
+import { registerSecret } from '../logger';
+import { createArchivistAgent } from '../mastra/agents/archivist';
+import { createIpfsTools } from '../tools/ipfs';
+import { createIpfsWorkflows } from '../workflows/ipfs';
+import { IpfsService } from './ipfs/service';
 import type { Feature } from './types';
+
+export { IpfsError } from './ipfs/errors';
+export { IpfsService } from './ipfs/service';
+
+/** The IPFS clients of a running system (ctx.clients.ipfs). */
+export function ipfsService(ctx: AppContext): IpfsService {
+  const s = ctx.clients.ipfs as IpfsService | undefined;
+  if (!s) throw new Error('the ipfs feature has not created its clients');
+  return s;
+}
+
+function tools(ctx: AppContext) {
+  return createIpfsTools({ ipfs: () => ipfsService(ctx), filesDir: ctx.config.ipfs.filesDir });
+}
 
 export const ipfsFeature: Feature = {
   name: 'ipfs',
+
+  async startServices({ config, logger, urls, onStop }) {
+    const c = config.ipfs;
+    if (c.clusterBasicAuth) registerSecret(c.clusterBasicAuth.slice(c.clusterBasicAuth.indexOf(':') + 1));
+    if (c.clusterUrl) urls.ipfsClusterUrl = c.clusterUrl;
+    if (c.apiUrl) {
+      urls.ipfsApiUrl = c.apiUrl;
+      urls.ipfsGatewayUrl = c.gatewayUrl ?? 'https://ipfs.io/ipfs/';
+      return;
+    }
+    const node = await startEmbeddedIpfs({
+      dir: path.join(config.dataDir, 'ipfs'),
+      logger,
+      host: '127.0.0.1',
+      apiPort: c.embeddedPort,
+      clusterPort: c.embeddedClusterPort,
+      maxAddBytes: c.maxPinBytes,
+    });
+    onStop('embedded IPFS node', node.stop);
+    urls.ipfsApiUrl = node.apiUrl;
+    urls.ipfsGatewayUrl = c.gatewayUrl ?? node.gatewayUrl;
+    urls.ipfsEmbeddedClusterUrl = node.clusterUrl;
+  },
+
+  createClients(ctx) {
+    const apiUrl = ctx.urls.ipfsApiUrl;
+    if (!apiUrl) throw new Error('IPFS: no API URL (startServices did not run)');
+    ctx.clients.ipfs = new IpfsService(ctx.config.ipfs, apiUrl, ctx.urls.ipfsGatewayUrl ?? 'https://ipfs.io/ipfs/', ctx.logger.child({ feature: 'ipfs' }), ctx.urls.ipfsClusterUrl);
+  },
+
+  tools,
+
+  agents(ctx, memory) {
+    return { archivist: createArchivistAgent(ctx, memory, tools(ctx)) };
+  },
+
+  workflows: (ctx) => createIpfsWorkflows(ctx),
+
+  readiness(ctx) {
+    return { ipfs: () => ipfsService(ctx).ping() };
+  },
 };
