@@ -116,7 +116,7 @@ export function createKuboApi(opts: KuboApiOptions) {
       // entry completes, roots last, as Kubo sends them.
       await streamOut(res, node.add(entries, s, signal), {
         contentType: 'application/json',
-        encode: (r) => JSON.stringify({ Name: r.path || r.cid.toString(), Hash: r.cid.toString(), Size: r.size.toString() }) + '\n',
+        encode: (r) => JSON.stringify({ Name: r.path || (s.wrapWithDirectory ? '' : r.cid.toString()), Hash: r.cid.toString(), Size: r.size.toString() }) + '\n',
       });
     },
 
