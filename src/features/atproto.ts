@@ -119,7 +119,8 @@ export const atprotoFeature: Feature = {
 
   routes({ ctx }) {
     if (!ctx.clients.atproto) return [];
-    return [['/xrpc', createFeedGenerator(ctx).router]];
+    // The XRPC router only answers /xrpc/* paths (everything else falls through).
+    return [['/', createFeedGenerator(ctx).router]];
   },
 
   readiness(ctx) {

@@ -91,7 +91,7 @@ export interface CreateClientsOptions {
 
 export function createAtprotoClients(opts: CreateClientsOptions): AtprotoClients {
   const { config, logger } = opts;
-  const idResolver = new IdResolver({ plcUrl: opts.plcUrl, timeout: 5000 });
+  const idResolver = new IdResolver({ plcUrl: opts.plcUrl, timeout: 5000, fetch: globalThis.fetch });
   const known = new Map<string, AgentAccount>();
   const sessions = new Map<string, Promise<AtpAgent>>();
   const handleCache = new Map<string, { did: string; at: number }>();

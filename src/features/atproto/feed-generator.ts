@@ -8,7 +8,7 @@
  */
 import { schemas } from '@atproto/api';
 import type { LexiconDoc } from '@atproto/lexicon';
-import { createServer, InvalidRequestError, type Server } from '@atproto/xrpc-server';
+import { createServer, InvalidRequestError, MethodNotImplementedError, type Server } from '@atproto/xrpc-server';
 import type { AppContext } from '../../context';
 import type { AtprotoClients } from './clients';
 import { AtprotoStore } from './store';
@@ -38,7 +38,11 @@ function parseCursor(cursor: string): { createdAt: string; uri: string } {
 export function createFeedGenerator(ctx: AppContext): Server {
   const clients = ctx.clients.atproto as AtprotoClients;
   const store = new AtprotoStore(ctx.db);
-  const server = createServer(schemas as LexiconDoc[], { validateResponse: true });
+  const server = createServer(schemas as LexiconDoc[], {
+    validateResponse: true,
+    // Any other /xrpc/* method is answered in XRPC's format, not as an HTML/OpenAI 404.
+    catchall: (req, _res, next) => next(new MethodNotImplementedError(`${req.path.slice(1)} is not served here; this server is a feed generator`)),
+  });
 
   server.method('app.bsky.feed.describeFeedGenerator', async () => {
     const uri = feedUri(clients);
