@@ -122,6 +122,7 @@ const schema = z.object({
 
   // PowerSync (README "PowerSync"): unset POWERSYNC_URL = the embedded sync service.
   POWERSYNC_URL: optionalUrl,
+  POWERSYNC_PUBLIC_URL: optionalUrl,
   POWERSYNC_PORT: intFrom(0, 0, 65535),
   POWERSYNC_JWT_AUDIENCE: z.string().trim().min(1).default('one-agents-powersync'),
   POWERSYNC_JWT_PRIVATE_KEY: optionalString,
@@ -206,6 +207,8 @@ export interface IpfsConfig {
 export interface PowerSyncConfig {
   /** External PowerSync Service; undefined = the embedded sync service. */
   url?: string;
+  /** The sync service address handed to devices (defaults to `url` / the embedded one). */
+  publicUrl?: string;
   embeddedPort: number;
   audience: string;
   /** A private RSA JWK (JSON); undefined = generated under DATA_DIR/powersync. */
@@ -338,6 +341,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     powersync: {
       url: c.POWERSYNC_URL,
+      publicUrl: c.POWERSYNC_PUBLIC_URL,
       embeddedPort: c.POWERSYNC_PORT,
       audience: c.POWERSYNC_JWT_AUDIENCE,
       privateJwk: c.POWERSYNC_JWT_PRIVATE_KEY,

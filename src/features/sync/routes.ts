@@ -45,7 +45,7 @@ export function createSyncRouter(d: SyncRouteDeps): Router {
 
   const credentials: express.RequestHandler = async (req, res) => {
     const userId = userOf(req, res.locals.caller?.owner);
-    const endpoint = ctx.urls.powersyncUrl;
+    const endpoint = c.powersync.publicUrl ?? ctx.urls.powersyncUrl;
     if (!endpoint) throw new OpenAIError(503, 'The sync service is not running.', 'server_error', 'sync_unavailable');
     const { token, expiresAt } = await keys.sign({ sub: userId, audience: c.powersync.audience, ttlSeconds: c.powersync.tokenTtlSeconds });
     res.setHeader('cache-control', 'no-store');
