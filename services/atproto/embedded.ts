@@ -16,6 +16,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import type http from 'node:http';
 import path from 'node:path';
+import pg from 'pg';
 import type { Logger } from '../../src/logger';
 import { registerSecret } from '../../src/logger';
 import { freePort } from '../../src/util/net';
@@ -80,6 +81,28 @@ async function loadOrCreateState(file: string, wantedPort: number): Promise<PdsS
   return state;
 }
 
+const PLC_APP_NAME = 'one-agents-plc';
+
+/**
+ * pg-pool's end() resolves before its clients' sockets close; if Postgres stops in that
+ * window the PLC's (bundled, listener-less) clients raise an unhandled error. Wait until
+ * the server has no backend left for the PLC.
+ */
+async function waitForBackendsGone(databaseUrl: string, appName: string): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    for (let i = 0; i < 100; i++) {
+      const r = await client.query<{ n: string }>('select count(*) as n from pg_stat_activity where application_name = $1', [appName]);
+      if (Number(r.rows[0]!.n) === 0) return;
+      await new Promise((res) => setTimeout(res, 20));
+    }
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
 function listen(app: { listen: (...args: unknown[]) => http.Server }, port: number, host: string): Promise<http.Server> {
   return new Promise((resolve, reject) => {
     const server = app.listen(port, host);
@@ -114,7 +137,9 @@ export async function startEmbeddedAtproto(opts: EmbeddedAtprotoOptions): Promis
   try {
     // ---- PLC on Postgres (schema `plc`) ----------------------------------------------
     const plcMod = await import('@did-plc/server');
-    const plcDb = plcMod.Database.postgres({ url: opts.databaseUrl, schema: 'plc' });
+    const plcDbUrl = new URL(opts.databaseUrl);
+    plcDbUrl.searchParams.set('application_name', PLC_APP_NAME);
+    const plcDb = plcMod.Database.postgres({ url: plcDbUrl.toString(), schema: 'plc' });
     await plcDb.migrateToLatestOrThrow();
     const plc = plcMod.PlcServer.create({ db: plcDb });
     const plcPort = await freePort(host);
@@ -122,6 +147,7 @@ export async function startEmbeddedAtproto(opts: EmbeddedAtprotoOptions): Promis
     stops.push(async () => {
       await closeServer(plcServer);
       await plcDb.close();
+      await waitForBackendsGone(opts.databaseUrl, PLC_APP_NAME);
     });
     const plcUrl = `http://${host}:${plcPort}`;
 
