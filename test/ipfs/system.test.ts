@@ -1,0 +1,230 @@
+/**
+ * The IPFS feature in the running system (embedded Postgres, embedded PDS, embedded
+ * IPFS node; only the model is scripted): /ready, every ipfs-* tool with its errors
+ * (bad CID, too large, node down, timeout, not pinned, outside the files dir), the
+ * cluster path, the archive-agent / verify-archive / publish-with-media workflows, and
+ * the archivist agent on /v1 calling a pinning tool.
+ */
+import fs from 'node:fs/promises';
+import http from 'node:http';
+import path from 'node:path';
+import { CarReader } from '@ipld/car';
+import { create } from 'kubo-rpc-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEmbeddedIpfs, type EmbeddedIpfs } from '../../services/ipfs/embedded';
+import { IpfsService } from '../../src/features/ipfs/service';
+import { createLogger } from '../../src/logger';
+import { createIpfsTools } from '../../src/tools/ipfs';
+import { freePort } from '../../src/util/net';
+import { lastUserText, pendingToolResult } from '../support/scripted-model';
+import { makeDataDir, startTestSystem, type TestSystem } from '../support/system';
+
+let ts: TestSystem;
+let filesDir: string;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyTool = { execute: (input: unknown, ctx?: unknown) => Promise<any> };
+const tool = (name: string): AnyTool => (ts.system.runtime.mastra.listTools() as Record<string, AnyTool>)[name]!;
+const call = (name: string, input: Record<string, unknown>) => tool(name).execute(input, {});
+
+beforeAll(async () => {
+  const dataDir = await makeDataDir('one-agents-ipfs-');
+  filesDir = path.join(dataDir, 'files');
+  await fs.mkdir(filesDir, { recursive: true });
+  await fs.writeFile(path.join(filesDir, 'report.txt'), 'quarterly report\n');
+  await fs.writeFile(path.join(dataDir, 'secret.txt'), 'not for IPFS');
+  ts = await startTestSystem({ dataDir, env: { ATPROTO_AUTOREPLY: '0', IPFS_MAX_READ_BYTES: '64', IPFS_MAX_PIN_BYTES: '2000000' } });
+});
+afterAll(async () => {
+  await ts?.stop();
+});
+
+describe('the embedded node in the system', () => {
+  it('starts with the system: its URLs are in ctx.urls and /ready checks it', async () => {
+    expect(ts.system.ctx.urls.ipfsApiUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(ts.system.ctx.urls.ipfsClusterUrl).toBeUndefined();
+    const ready = await (await fetch(`${ts.system.url}/ready`)).json();
+    expect(ready.services.ipfs.ok).toBe(true);
+  });
+});
+
+describe('ipfs tools', () => {
+  it('pin text: Kubo’s CID, the size and a gateway URL that serves it', async () => {
+    const r = await call('ipfs-pin-text', { text: 'hello world\n', name: 'greeting' });
+    expect(r).toMatchObject({ ok: true, cid: 'QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o', size: 12, name: 'greeting', pinnedVia: 'kubo' });
+    const res = await fetch(r.gatewayUrl);
+    expect(await res.text()).toBe('hello world\n');
+  });
+
+  it('pin JSON and bytes; bad base64 is BAD_INPUT', async () => {
+    const j = await call('ipfs-pin-json', { data: { a: 1, list: [1, 2] }, name: 'data' });
+    expect(j.ok).toBe(true);
+    expect(JSON.parse((await call('ipfs-read', { cid: j.cid, maxBytes: 64 })).content)).toEqual({ a: 1, list: [1, 2] });
+    const b = await call('ipfs-pin-bytes', { base64: Buffer.from([0, 1, 2, 255]).toString('base64') });
+    expect(b).toMatchObject({ ok: true, size: 4 });
+    const read = await call('ipfs-read', { cid: b.cid });
+    expect(read).toMatchObject({ ok: true, encoding: 'base64', content: 'AAEC/w==' });
+    expect(await call('ipfs-pin-bytes', { base64: 'not base64!!' })).toMatchObject({ ok: false, error: { code: 'BAD_INPUT' } });
+  });
+
+  it('pin a local file only from the files directory', async () => {
+    const r = await call('ipfs-pin-file', { path: 'report.txt' });
+    expect(r).toMatchObject({ ok: true, name: 'report.txt', path: 'report.txt', size: 17 });
+    expect(await call('ipfs-pin-file', { path: '../secret.txt' })).toMatchObject({ ok: false, error: { code: 'BAD_INPUT' } });
+    expect(await call('ipfs-pin-file', { path: 'nope.txt' })).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } });
+  });
+
+  it('pin an existing CID, list pins with names, status, unpin', async () => {
+    const kubo = create({ url: ts.system.ctx.urls.ipfsApiUrl! });
+    const cid = (await kubo.add('already on the node', { pin: false })).cid.toString();
+    expect((await call('ipfs-pin-status', { cid })).pinned).toBe(false);
+    expect(await call('ipfs-pin-cid', { cid, name: 'adopted' })).toMatchObject({ ok: true, cid, name: 'adopted' });
+    const list = await call('ipfs-list-pins', {});
+    expect(list.pins).toEqual(expect.arrayContaining([{ cid, name: 'adopted', type: 'recursive' }, expect.objectContaining({ name: 'greeting' })]));
+    expect((await call('ipfs-list-pins', { name: 'adopted' })).pins).toEqual([{ cid, name: 'adopted', type: 'recursive' }]);
+    expect(await call('ipfs-pin-status', { cid })).toMatchObject({ ok: true, pinned: true, type: 'recursive', name: 'adopted', source: 'kubo' });
+    expect(await call('ipfs-unpin', { cid })).toMatchObject({ ok: true, cid });
+    expect(await call('ipfs-unpin', { cid })).toMatchObject({ ok: false, error: { code: 'NOT_PINNED' } });
+  });
+
+  it('errors: bad CID, content not on the node, too large to read or pin', async () => {
+    expect(await call('ipfs-read', { cid: 'definitely-not-a-cid' })).toMatchObject({ ok: false, error: { code: 'BAD_CID' } });
+    expect(await call('ipfs-pin-cid', { cid: 'QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5p' })).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } });
+    const long = await call('ipfs-pin-text', { text: 'x'.repeat(100) });
+    expect(await call('ipfs-read', { cid: long.cid })).toMatchObject({ ok: false, error: { code: 'TOO_LARGE' } });
+    expect(await call('ipfs-read', { cid: long.cid, truncate: true })).toMatchObject({ ok: true, truncated: true, size: 64 });
+    expect(await call('ipfs-pin-text', { text: 'y'.repeat(2_000_001) })).toMatchObject({ ok: false, error: { code: 'TOO_LARGE' } });
+  });
+
+  it('errors: node down (UNAVAILABLE) and a node that never answers (TIMEOUT)', async () => {
+    const logger = createLogger('silent');
+    const down = new IpfsService({ ...ts.system.ctx.config.ipfs }, `http://127.0.0.1:${await freePort()}`, 'http://gw/ipfs/', logger);
+    const downTools = createIpfsTools({ ipfs: () => down, filesDir });
+    expect(await (downTools['ipfs-pin-text'] as unknown as AnyTool).execute({ text: 'x' })).toMatchObject({ ok: false, error: { code: 'UNAVAILABLE' } });
+    const silent = http.createServer(() => {});
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      const port = (silent.address() as { port: number }).port;
+      const slow = new IpfsService({ ...ts.system.ctx.config.ipfs, timeoutMs: 300 }, `http://127.0.0.1:${port}`, 'http://gw/ipfs/', logger);
+      const slowTools = createIpfsTools({ ipfs: () => slow, filesDir });
+      expect(await (slowTools['ipfs-read'] as unknown as AnyTool).execute({ cid: 'QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o' })).toMatchObject({ ok: false, error: { code: 'TIMEOUT' } });
+    } finally {
+      silent.closeAllConnections();
+      await new Promise<void>((r) => silent.close(() => r()));
+    }
+  });
+});
+
+describe('through IPFS Cluster (IPFS_CLUSTER_URL)', () => {
+  let other: EmbeddedIpfs;
+  beforeAll(async () => {
+    other = await startEmbeddedIpfs({ dir: path.join(ts.dataDir, 'other-ipfs'), logger: createLogger('silent') });
+  });
+  afterAll(async () => {
+    await other?.stop();
+  });
+
+  it('pins with name and replication through the cluster, and reads status from it', async () => {
+    const svc = new IpfsService({ ...ts.system.ctx.config.ipfs, replicationMin: 1, replicationMax: 1 }, other.apiUrl, `${other.apiUrl}/ipfs/`, createLogger('silent'), other.clusterUrl);
+    const tools = createIpfsTools({ ipfs: () => svc, filesDir }) as unknown as Record<string, AnyTool>;
+    const r = await tools['ipfs-pin-text']!.execute({ text: 'clustered', name: 'via-cluster' });
+    expect(r).toMatchObject({ ok: true, pinnedVia: 'cluster', name: 'via-cluster' });
+    const st = await tools['ipfs-pin-status']!.execute({ cid: r.cid });
+    expect(st).toMatchObject({ ok: true, pinned: true, source: 'cluster', name: 'via-cluster' });
+    expect(st.peers).toEqual([expect.objectContaining({ status: 'pinned' })]);
+    expect((await tools['ipfs-list-pins']!.execute({ name: 'via-cluster' })).pins.map((p: { cid: string }) => p.cid)).toEqual([r.cid]);
+    expect(await tools['ipfs-unpin']!.execute({ cid: r.cid })).toMatchObject({ ok: true });
+
+    const greedy = new IpfsService({ ...ts.system.ctx.config.ipfs, replicationMin: 2, replicationMax: 3 }, other.apiUrl, 'http://gw/ipfs/', createLogger('silent'), other.clusterUrl);
+    const g = await (createIpfsTools({ ipfs: () => greedy, filesDir })['ipfs-pin-text'] as unknown as AnyTool).execute({ text: 'wants 2 copies' });
+    expect(g).toMatchObject({ ok: false, error: { code: 'REPLICATION' } });
+    expect(g.error.message).toContain('not enough peers to allocate CID');
+  });
+});
+
+describe('workflows', () => {
+  it('archive-agent: the social agent’s AT repo (CAR) and conversations, recorded and verified', async () => {
+    // A conversation with the agent first, so there is something to archive.
+    ts.model.setScript(() => ({ text: 'noted' }));
+    await ts.client().chat.completions.create({ model: 'archivist', messages: [{ role: 'user', content: 'a line worth archiving' }], user: 'carol' });
+
+    const run = await ts.system.runtime.mastra.getWorkflow('archive-agent' as never).createRun();
+    const res = await run.start({ inputData: { agent: 'social' } });
+    expect(res.status).toBe('success');
+    const out = (res as { result: { archives: Array<{ id: string; kind: string; cid: string; sizeBytes: number }>; verification: Array<{ ok: boolean }>; did: string } }).result;
+    expect(out.did).toMatch(/^did:plc:/);
+    expect(out.archives.map((a) => a.kind)).toEqual(['at-repo', 'conversations']);
+    expect(out.verification.map((v) => v.ok)).toEqual([true, true]);
+
+    const rows = await ts.system.ctx.db.query('select kind, cid, size_bytes, verified_at from archives where agent = $1 order by kind', ['social']);
+    expect(rows.rows.map((r) => r.kind)).toEqual(['at-repo', 'conversations']);
+    expect(rows.rows.every((r) => r.verified_at !== null)).toBe(true);
+
+    // The pinned CAR is the PDS's repo: its root is the repo's current commit.
+    const kubo = create({ url: ts.system.ctx.urls.ipfsApiUrl! });
+    const car = out.archives[0]!;
+    const parts: Uint8Array[] = [];
+    for await (const c of kubo.cat(car.cid)) parts.push(c);
+    const reader = await CarReader.fromBytes(Buffer.concat(parts));
+    const latest = await (await fetch(`${ts.system.ctx.urls.pdsUrl}/xrpc/com.atproto.sync.getLatestCommit?did=${out.did}`)).json();
+    expect((await reader.getRoots()).map(String)).toEqual([latest.cid]);
+    const pins = [];
+    for await (const p of kubo.pin.ls({ paths: [car.cid] })) pins.push(p.type);
+    expect(pins).toEqual(['recursive']);
+  });
+
+  it('archive-agent for an agent without an AT account archives conversations only, and says so', async () => {
+    const run = await ts.system.runtime.mastra.getWorkflow('archive-agent' as never).createRun();
+    const res = await run.start({ inputData: { agent: 'archivist' } });
+    const out = (res as { result: { archives: Array<{ kind: string; cid: string }>; notes: string[] } }).result;
+    expect(out.archives.map((a) => a.kind)).toEqual(['conversations']);
+    expect(out.notes.join(' ')).toMatch(/no DID/);
+    const kubo = create({ url: ts.system.ctx.urls.ipfsApiUrl! });
+    const parts: Uint8Array[] = [];
+    for await (const c of kubo.cat(out.archives[0]!.cid)) parts.push(c);
+    const doc = JSON.parse(Buffer.concat(parts).toString('utf8'));
+    expect(doc.agent).toBe('archivist');
+    expect(JSON.stringify(doc.conversations)).toContain('a line worth archiving');
+  });
+
+  it('verify-archive catches an archive whose record no longer matches its content', async () => {
+    const row = (await ts.system.ctx.db.query("select id from archives where agent = 'archivist' limit 1")).rows[0];
+    const good = await (await ts.system.runtime.mastra.getWorkflow('verify-archive' as never).createRun()).start({ inputData: { archiveId: row.id } });
+    expect((good as { result: { ok: boolean } }).result.ok).toBe(true);
+    await ts.system.ctx.db.query('update archives set size_bytes = size_bytes + 1 where id = $1', [row.id]);
+    const bad = await (await ts.system.runtime.mastra.getWorkflow('verify-archive' as never).createRun()).start({ inputData: { archiveId: row.id } });
+    expect((bad as { result: { ok: boolean; reason: string } }).result).toMatchObject({ ok: false, reason: expect.stringMatching(/read \d+ bytes/) });
+  });
+
+  it('publish-with-media pins the document first, then posts it with its CID', async () => {
+    const run = await ts.system.runtime.mastra.getWorkflow('publish-with-media' as never).createRun();
+    const res = await run.start({ inputData: { text: 'Our new paper', media: { base64: Buffer.from('the paper, in full').toString('base64'), mimeType: 'text/plain', filename: 'paper.txt' }, agent: 'social' } });
+    expect(res.status).toBe('success');
+    const out = (res as { result: { cid: string; posted: boolean; post: { uri: string } } }).result;
+    expect(out.posted).toBe(true);
+    const [, , did, , rkey] = out.post.uri.split('/');
+    const rec = await (await fetch(`${ts.system.ctx.urls.pdsUrl}/xrpc/com.atproto.repo.getRecord?repo=${did}&collection=app.bsky.feed.post&rkey=${rkey}`)).json();
+    expect(rec.value.text).toContain(`ipfs://${out.cid}`);
+    const st = await call('ipfs-pin-status', { cid: out.cid });
+    expect(st.pinned).toBe(true);
+  });
+});
+
+describe('the archivist agent on /v1', () => {
+  it('calls ipfs-pin-text and reports the CID the tool returned', async () => {
+    ts.model.setScript((req) => {
+      const done = pendingToolResult(req);
+      if (done) return { text: `Stored. ${JSON.parse(done.content).cid ?? JSON.parse(done.content).result?.cid}` };
+      expect(lastUserText(req)).toContain('keep this');
+      return { toolCalls: [{ name: 'ipfs-pin-text', arguments: { text: 'keep this safe\n', name: 'memo' } }] };
+    });
+    const reply = await ts.client().chat.completions.create({ model: 'archivist', messages: [{ role: 'user', content: 'Please keep this: keep this safe' }] });
+    const kubo = create({ url: ts.system.ctx.urls.ipfsApiUrl! });
+    const expected = (await kubo.add('keep this safe\n', { onlyHash: true })).cid.toString();
+    expect(reply.choices[0]!.message.content).toBe(`Stored. ${expected}`);
+    const named = [];
+    for await (const p of kubo.pin.ls({ name: 'memo' })) named.push(p.cid.toString());
+    expect(named).toEqual([expected]);
+    const toolNames = ts.model.requests.at(-1)!.tools!.map((t) => t.function.name);
+    expect(toolNames).toEqual(expect.arrayContaining(['ipfs-pin-text', 'ipfs-read', 'ipfs-list-pins', 'ipfs-pin-status']));
+  });
+});
