@@ -77,6 +77,7 @@ export async function main(argv: string[], io: MainIO = { out: (s) => process.st
     progress,
     studio: cli.studio && cli.target === 'in-process',
     log: (l) => cli.progress && io.err.write(`${l}\n`),
+    env: io.env,
   });
   progress.done();
 

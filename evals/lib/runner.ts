@@ -43,7 +43,12 @@ export interface RunOptions {
   /** Mastra datasets/experiments (in-process only). */
   studio: boolean;
   log?: (line: string) => void;
+  /** The caller's environment: the system's own settings (FEATURES, ATPROTO_*, IPFS_*…) pass through. */
+  env?: NodeJS.ProcessEnv;
 }
+
+/** Never passed through: where data goes, how the server listens, and which model answers are the runner's choice. */
+const NOT_PASSED = /^(DATABASE_URL|DATA_DIR|PORT|HOST|API_KEYS|MODEL|OPENAI_BASE_URL|OPENAI_API_KEY|AGENT_MODEL_.*|LOG_LEVEL|NODE_ENV)$/;
 
 const truncate = (v: unknown, n = 2000): unknown => {
   const s = JSON.stringify(v);
@@ -208,14 +213,16 @@ function blankCase(c: EvalCase, status: CaseResult['status'], reason: string): C
 }
 
 /** In-process: the real system on a fresh data dir, its model pointed at `modelUrl`. */
-async function startEvalSystem(model: string, agentModels: Record<string, string>, modelUrl: string | undefined, apiKey: string | undefined, dataDir: string): Promise<System> {
-  const env: Record<string, string> = {
+async function startEvalSystem(model: string, agentModels: Record<string, string>, modelUrl: string | undefined, apiKey: string | undefined, dataDir: string, callerEnv: NodeJS.ProcessEnv): Promise<System> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(callerEnv)) if (v !== undefined && !NOT_PASSED.test(k) && !k.startsWith('EVAL_')) env[k] = v;
+  Object.assign(env, {
     PORT: '0',
     DATA_DIR: dataDir,
-    LOG_LEVEL: process.env.EVAL_LOG_LEVEL ?? 'error',
+    LOG_LEVEL: callerEnv.EVAL_LOG_LEVEL ?? 'error',
     MODEL: model,
     MODEL_MAX_RETRIES: '0',
-  };
+  });
   if (modelUrl) env.OPENAI_BASE_URL = modelUrl;
   if (apiKey) env.OPENAI_API_KEY = apiKey;
   for (const [agent, id] of Object.entries(agentModels)) env[`AGENT_MODEL_${agent.toUpperCase().replace(/-/g, '_')}`] = id;
@@ -265,7 +272,7 @@ export async function runEvals(opts: RunOptions): Promise<SuiteResult[]> {
     let system: System | undefined;
     try {
       log(`starting the system for ${model} (data: ${dataDir})`);
-      system = await startEvalSystem(model, opts.agentModels, recorded?.url ?? opts.upstream?.baseUrl, recorded ? 'recorded-model-needs-no-key' : opts.upstream?.apiKey, dataDir);
+      system = await startEvalSystem(model, opts.agentModels, recorded?.url ?? opts.upstream?.baseUrl, recorded ? 'recorded-model-needs-no-key' : opts.upstream?.apiKey, dataDir, opts.env ?? process.env);
       const target = inProcessTarget(system, servicesOf(system));
       for (const suite of opts.suites) {
         const r = await runSuiteOnTarget({ suite, model: opts.agentModels[suite.agent] ?? model, target, concurrency: opts.concurrency, secrets, judge: opts.judge, runId: opts.runId, recorded, progress: opts.progress });

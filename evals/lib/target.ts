@@ -60,7 +60,11 @@ export function toolCallsOf(output: MastraDBMessage[]): ToolCallRecord[] {
     if (m.role !== 'assistant') continue;
     for (const inv of mergeToolInvocations(m)) {
       const result = (inv as { result?: unknown }).result;
-      const returnedError = result && typeof result === 'object' && typeof (result as { error?: unknown }).error === 'string' ? (result as { error: string }).error : undefined;
+      // Tools here report failures as values: `{ error: "…" }` or `{ ok: false, error: { code, message } }`.
+      const r = result && typeof result === 'object' ? (result as { ok?: unknown; error?: unknown }) : undefined;
+      const e = r?.error;
+      const returnedError =
+        typeof e === 'string' ? e : e && typeof e === 'object' ? [(e as { code?: string }).code, (e as { message?: string }).message].filter(Boolean).join(': ') || 'error' : r?.ok === false ? 'ok: false' : undefined;
       const thrown = inv.state === 'output-error' || inv.isError ? (inv.errorText ?? 'tool failed') : undefined;
       out.push({ name: inv.toolName, args: (inv.args ?? {}) as Record<string, unknown>, result, error: thrown ?? returnedError });
     }

@@ -25,13 +25,15 @@ interface Facet {
 
 const AT_URI = /^at:\/\/(did:[a-z]+:[A-Za-z0-9._:%-]+)\/([a-zA-Z0-9.-]+)\/([A-Za-z0-9._:~-]+)$/;
 
-/** Records the run's tools report as created: a top-level `uri` (at://…) in a successful result, with its `cid`. */
+/** Records the run's tools report as created: a `uri` (at://…) in a successful result (top level, or each of `posts` of a split thread), with its `cid`. */
 export function createdRecords(ctx: ScoreContext): CreatedRecord[] {
   const out: CreatedRecord[] = [];
   for (const t of ctx.run.toolCalls) {
     if (t.error || !t.result || typeof t.result !== 'object') continue;
     const r = t.result as Record<string, unknown>;
-    const items = [r, ...(['post', 'record', 'reply'] as const).map((k) => r[k]).filter((x): x is Record<string, unknown> => Boolean(x) && typeof x === 'object')];
+    const nested = (['post', 'record', 'reply'] as const).map((k) => r[k]).filter((x): x is Record<string, unknown> => Boolean(x) && typeof x === 'object');
+    const posts = Array.isArray(r.posts) ? (r.posts as unknown[]).filter((x): x is Record<string, unknown> => Boolean(x) && typeof x === 'object') : [];
+    const items = [r, ...nested, ...posts];
     for (const it of items) {
       if (typeof it.uri === 'string' && AT_URI.test(it.uri)) out.push({ tool: t.name, uri: it.uri, cid: typeof it.cid === 'string' ? it.cid : undefined });
     }

@@ -18,7 +18,8 @@ export function reportedCids(ctx: ScoreContext): Array<{ tool: string; cid: stri
       else walk(x, tool, depth + 1);
     }
   };
-  for (const t of ctx.run.toolCalls) if (!t.error) walk(t.result, t.name);
+  // An unpin result names a CID that is, correctly, no longer pinned.
+  for (const t of ctx.run.toolCalls) if (!t.error && !/unpin/i.test(t.name)) walk(t.result, t.name);
   return [...new Map(out.map((c) => [c.cid, c])).values()];
 }
 
