@@ -284,7 +284,8 @@ export class IpfsNode {
     const candidates = (async function* () {
       for await (const e of entries) {
         signal?.throwIfAborted();
-        yield (e.content === undefined ? { path: e.path } : { path: e.path, content: e.content }) as ImportCandidate;
+        const content = e.content === undefined || e.content instanceof Uint8Array ? e.content : rechunk(e.content, s.chunkSize);
+        yield (content === undefined ? { path: e.path } : { path: e.path, content }) as ImportCandidate;
       }
     })();
     // The read lock keeps gc from sweeping blocks of an import before they are pinned.
@@ -649,6 +650,31 @@ export class IpfsNode {
     await visit(path.join(this.dir, 'blocks'));
     return { blocks, bytes };
   }
+}
+
+/**
+ * Regroups a stream of arbitrary pieces (16–64 KiB from HTTP) into whole chunks of
+ * the import's chunk size. Same bytes, same CIDs; the importer's chunker is several
+ * times faster on aligned input than on many small pieces.
+ */
+export async function* rechunk(source: AsyncIterable<Uint8Array>, size: number): AsyncGenerator<Uint8Array> {
+  let buf = Buffer.allocUnsafe(size);
+  let fill = 0;
+  for await (const piece of source) {
+    let off = 0;
+    while (off < piece.length) {
+      const n = Math.min(size - fill, piece.length - off);
+      buf.set(piece.subarray(off, off + n), fill);
+      fill += n;
+      off += n;
+      if (fill === size) {
+        yield buf;
+        buf = Buffer.allocUnsafe(size);
+        fill = 0;
+      }
+    }
+  }
+  if (fill > 0) yield buf.subarray(0, fill);
 }
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
