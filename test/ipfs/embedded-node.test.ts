@@ -73,7 +73,11 @@ describe('Kubo RPC through kubo-rpc-client', () => {
 
   it('add with pin=false leaves it unpinned; pin add/ls/rm with names', async () => {
     const r = await ipfs.add(text('unpinned at first'), { pin: false });
-    await expect(ipfs.pin.ls({ paths: [r.cid] }).next()).rejects.toThrow(/is not pinned/);
+    await expect(
+      (async () => {
+        for await (const _ of ipfs.pin.ls({ paths: [r.cid] })) void _;
+      })(),
+    ).rejects.toThrow(/is not pinned/);
     expect((await ipfs.pin.add(r.cid, { name: 'first-note' })).toString()).toBe(r.cid.toString());
     const named = [];
     for await (const p of ipfs.pin.ls({ type: 'recursive', names: true })) if (p.cid.equals(r.cid)) named.push(p.name);
