@@ -11,7 +11,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CassetteFile } from '../../evals/lib/cassettes';
 import { sha } from '../../evals/lib/cassettes';
 import type { RunReport } from '../../evals/lib/results';
+import { startRecordedModel } from '../../evals/lib/recorded-model';
 import { main } from '../../evals/run';
+import { loadConfig } from '../../src/config';
+import { createLogger } from '../../src/logger';
+import { startSystem } from '../../src/system';
 
 const assistantSuite = JSON.parse(await fs.readFile(path.join(import.meta.dirname, '../../evals/assistant/suite.json'), 'utf8')) as {
   cases: Array<{ id: string; expect: Record<string, unknown> }>;
@@ -123,6 +127,30 @@ describe('npm run evals (offline)', () => {
       expect(c.reason).toContain('cassette stale: tool schema changed (calculate)');
     }
     expect(r.out).toContain('stale cassette');
+  });
+
+  it('scores a running server through its /v1 (OpenAI SDK) with the same cassettes', async () => {
+    // The server under test uses the recorded-responses model as its model endpoint.
+    const model = await startRecordedModel({ modelIds: ['author/scripted-v1'], mode: 'replay', cassetteDir: path.join(tmp, 'cass'), volatile: { 'current-time': ['iso', 'local'] } });
+    const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'evals-url-target-'));
+    const system = await startSystem(
+      loadConfig({ PORT: '0', DATA_DIR: dataDir, LOG_LEVEL: 'silent', FEATURES: 'none', MODEL: 'author/scripted-v1', OPENAI_BASE_URL: model.url, OPENAI_API_KEY: 'unused', MODEL_MAX_RETRIES: '0', API_KEYS: 'sk-evals-url-target-key:evals' }),
+      { logger: createLogger('silent') },
+    );
+    try {
+      const r = await run(['--suites-dir', path.join(tmp, 'suites'), '--target', `${system.url}/v1`, '--api-key', 'sk-evals-url-target-key', '--reports', path.join(tmp, 'reports-url')]);
+      expect(r.report?.mode).toBe('url');
+      expect(model.misses).toEqual([]);
+      const calc = r.report!.results[0]!.cases.find((c) => c.id === 'calc-multiply')!;
+      expect(calc.toolCalls[0]).toMatchObject({ name: 'calculate', args: { expression: '17 * 23' } });
+      expect(r.code).toBe(0);
+      // The API key is a secret: never in the report.
+      expect(await fs.readFile(r.files!.json, 'utf8')).not.toContain('sk-evals-url-target-key');
+    } finally {
+      await system.stop();
+      await model.close();
+      await fs.rm(dataDir, { recursive: true, force: true });
+    }
   });
 
   it('rejects bad flags with exit code 2', async () => {
