@@ -87,6 +87,8 @@ export async function startSystem(config: Config, opts: { logger?: Logger } = {}
     const urls = await startServices(config, logger, stoppers.add);
     const ctx = await createContext(config, logger, urls, stoppers.add);
     const runtime = createRuntime(ctx);
+    // Closed before Postgres stops (stoppers run in reverse), so no pool sees the server go away.
+    stoppers.add('mastra storage', () => runtime.storage.close());
     await runtime.storage.init();
 
     const features = enabledFeatures(config);
