@@ -13,7 +13,7 @@ import type http from 'node:http';
 import type { CID } from 'multiformats/cid';
 import type { Logger } from '../../src/logger';
 import { KuboError, toKuboError } from './errors';
-import { multipartParts, Params, sendJson } from './http-util';
+import { multipartParts, Params, readPieces, sendJson } from './http-util';
 import { parseIpfsPath, type AddEntry, type IpfsNode } from './node';
 import { KUBO_CHUNK_SIZE } from './node';
 
@@ -219,7 +219,7 @@ export function createClusterApi(opts: { node: IpfsNode; logger: Logger; peerNam
         const entries = (async function* (): AsyncGenerator<AddEntry> {
           for await (const part of multipartParts(req)) {
             const path = part.filename.replace(/^\/+/, '');
-            yield part.isDirectory ? { path } : { path, content: part.stream };
+            yield part.isDirectory ? { path } : { path, content: readPieces(part.stream, KUBO_CHUNK_SIZE) };
           }
         })();
         const results = [];

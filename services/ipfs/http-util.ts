@@ -1,5 +1,6 @@
 /** Small HTTP helpers shared by the Kubo RPC and Cluster REST faces of the embedded node. */
 import type http from 'node:http';
+import type { Readable } from 'node:stream';
 import Busboy from 'busboy';
 import { argError, KuboError } from './errors';
 
@@ -120,13 +121,60 @@ export async function streamOut<T>(
   res.end();
 }
 
+/** Bytes of a file part buffered ahead of the importer (per upload: one part is read at a time). */
+export const FILE_READ_AHEAD = 8 * 1024 * 1024;
+
+/**
+ * A readable stream in pieces of exactly `size` bytes (the last one may be shorter).
+ * The stream joins its buffered pieces once per output piece (`read(size)`); an async
+ * iterator would join everything buffered and leave the regrouping to a second copy.
+ */
+export async function* readPieces(stream: Readable, size: number): AsyncGenerator<Uint8Array> {
+  let ended = false;
+  let failed: Error | undefined;
+  let wake: (() => void) | undefined;
+  const signal = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const onEnd = () => {
+    ended = true;
+    signal();
+  };
+  const onError = (err: Error) => {
+    failed = err;
+    signal();
+  };
+  stream.on('readable', signal);
+  stream.on('end', onEnd);
+  stream.on('error', onError);
+  try {
+    while (true) {
+      if (failed) throw failed;
+      const piece = stream.read(size) as Buffer | null;
+      if (piece !== null) {
+        yield piece;
+        continue;
+      }
+      if (ended || stream.readableEnded) return;
+      if (stream.destroyed) throw (stream.errored as Error | null) ?? new KuboError('upload stream closed early');
+      await new Promise<void>((r) => (wake = r));
+    }
+  } finally {
+    stream.off('readable', signal);
+    stream.off('end', onEnd);
+    stream.off('error', onError);
+  }
+}
+
 export interface MultipartPart {
   /** The part's field name (file, file-1, dir-2 …). */
   field: string;
   /** The decoded file name: a path relative to the upload. */
   filename: string;
   isDirectory: boolean;
-  stream: AsyncIterable<Uint8Array>;
+  stream: Readable;
 }
 
 /**
@@ -138,8 +186,10 @@ export async function* multipartParts(req: http.IncomingMessage, limits: { files
   if (!/^multipart\/form-data/i.test(type)) throw argError('file argument was nil');
   let bb: Busboy.Busboy;
   try {
-    // Large buffers: the default 16 KiB pieces cost more in per-chunk overhead than in copying.
-    bb = Busboy({ headers: req.headers, limits: { files: limits.files ?? 100_000, fieldSize: 1024 * 1024 }, preservePath: true, defParamCharset: 'utf8', highWaterMark: 1024 * 1024, fileHwm: 1024 * 1024 });
+    // A deep file buffer is the upload's read-ahead: busboy keeps taking bytes off the
+    // socket while the importer hashes and writes the previous chunks (it works in
+    // batches of 16 and does not read meanwhile); without it the two take turns.
+    bb = Busboy({ headers: req.headers, limits: { files: limits.files ?? 100_000, fieldSize: 1024 * 1024 }, preservePath: true, defParamCharset: 'utf8', highWaterMark: 1024 * 1024, fileHwm: FILE_READ_AHEAD });
   } catch (err) {
     throw argError(`bad multipart body: ${(err as Error).message}`);
   }
@@ -174,7 +224,7 @@ export async function* multipartParts(req: http.IncomingMessage, limits: { files
       if (next instanceof Error) throw next;
       yield next;
       // A part the caller did not read (a directory, an unused file) must still be drained.
-      (next.stream as unknown as NodeJS.ReadableStream).resume();
+      next.stream.resume();
     }
   } finally {
     req.unpipe(bb);

@@ -11,7 +11,7 @@
 import type http from 'node:http';
 import { CID } from 'multiformats/cid';
 import { argError, KuboError, toKuboError } from './errors';
-import { firstPartBytes, multipartParts, Params, parseGoDuration, sendJson, sendKuboError, streamOut } from './http-util';
+import { firstPartBytes, multipartParts, Params, readPieces, parseGoDuration, sendJson, sendKuboError, streamOut } from './http-util';
 import { KUBO_CHUNK_SIZE, MAX_CHUNK_SIZE, parseIpfsPath, type AddEntry, type AddSettings, type IpfsNode, type PinType } from './node';
 import type { Logger } from '../../src/logger';
 
@@ -108,7 +108,7 @@ export function createKuboApi(opts: KuboApiOptions) {
           sawFile = true;
           const path = part.filename.replace(/^\/+/, '');
           if (part.isDirectory) yield { path };
-          else yield { path, content: withLimit(part.stream, counter, maxAdd) };
+          else yield { path, content: withLimit(readPieces(part.stream, s.chunkSize), counter, maxAdd) };
         }
         if (!sawFile) throw argError('file argument was nil');
       })();

@@ -14,7 +14,6 @@ import { CarWriter } from '@ipld/car';
 import * as dagCbor from '@ipld/dag-cbor';
 import * as dagJson from '@ipld/dag-json';
 import * as dagPb from '@ipld/dag-pb';
-import { FsBlockstore } from 'blockstore-fs';
 import { FsDatastore } from 'datastore-fs';
 import { createHeliaLight, type Helia } from 'helia';
 import { exporter, type UnixFSEntry } from 'ipfs-unixfs-exporter';
@@ -26,6 +25,7 @@ import * as json from 'multiformats/codecs/json';
 import * as raw from 'multiformats/codecs/raw';
 import { identity } from 'multiformats/hashes/identity';
 import { sha256, sha512 } from 'multiformats/hashes/sha2';
+import { RepoBlockstore, type WriteBehind } from './blockstore';
 import { argError, KuboError, notFoundLocally } from './errors';
 import { loadOrCreateIdentity, type NodeIdentity } from './identity';
 
@@ -176,14 +176,14 @@ export class IpfsNode {
   private constructor(
     readonly dir: string,
     readonly helia: Helia,
-    private readonly blocks: FsBlockstore,
+    private readonly blocks: RepoBlockstore,
     readonly identity: NodeIdentity,
   ) {}
 
   static async open(dir: string): Promise<IpfsNode> {
     await fs.mkdir(path.join(dir, 'pins'), { recursive: true, mode: 0o700 });
     const identity = await loadOrCreateIdentity(dir);
-    const blockstore = new FsBlockstore(path.join(dir, 'blocks'));
+    const blockstore = new RepoBlockstore(path.join(dir, 'blocks'));
     const datastore = new FsDatastore(path.join(dir, 'datastore'));
     await blockstore.open();
     await datastore.open();
@@ -273,14 +273,10 @@ export class IpfsNode {
 
   /** Imports files and directories; yields one result per entry (root last), then pins the roots. */
   async *add(entries: AsyncIterable<AddEntry>, s: AddSettings, signal?: AbortSignal): AsyncGenerator<AddResult> {
-    const store = s.onlyHash
-      ? { put: async (cid: CID) => cid }
-      : {
-          put: async (cid: CID, bytes: Uint8Array) => {
-            await this.putBlock(cid, bytes);
-            return cid;
-          },
-        };
+    // Blocks are written behind the import (bounded), and flushed before any CID is
+    // reported or pinned: reading the upload and hashing need not wait for the disk.
+    const writer = s.onlyHash ? undefined : this.blocks.writeBehind();
+    const store = writer ? { put: (cid: CID, bytes: Uint8Array) => writer.put(cid, bytes) } : { put: async (cid: CID) => cid };
     const candidates = (async function* () {
       for await (const e of entries) {
         signal?.throwIfAborted();
@@ -291,8 +287,9 @@ export class IpfsNode {
     // The read lock keeps gc from sweeping blocks of an import before they are pinned.
     const release = await this.readLock();
     try {
-      yield* this.addLocked(candidates, store, s, signal);
+      yield* this.addLocked(candidates, store, writer, s, signal);
     } finally {
+      await writer?.flush().catch(() => {});
       release();
     }
   }
@@ -310,11 +307,12 @@ export class IpfsNode {
     return release;
   }
 
-  private async *addLocked(candidates: AsyncIterable<ImportCandidate>, store: unknown, s: AddSettings, signal?: AbortSignal): AsyncGenerator<AddResult> {
+  private async *addLocked(candidates: AsyncIterable<ImportCandidate>, store: unknown, writer: WriteBehind | undefined, s: AddSettings, signal?: AbortSignal): AsyncGenerator<AddResult> {
     const results: AddResult[] = [];
     for await (const r of importer(candidates, store as never, { ...this.importerOptions(s), signal } as ImporterOptions)) {
       const res = { path: r.path ?? '', cid: r.cid, size: r.size };
       results.push(res);
+      await writer?.flush();
       yield res;
     }
     if (s.pin && !s.onlyHash && results.length) {
@@ -661,6 +659,10 @@ export async function* rechunk(source: AsyncIterable<Uint8Array>, size: number):
   let buf = Buffer.allocUnsafe(size);
   let fill = 0;
   for await (const piece of source) {
+    if (fill === 0 && piece.length === size) {
+      yield piece; // already a whole chunk: no copy
+      continue;
+    }
     let off = 0;
     while (off < piece.length) {
       const n = Math.min(size - fill, piece.length - off);
