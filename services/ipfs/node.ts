@@ -277,9 +277,11 @@ export class IpfsNode {
     // reported or pinned: reading the upload and hashing need not wait for the disk.
     const writer = s.onlyHash ? undefined : this.blocks.writeBehind();
     const store = writer ? { put: (cid: CID, bytes: Uint8Array) => writer.put(cid, bytes) } : { put: async (cid: CID) => cid };
+    const explicitDirs: string[] = [];
     const candidates = (async function* () {
       for await (const e of entries) {
         signal?.throwIfAborted();
+        if (e.content === undefined) explicitDirs.push(normalizePath(e.path));
         const content = e.content === undefined || e.content instanceof Uint8Array ? e.content : rechunk(e.content, s.chunkSize);
         yield (content === undefined ? { path: e.path } : { path: e.path, content }) as ImportCandidate;
       }
@@ -287,7 +289,7 @@ export class IpfsNode {
     // The read lock keeps gc from sweeping blocks of an import before they are pinned.
     const release = await this.readLock();
     try {
-      yield* this.addLocked(candidates, store, writer, s, signal);
+      yield* this.addLocked(candidates, store, writer, explicitDirs, s, signal);
     } finally {
       await writer?.flush().catch(() => {});
       release();
@@ -307,13 +309,42 @@ export class IpfsNode {
     return release;
   }
 
-  private async *addLocked(candidates: AsyncIterable<ImportCandidate>, store: unknown, writer: WriteBehind | undefined, s: AddSettings, signal?: AbortSignal): AsyncGenerator<AddResult> {
+  private async *addLocked(
+    candidates: AsyncIterable<ImportCandidate>,
+    store: unknown,
+    writer: WriteBehind | undefined,
+    explicitDirs: string[],
+    s: AddSettings,
+    signal?: AbortSignal,
+  ): AsyncGenerator<AddResult> {
     const results: AddResult[] = [];
+    // Files are reported as they are imported. Directories only come once the upload has
+    // ended (the importer builds them last); they are held back and reported as Kubo does:
+    // each directory after its subdirectories, in name order, empty ones included (the
+    // importer links an empty directory but reports it only at the top level).
+    const dirs: AddResult[] = [];
     for await (const r of importer(candidates, store as never, { ...this.importerOptions(s), signal } as ImporterOptions)) {
       const res = { path: r.path ?? '', cid: r.cid, size: r.size };
       results.push(res);
+      if (r.unixfs?.isDirectory()) {
+        dirs.push(res);
+        continue;
+      }
       await writer?.flush();
       yield res;
+    }
+    if (dirs.length || explicitDirs.length) {
+      const reported = new Set(dirs.map((d) => d.path));
+      const empty = await emptyDirectory(s.cidVersion);
+      for (const p of explicitDirs) {
+        if (reported.has(p) || !p) continue;
+        reported.add(p);
+        const res = { path: p, cid: empty.cid, size: empty.size };
+        dirs.push(res);
+        results.push(res);
+      }
+      await writer?.flush();
+      yield* kuboDirectoryOrder(dirs);
     }
     if (s.pin && !s.onlyHash && results.length) {
       // Kubo pins the roots: the wrapping directory, or every top-level entry.
@@ -342,7 +373,7 @@ export class IpfsNode {
     yield* entry.content({ offset: opts.offset, length: opts.length, signal: opts.signal });
   }
 
-  /** `ipfs ls`: the entries of a directory; a file has none. */
+  /** `ipfs ls`: the entries of a directory, or the chunk links of a file. */
   async ls(arg: string, signal?: AbortSignal) {
     const entry = await this.resolve(arg, signal);
     const links: Array<{ Name: string; Hash: string; Size: number; Type: number; Target: string }> = [];
@@ -351,6 +382,14 @@ export class IpfsNode {
         const sub = await exporter(child.cid, this.localStore as never, { signal, offline: true });
         const isDir = sub.type === 'directory';
         links.push({ Name: child.name, Hash: child.cid.toString(), Size: isDir ? 0 : Number(sub.size), Type: isDir ? 1 : 2, Target: '' });
+      }
+    } else if (entry.type === 'file' && entry.cid.code === dagPb.code) {
+      // Kubo lists a chunked file's links: unnamed, each a file of its own size (a
+      // leaf's bytes, or the bytes under an inner node). A one-block file has none.
+      const root = dagPb.decode(await this.getBlock(entry.cid, signal));
+      for (const l of root.Links) {
+        const sub = await exporter(l.Hash, this.localStore as never, { signal, offline: true });
+        links.push({ Name: l.Name ?? '', Hash: l.Hash.toString(), Size: Number(sub.size), Type: 2, Target: '' });
       }
     } else if (entry.type === 'object') {
       throw new KuboError(`cannot list ${entry.cid.toString()}: not a UnixFS node`);
@@ -648,6 +687,38 @@ export class IpfsNode {
     await visit(path.join(this.dir, 'blocks'));
     return { blocks, bytes };
   }
+}
+
+/** `a//b/` → `a/b`, as the importer names paths. */
+function normalizePath(p: string): string {
+  return p.split('/').filter(Boolean).join('/');
+}
+
+/** The empty UnixFS directory (Kubo: QmUNLLsPACCz1vLxQVkXqqLX5R1X345qqfHbsf67hvA3Nn, 4 bytes). */
+async function emptyDirectory(cidVersion: 0 | 1): Promise<{ cid: CID; size: bigint }> {
+  const bytes = dagPb.encode({ Data: Uint8Array.of(0x08, 0x01), Links: [] });
+  const digest = await sha256.digest(bytes);
+  return { cid: cidVersion === 0 ? CID.createV0(digest) : CID.createV1(dagPb.code, digest), size: BigInt(bytes.length) };
+}
+
+/** Directories in the order Kubo's adder reports them: depth first, children by name, each after its subdirectories. */
+function kuboDirectoryOrder(dirs: AddResult[]): AddResult[] {
+  const byPath = new Map(dirs.map((d) => [d.path, d]));
+  const children = new Map<string, string[]>();
+  const roots: string[] = [];
+  for (const d of dirs) {
+    // '' is the wrapping directory; a top-level entry's parent is '' when there is one.
+    const parent = d.path === '' ? undefined : d.path.includes('/') ? d.path.slice(0, d.path.lastIndexOf('/')) : '';
+    if (parent !== undefined && byPath.has(parent)) children.set(parent, [...(children.get(parent) ?? []), d.path]);
+    else roots.push(d.path);
+  }
+  const out: AddResult[] = [];
+  const visit = (p: string) => {
+    for (const c of (children.get(p) ?? []).sort()) visit(c);
+    out.push(byPath.get(p)!);
+  };
+  for (const r of roots.sort()) visit(r);
+  return out;
 }
 
 /**
