@@ -34,7 +34,11 @@ export const toolCallAccuracy: EvalScorer = {
   applies: (c) => Boolean(c.expect.tools?.length),
   async score(ctx) {
     const tools = ctx.case.expect.tools!;
-    const scorer = createToolCallAccuracyScorerCode(tools.length === 1 ? { expectedTool: tools[0] } : { expectedToolOrder: tools });
+    // Mastra's relaxed order check finds each expected tool by its FIRST call (indexOf), so a
+    // sequence that repeats a tool (create a task, then update it) could never pass: use its
+    // strict mode there (the calls must be exactly that sequence).
+    const repeats = new Set(tools).size < tools.length;
+    const scorer = createToolCallAccuracyScorerCode(tools.length === 1 ? { expectedTool: tools[0] } : { expectedToolOrder: tools, strictMode: repeats });
     const r = await scorer.run({ input: ctx.run.scorerInput, output: outputWithoutMemoryTools(ctx) });
     const actual = calledTools(ctx).map((t) => t.name);
     return { score: r.score ?? 0, reason: `expected ${tools.join(' → ')}; called ${actual.join(' → ') || 'no tool'}` };
