@@ -68,7 +68,7 @@ export async function main(argv: string[], io: MainIO = { out: (s) => process.st
     models: cli.models,
     agentModels: cli.agentModels,
     mode: cli.mode,
-    target: cli.target === 'in-process' ? { kind: 'in-process', dataDir: cli.dataDir ? path.resolve(cli.dataDir) : undefined } : { kind: 'url', url: cli.target, apiKey: cli.apiKey, services: { pdsUrl: cli.pdsUrl, ipfsApiUrl: cli.ipfsApiUrl } },
+    target: cli.target === 'in-process' ? { kind: 'in-process', dataDir: cli.dataDir ? path.resolve(cli.dataDir) : undefined } : { kind: 'url', url: cli.target, apiKey: cli.apiKey, services: { pdsUrl: cli.pdsUrl, ipfsApiUrl: cli.ipfsApiUrl, databaseUrl: cli.databaseUrl } },
     cassetteDir: path.resolve(cli.cassetteDir),
     concurrency: cli.concurrency,
     judge,

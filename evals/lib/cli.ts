@@ -15,6 +15,7 @@ export const USAGE = `npm run evals -- [flags]
   --api-key KEY         bearer key for a url target (default EVAL_API_KEY)
   --pds-url URL         PDS the url target's server uses (side-effect scorers; default EVAL_PDS_URL)
   --ipfs-api-url URL    IPFS (Kubo RPC) the url target's server uses (default EVAL_IPFS_API_URL)
+  --database-url URL    Postgres the url target's server uses (synced-rows; default EVAL_DATABASE_URL)
   --cassettes DIR       cassette directory (default EVAL_CASSETTE_DIR or evals/cassettes)
   --reports DIR         report directory (default EVAL_REPORT_DIR or evals/reports)
   --suites-dir DIR      where suites live (default evals)
@@ -37,6 +38,7 @@ export interface CliOptions {
   apiKey?: string;
   pdsUrl?: string;
   ipfsApiUrl?: string;
+  databaseUrl?: string;
   cassetteDir: string;
   reportDir: string;
   suitesDir: string;
@@ -70,6 +72,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
         'api-key': { type: 'string' },
         'pds-url': { type: 'string' },
         'ipfs-api-url': { type: 'string' },
+        'database-url': { type: 'string' },
         cassettes: { type: 'string' },
         reports: { type: 'string' },
         'suites-dir': { type: 'string' },
@@ -113,6 +116,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
     apiKey: v['api-key'] ?? env.EVAL_API_KEY,
     pdsUrl: v['pds-url'] ?? env.EVAL_PDS_URL,
     ipfsApiUrl: v['ipfs-api-url'] ?? env.EVAL_IPFS_API_URL,
+    databaseUrl: v['database-url'] ?? env.EVAL_DATABASE_URL,
     cassetteDir: v.cassettes ?? env.EVAL_CASSETTE_DIR ?? 'evals/cassettes',
     reportDir: v.reports ?? env.EVAL_REPORT_DIR ?? 'evals/reports',
     suitesDir: v['suites-dir'] ?? 'evals',

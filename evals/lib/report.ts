@@ -134,6 +134,7 @@ const ABBREV: Record<string, string> = {
   'post-length': 'post-len',
   'facets-valid': 'facets',
   'cid-pinned': 'pinned',
+  'synced-rows': 'synced',
   helpfulness: 'helpful',
   faithfulness: 'faithful',
   tone: 'tone',

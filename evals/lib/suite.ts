@@ -23,6 +23,22 @@ export const authorTurn = z.union([
 ]);
 export type AuthorTurn = z.infer<typeof authorTurn>;
 
+const taskStatus = z.enum(['open', 'in_progress', 'done', 'cancelled']);
+
+/** Expected synced rows (strings compare case-insensitively, ignoring runs of whitespace). */
+export const syncedExpectation = z
+  .object({
+    notes: z.array(z.object({ title: z.string().optional(), bodyContains: z.string().optional() }).strict()).optional(),
+    tasks: z.array(z.object({ title: z.string().optional(), status: taskStatus.optional(), dueAt: z.string().datetime({ offset: true }).nullable().optional() }).strict()).optional(),
+    artifacts: z.array(z.object({ kind: z.string().optional(), title: z.string().optional(), cid: z.string().optional(), atUri: z.string().optional() }).strict()).optional(),
+    /** No row at all may exist for the conversation's user (refusals, failed updates). */
+    nothing: z.boolean().optional(),
+    /** Owner ids of other users the request names: none of them may get a row during the case. */
+    otherUsers: z.array(z.string().min(1)).optional(),
+  })
+  .strict();
+export type SyncedExpectation = z.infer<typeof syncedExpectation>;
+
 /** What a case expects. Every field is optional; each scorer applies only where its field is set. */
 export const expectation = z
   .object({
@@ -51,6 +67,12 @@ export const expectation = z
     facetsValid: z.boolean().optional(),
     /** Every CID the run produced must be well formed AND pinned on the IPFS node (asked over the Kubo RPC). */
     pinned: z.boolean().optional(),
+    /**
+     * Rows the run must leave in the synced Postgres tables (notes, tasks, artifacts) for
+     * the conversation's user, checked over SQL by `synced-rows`; rows the tools report
+     * must belong to that user, and nothing may be written for another user.
+     */
+    synced: syncedExpectation.optional(),
     /** Criteria for the LLM judges (helpfulness / tone); run only with a judge model. */
     rubric: z.string().optional(),
   })

@@ -29,8 +29,11 @@ export interface CaseRun {
   /** The run failed outright (model error, stale cassette, HTTP error). */
   error?: string;
   latencyMs: number;
+  /** When the case started (epoch ms): side-effect scorers look for writes from then on. */
+  startedAt?: number;
   usage: { input: number; output: number; total: number };
   threadId: string;
+  /** The user the conversation ran as (the memory resource the tools act for). */
   resourceId: string;
   scorerInput: ScorerRunInputForAgent;
   scorerOutput: MastraDBMessage[];
@@ -60,11 +63,20 @@ export function toolCallsOf(output: MastraDBMessage[]): ToolCallRecord[] {
     if (m.role !== 'assistant') continue;
     for (const inv of mergeToolInvocations(m)) {
       const result = (inv as { result?: unknown }).result;
-      // Tools here report failures as values: `{ error: "…" }` or `{ ok: false, error: { code, message } }`.
-      const r = result && typeof result === 'object' ? (result as { ok?: unknown; error?: unknown }) : undefined;
+      // Tools here report failures as values: `{ error: "…" }` or `{ ok: false, error: { code, message } }`;
+      // Mastra reports arguments that fail the tool's input schema as `{ error: true, message, validationErrors }`.
+      const r = result && typeof result === 'object' ? (result as { ok?: unknown; error?: unknown; message?: unknown }) : undefined;
       const e = r?.error;
       const returnedError =
-        typeof e === 'string' ? e : e && typeof e === 'object' ? [(e as { code?: string }).code, (e as { message?: string }).message].filter(Boolean).join(': ') || 'error' : r?.ok === false ? 'ok: false' : undefined;
+        typeof e === 'string'
+          ? e
+          : e === true
+            ? (typeof r?.message === 'string' ? r.message : 'error')
+            : e && typeof e === 'object'
+              ? [(e as { code?: string }).code, (e as { message?: string }).message].filter(Boolean).join(': ') || 'error'
+              : r?.ok === false
+                ? 'ok: false'
+                : undefined;
       const thrown = inv.state === 'output-error' || inv.isError ? (inv.errorText ?? 'tool failed') : undefined;
       out.push({ name: inv.toolName, args: (inv.args ?? {}) as Record<string, unknown>, result, error: thrown ?? returnedError });
     }
@@ -90,6 +102,7 @@ function failed(err: unknown, started: number, ids: { threadId: string; resource
     text: '',
     error: (err as Error)?.message ?? String(err),
     latencyMs: Date.now() - started,
+    startedAt: started,
     usage: { input: 0, output: 0, total: 0 },
     ...ids,
     scorerInput: emptyInput(),
@@ -128,6 +141,7 @@ export function inProcessTarget(system: System, services: ServiceEndpoints): Tar
           text: result.text,
           error: err ? ((err as Error).message ?? String(err)) : undefined,
           latencyMs,
+          startedAt: started,
           usage: { input: usage?.inputTokens ?? 0, output: usage?.outputTokens ?? 0, total: usage?.totalTokens ?? (usage?.inputTokens ?? 0) + (usage?.outputTokens ?? 0) },
           ...ids,
           scorerInput: scoring ? { ...scoring.input } : emptyInput(),
@@ -175,11 +189,15 @@ export function urlTarget(baseUrl: string, apiKey: string | undefined, services:
         const output = messages.slice(lastUser + 1).filter((m) => m.role === 'assistant');
         const input = messages.slice(0, lastUser + 1);
         const u = completion.usage;
+        // The server scopes the user under its key's owner (owner:user): the thread says which resource the tools acted for.
+        const thread = (await api(`/memory/threads/${encodeURIComponent(ids.threadId)}?agentId=${encodeURIComponent(name)}`).catch(() => undefined)) as { resourceId?: unknown } | undefined;
         return {
           text: completion.choices[0]?.message.content ?? output.map(textOfMessage).join(''),
           latencyMs,
+          startedAt: started,
           usage: { input: u?.prompt_tokens ?? 0, output: u?.completion_tokens ?? 0, total: u?.total_tokens ?? 0 },
           ...ids,
+          resourceId: typeof thread?.resourceId === 'string' ? thread.resourceId : ids.resourceId,
           scorerInput: emptyInput(input.slice(-1), input.slice(0, -1)),
           scorerOutput: output,
           toolCalls: toolCallsOf(output),

@@ -3,6 +3,7 @@ import { facetsValid, postLength, recordOnPds } from './atproto';
 import { cidPinned } from './ipfs';
 import { faithfulness, helpfulness, tone } from './judge';
 import { noSecrets, refusal, replyContent, replyLength, toolErrorHandled } from './text';
+import { syncedRows } from './sync';
 import { noTool, toolArgs, toolCallAccuracy, trajectory } from './tool-calls';
 import type { EvalScorer } from './types';
 
@@ -20,6 +21,7 @@ export const SCORERS: EvalScorer[] = [
   postLength,
   facetsValid,
   cidPinned,
+  syncedRows,
   helpfulness,
   faithfulness,
   tone,
