@@ -15,6 +15,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import type http from 'node:http';
+import type { Socket } from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
 import type { Logger } from '../../src/logger';
@@ -103,9 +104,18 @@ async function waitForBackendsGone(databaseUrl: string, appName: string): Promis
   }
 }
 
+const sockets = new WeakMap<http.Server, Set<Socket>>();
+
 function listen(app: { listen: (...args: unknown[]) => http.Server }, port: number, host: string): Promise<http.Server> {
   return new Promise((resolve, reject) => {
     const server = app.listen(port, host);
+    // Upgraded (websocket) connections are not closed by closeAllConnections(): track them all.
+    const set = new Set<Socket>();
+    sockets.set(server, set);
+    server.on('connection', (s: Socket) => {
+      set.add(s);
+      s.once('close', () => set.delete(s));
+    });
     server.once('error', reject);
     server.once('listening', () => resolve(server));
   });
@@ -115,6 +125,7 @@ function closeServer(server: http.Server): Promise<void> {
   return new Promise((resolve) => {
     server.close(() => resolve());
     server.closeAllConnections();
+    for (const s of sockets.get(server) ?? []) s.destroy();
   });
 }
 

@@ -92,8 +92,11 @@ export async function startFirehoseTrigger(ctx: AppContext, processor: MentionPr
   logger.info('firehose subscribed', { service: clients.firehoseUrl, cursor: startCursor ?? 'live' });
   return {
     async stop() {
-      await firehose.destroy();
-      await runner.destroy();
+      // Firehose.destroy() only settles once its read loop sees the abort; a loop that
+      // ended otherwise would hold shutdown forever, so both waits are bounded.
+      const bounded = (p: Promise<unknown>) => Promise.race([p, new Promise((r) => setTimeout(r, 2000).unref())]);
+      await bounded(firehose.destroy());
+      await bounded(runner.destroy());
     },
   };
 }

@@ -59,6 +59,7 @@ export interface PostingDeps {
   store: AtprotoStore;
   longText: 'split' | 'refuse';
   dryRun: boolean;
+  onBookkeepingError?: (err: unknown) => void;
 }
 
 const S32 = '234567abcdefghijklmnopqrstuvwxyz';
@@ -247,7 +248,7 @@ export async function publishPost(deps: PostingDeps, agentName: string, input: P
     } catch (err) {
       throw toAtprotoError(err, i === 0 ? 'creating the post' : `creating part ${i + 1} of ${parts.length} (parts before it were posted)`);
     }
-    await deps.store.recordPost({ uri: res.uri, agent: agentName, did: account.did, cid: res.cid, text: rt.text, rootUri: refs?.root.uri, parentUri: refs?.parent.uri, createdAt: record.createdAt as string });
+    void deps.store.recordPost({ uri: res.uri, agent: agentName, did: account.did, cid: res.cid, text: rt.text, rootUri: refs?.root.uri, parentUri: refs?.parent.uri, createdAt: record.createdAt as string }, deps.onBookkeepingError);
     result.posts.push({ uri: res.uri, cid: res.cid, text: rt.text });
     const self = { uri: res.uri, cid: res.cid };
     refs = { root: refs?.root ?? self, parent: self };

@@ -25,8 +25,22 @@ export interface MentionRow {
 
 export type NewMention = Pick<MentionRow, 'mention_uri' | 'agent' | 'agent_did' | 'author_did' | 'mention_cid' | 'root_uri' | 'root_cid' | 'text'>;
 
+/** Writes of the agents' own posts still in flight, per pool (reads of atproto_posts wait for them). */
+const inFlight = new WeakMap<pg.Pool, Set<Promise<unknown>>>();
+
 export class AtprotoStore {
   constructor(private db: pg.Pool) {}
+
+  private get pending(): Set<Promise<unknown>> {
+    let s = inFlight.get(this.db);
+    if (!s) inFlight.set(this.db, (s = new Set()));
+    return s;
+  }
+
+  /** Waits for this process's post bookkeeping to land (called by every read of atproto_posts). */
+  async settled(): Promise<void> {
+    if (this.pending.size) await Promise.allSettled([...this.pending]);
+  }
 
   async getCursor(name: string): Promise<number | undefined> {
     const r = await this.db.query<{ seq: string }>('select seq from atproto_cursors where name = $1', [name]);
@@ -41,29 +55,45 @@ export class AtprotoStore {
     );
   }
 
-  async recordPost(p: { uri: string; agent: string; did: string; cid: string; text: string; rootUri?: string; parentUri?: string; createdAt?: string }): Promise<void> {
-    await this.db.query(
+  /**
+   * Records one of the agents' posts. The insert runs in the background (off the post's
+   * critical path); every read of atproto_posts in this process waits for it first.
+   */
+  recordPost(p: { uri: string; agent: string; did: string; cid: string; text: string; rootUri?: string; parentUri?: string; createdAt?: string }, onError?: (err: unknown) => void): Promise<void> {
+    const q = this.db
+      .query(
       `insert into atproto_posts(uri, agent, did, cid, text, root_uri, parent_uri, created_at)
        values ($1,$2,$3,$4,$5,$6,$7,coalesce($8::timestamptz, now())) on conflict (uri) do nothing`,
-      [p.uri, p.agent, p.did, p.cid, p.text, p.rootUri ?? null, p.parentUri ?? null, p.createdAt ?? null],
-    );
+        [p.uri, p.agent, p.did, p.cid, p.text, p.rootUri ?? null, p.parentUri ?? null, p.createdAt ?? null],
+      )
+      .then(
+        () => undefined,
+        (err) => onError?.(err),
+      );
+    this.pending.add(q);
+    void q.finally(() => this.pending.delete(q));
+    return q;
   }
 
   async repliesTo(parentUri: string): Promise<Array<{ uri: string; text: string; author: string }>> {
+    await this.settled();
     const r = await this.db.query<{ uri: string; text: string; did: string }>('select uri, text, did from atproto_posts where parent_uri = $1 order by created_at', [parentUri]);
     return r.rows.map((row) => ({ uri: row.uri, text: row.text, author: row.did }));
   }
 
   async forgetPost(uri: string): Promise<void> {
+    await this.settled();
     await this.db.query('delete from atproto_posts where uri = $1', [uri]);
   }
 
   async postsInLastHour(agent: string): Promise<number> {
+    await this.settled();
     const r = await this.db.query<{ n: string }>(`select count(*) as n from atproto_posts where agent = $1 and created_at > now() - interval '1 hour'`, [agent]);
     return Number(r.rows[0]!.n);
   }
 
   async repliesInThread(agent: string, rootUri: string): Promise<number> {
+    await this.settled();
     const r = await this.db.query<{ n: string }>('select count(*) as n from atproto_posts where agent = $1 and root_uri = $2', [agent, rootUri]);
     return Number(r.rows[0]!.n);
   }
@@ -78,6 +108,7 @@ export class AtprotoStore {
   }
 
   async feed(opts: { limit: number; before?: { createdAt: string; uri: string }; agents?: string[] }): Promise<Array<{ uri: string; created_at: Date }>> {
+    await this.settled();
     const params: unknown[] = [opts.limit];
     let where = 'true';
     if (opts.before) {

@@ -29,7 +29,7 @@ export function resultSchema<T extends z.ZodRawShape>(shape: T) {
 }
 
 export function postingDeps(d: AtprotoToolDeps): PostingDeps {
-  return { clients: d.clients, store: d.store, longText: d.longText, dryRun: d.dryRun };
+  return { clients: d.clients, store: d.store, longText: d.longText, dryRun: d.dryRun, onBookkeepingError: (err) => d.logger.warn('recording a post failed', { error: err }) };
 }
 
 /** The agent whose account acts: fixed, else the calling agent if it has an account, else the first AT agent. */
