@@ -14,6 +14,12 @@ export function registerSecret(value: string | undefined): void {
   if (value && value.length >= 6) knownSecrets.add(value);
 }
 
+/** True when `text` contains any registered secret. */
+export function containsRegisteredSecret(text: string): boolean {
+  for (const s of knownSecrets) if (text.includes(s)) return true;
+  return false;
+}
+
 export function redactText(text: string): string {
   let out = text
     .replace(/(Bearer|Token)\s+[A-Za-z0-9._~+/=-]+/g, '$1 [redacted]')

@@ -95,6 +95,18 @@ describe('ipfs tools', () => {
     expect(await call('ipfs-pin-text', { text: 'y'.repeat(2_000_001) })).toMatchObject({ ok: false, error: { code: 'TOO_LARGE' } });
   });
 
+  it('refuses to pin key material (IPFS content is public and permanent)', async () => {
+    const secret = 'deploy key -----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA';
+    const pins = async () => (await call('ipfs-list-pins', {})).pins?.length ?? 0;
+    const before = await pins();
+    expect(before).toBeGreaterThan(0);
+    const r = await call('ipfs-pin-text', { text: secret });
+    expect(r).toMatchObject({ ok: false, error: { code: 'SECRET_DETECTED' } });
+    expect(JSON.stringify(r)).not.toContain('b3BlbnNzaC1rZXktdjEAAAAA');
+    expect(await call('ipfs-pin-json', { data: { token: 'ghp_0123456789abcdefghijklmnopqrstuvwxyzAB' } })).toMatchObject({ ok: false, error: { code: 'SECRET_DETECTED' } });
+    expect(await pins()).toBe(before);
+  });
+
   it('errors: node down (UNAVAILABLE) and a node that never answers (TIMEOUT)', async () => {
     const logger = createLogger('silent');
     const down = new IpfsService({ ...ts.system.ctx.config.ipfs }, `http://127.0.0.1:${await freePort()}`, 'http://gw/ipfs/', logger);

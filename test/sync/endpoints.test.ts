@@ -252,4 +252,16 @@ describe('sync tools', () => {
     expect((await db().query("select owner_id from tasks where title = 'call mum'")).rows).toEqual([{ owner_id: 'alice' }]);
     expect((await db().query("select owner_id from artifacts where title = 'hello'")).rows).toEqual([{ owner_id: 'alice' }]);
   });
+
+  it('save-note refuses key material and stores nothing', async () => {
+    const alice = ts.client(ALICE_KEY);
+    const before = Number((await db().query("select count(*) from notes where owner_id = 'alice'")).rows[0]!.count);
+    const r = await alice.chat.completions.create({
+      model: 'organizer',
+      messages: [{ role: 'user', content: 'tool save-note {"title":"keys","body":"openai sk-proj-abcdefghijklmnopqrstuvwxyz0123"}' }],
+    });
+    expect(r.choices[0]!.message.content).toMatch(/SECRET|looks like a secret/);
+    expect(r.choices[0]!.message.content).not.toContain('sk-proj-abcdefghijklmnopqrstuvwxyz0123');
+    expect(Number((await db().query("select count(*) from notes where owner_id = 'alice'")).rows[0]!.count)).toBe(before);
+  });
 });

@@ -12,7 +12,7 @@
  */
 import { redactText } from '../../logger';
 
-export type IpfsErrorCode = 'BAD_CID' | 'BAD_INPUT' | 'TOO_LARGE' | 'NOT_FOUND' | 'NOT_PINNED' | 'TIMEOUT' | 'UNAVAILABLE' | 'REPLICATION' | 'IPFS_ERROR';
+export type IpfsErrorCode = 'BAD_CID' | 'BAD_INPUT' | 'TOO_LARGE' | 'NOT_FOUND' | 'NOT_PINNED' | 'TIMEOUT' | 'UNAVAILABLE' | 'REPLICATION' | 'SECRET_DETECTED' | 'IPFS_ERROR';
 
 export class IpfsError extends Error {
   constructor(

@@ -10,6 +10,13 @@ import { createTool } from '@mastra/core/tools';
 import { z } from 'zod';
 import { IpfsError, toIpfsError } from '../../features/ipfs/errors';
 import type { IpfsService } from '../../features/ipfs/service';
+import { findSecret } from '../../util/secrets';
+
+/** IPFS content is public and permanent: key material is refused before it is added. */
+function refuseSecrets(text: string): void {
+  const kind = findSecret(text);
+  if (kind) throw new IpfsError('SECRET_DETECTED', `refused: the content contains what looks like a secret (${kind}); secrets are never pinned to IPFS`);
+}
 
 export interface IpfsToolDeps {
   ipfs: () => IpfsService;
@@ -45,7 +52,11 @@ export function createIpfsTools(d: IpfsToolDeps) {
     description: 'Store text on IPFS and pin it. Returns the CID, the size in bytes and a gateway URL to share.',
     inputSchema: z.object({ text: z.string().min(1).describe('the text to store (UTF-8)'), name: nameInput }),
     outputSchema: result(pinResultShape),
-    execute: async ({ text, name }) => run(() => d.ipfs().pinBytes(new TextEncoder().encode(text), { name })),
+    execute: async ({ text, name }) =>
+      run(async () => {
+        refuseSecrets(text);
+        return d.ipfs().pinBytes(new TextEncoder().encode(text), { name });
+      }),
   });
 
   const pinJson = createTool({
@@ -56,7 +67,9 @@ export function createIpfsTools(d: IpfsToolDeps) {
     execute: async ({ data, name }) =>
       run(async () => {
         if (data === undefined) throw new IpfsError('BAD_INPUT', 'data is required');
-        return d.ipfs().pinBytes(new TextEncoder().encode(JSON.stringify(data, null, 2)), { name });
+        const json = JSON.stringify(data, null, 2);
+        refuseSecrets(json);
+        return d.ipfs().pinBytes(new TextEncoder().encode(json), { name });
       }),
   });
 

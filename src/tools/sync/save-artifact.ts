@@ -3,6 +3,7 @@ import { createTool } from '@mastra/core/tools';
 import type pg from 'pg';
 import { z } from 'zod';
 import { newId } from '../../features/sync/records';
+import { assertNoSecret } from '../../util/secrets';
 import { userOf } from './user';
 
 export function createSaveArtifactTool(db: pg.Pool) {
@@ -18,6 +19,7 @@ export function createSaveArtifactTool(db: pg.Pool) {
     }),
     outputSchema: z.object({ id: z.string() }),
     execute: async (input, context) => {
+      assertNoSecret('artifact', input.title);
       const owner = userOf(context);
       const id = newId();
       await db.query(

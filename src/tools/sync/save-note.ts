@@ -3,6 +3,7 @@ import { createTool } from '@mastra/core/tools';
 import type pg from 'pg';
 import { z } from 'zod';
 import { newId } from '../../features/sync/records';
+import { assertNoSecret } from '../../util/secrets';
 import { userOf } from './user';
 
 export function createSaveNoteTool(db: pg.Pool) {
@@ -15,6 +16,7 @@ export function createSaveNoteTool(db: pg.Pool) {
     }),
     outputSchema: z.object({ id: z.string(), title: z.string() }),
     execute: async (input, context) => {
+      assertNoSecret('note', input.title, input.body);
       const owner = userOf(context);
       const id = newId();
       await db.query(`insert into notes (id, owner_id, title, body, created_by) values ($1, $2, $3, $4, $5)`, [id, owner, input.title, input.body, context?.agent?.agentId ?? 'agent']);
