@@ -13,7 +13,14 @@ const config = loadConfig();
 const logger = createLogger(config.logLevel);
 const stops: Array<() => Promise<void>> = [];
 const urls = await startServices(config, logger, (_n, s) => stops.push(s));
-const env: NodeJS.ProcessEnv = { ...process.env, ONE_AGENTS_ROOT: process.cwd(), MASTRA_TELEMETRY_DISABLED: '1', MASTRA_HOST: process.env.MASTRA_HOST ?? '127.0.0.1' };
+// mastra dev reads its port from PORT; ours (the API server's) must not leak into it.
+const env: NodeJS.ProcessEnv = {
+  ...process.env,
+  PORT: process.env.MASTRA_PORT ?? '4111',
+  ONE_AGENTS_ROOT: process.cwd(),
+  MASTRA_TELEMETRY_DISABLED: '1',
+  MASTRA_HOST: process.env.MASTRA_HOST ?? '127.0.0.1',
+};
 for (const [k, v] of Object.entries(urls)) if (v) env[urlEnvName(k)] = v;
 
 const bin = path.resolve('node_modules/mastra/dist/index.js');
