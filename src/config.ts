@@ -77,6 +77,7 @@ const schema = z.object({
 
   API_KEYS: apiKeys,
   RATE_LIMIT_RPM: intFrom(120, 0),
+  ADMIN_USERS: optionalString,
   BODY_LIMIT: z
     .string()
     .trim()
@@ -161,6 +162,8 @@ export interface Config {
   databaseUrl?: string;
   embeddedPgPort: number;
   apiKeys: Map<string, string>;
+  /** Key owners allowed on /api (Mastra's routes see every user's memory and every workflow). */
+  adminUsers: Set<string>;
   rateLimitRpm: number;
   bodyLimit: string;
   model: {
@@ -308,6 +311,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: c.DATABASE_URL,
     embeddedPgPort: c.EMBEDDED_PG_PORT,
     apiKeys: c.API_KEYS,
+    adminUsers: new Set((c.ADMIN_USERS ?? '').split(',').map((u) => u.trim()).filter(Boolean)),
     rateLimitRpm: c.RATE_LIMIT_RPM,
     bodyLimit: c.BODY_LIMIT.toLowerCase(),
     model: {

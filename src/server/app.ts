@@ -69,7 +69,14 @@ export async function createApp(deps: AppDeps): Promise<Express> {
   api.use(express.json({ limit: config.bodyLimit }));
   const mastraServer = new MastraServer({ app: api, mastra: deps.mastra, prefix: '/api' });
   await mastraServer.init();
-  app.use(auth, api);
+  // Mastra's routes reach every user's memory and every workflow: with API keys, only
+  // the owners in ADMIN_USERS may use them (keyless development is loopback-only).
+  const adminOnly: RequestHandler = (_req, res, next) => {
+    if (config.apiKeys.size && !config.adminUsers.has(res.locals.caller?.owner ?? '')) return next(errors.forbidden("Mastra's /api routes (set ADMIN_USERS)"));
+    next();
+  };
+  app.use('/api', auth, adminOnly);
+  app.use(api);
 
   const onError: ErrorRequestHandler = (err, req, res, _next) => {
     let e: OpenAIError;

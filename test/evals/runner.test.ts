@@ -134,7 +134,7 @@ describe('npm run evals (offline)', () => {
     const model = await startRecordedModel({ modelIds: ['author/scripted-v1'], mode: 'replay', cassetteDir: path.join(tmp, 'cass'), volatile: { 'current-time': ['iso', 'local'] } });
     const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'evals-url-target-'));
     const system = await startSystem(
-      loadConfig({ PORT: '0', DATA_DIR: dataDir, LOG_LEVEL: 'silent', FEATURES: 'none', MODEL: 'author/scripted-v1', OPENAI_BASE_URL: model.url, OPENAI_API_KEY: 'unused', MODEL_MAX_RETRIES: '0', API_KEYS: 'sk-evals-url-target-key:evals' }),
+      loadConfig({ PORT: '0', DATA_DIR: dataDir, LOG_LEVEL: 'silent', FEATURES: 'none', MODEL: 'author/scripted-v1', OPENAI_BASE_URL: model.url, OPENAI_API_KEY: 'unused', MODEL_MAX_RETRIES: '0', API_KEYS: 'sk-evals-url-target-key:evals', ADMIN_USERS: 'evals' }),
       { logger: createLogger('silent') },
     );
     try {

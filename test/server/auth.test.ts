@@ -7,10 +7,11 @@ import { startTestSystem, type TestSystem } from '../support/system';
 const ALICE = 'sk-one-alice-0123456789';
 const BOB = 'sk-one-bob-9876543210';
 const LIMITED = 'sk-one-limited-55555';
+const OPS = 'sk-one-ops-admin-777777';
 let t: TestSystem;
 
 beforeAll(async () => {
-  t = await startTestSystem({ env: { FEATURES: 'none', API_KEYS: `${ALICE}:alice,${BOB}:bob,${LIMITED}:lim`, RATE_LIMIT_RPM: '5' } });
+  t = await startTestSystem({ env: { FEATURES: 'none', API_KEYS: `${ALICE}:alice,${BOB}:bob,${LIMITED}:lim,${OPS}:ops`, ADMIN_USERS: 'ops', RATE_LIMIT_RPM: '5' } });
 });
 afterAll(async () => {
   await t?.stop();
@@ -30,10 +31,14 @@ describe('API keys', () => {
     expect(JSON.stringify(err.error)).not.toContain('sk-wrong-key-abcdef');
   });
 
-  it("protects Mastra's /api routes with the same keys", async () => {
+  it("opens Mastra's /api routes (every user's memory) only to ADMIN_USERS", async () => {
     expect((await fetch(`${t.system.url}/api/agents`)).status).toBe(401);
-    const ok = await fetch(`${t.system.url}/api/agents`, { headers: { authorization: `Bearer ${ALICE}` } });
+    const user = await fetch(`${t.system.url}/api/memory/threads?resourceId=bob&agentId=assistant`, { headers: { authorization: `Bearer ${ALICE}` } });
+    expect(user.status).toBe(403);
+    expect((await user.json()).error.code).toBe('forbidden');
+    const ok = await fetch(`${t.system.url}/api/agents`, { headers: { authorization: `Bearer ${OPS}` } });
     expect(ok.status).toBe(200);
+    expect(Object.keys(await ok.json())).toContain('assistant');
   });
 
   it("uses the key's owner as the memory resource: one user's thread is invisible to another", async () => {

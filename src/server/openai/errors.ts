@@ -8,6 +8,7 @@ import { redactText } from '../../logger';
 export type OpenAIErrorType =
   | 'invalid_request_error'
   | 'authentication_error'
+  | 'permission_error'
   | 'not_found_error'
   | 'requests'
   | 'server_error'
@@ -38,6 +39,7 @@ export const errors = {
   missingKey: () =>
     new OpenAIError(401, "You didn't provide an API key. Send it as 'Authorization: Bearer YOUR_KEY'.", 'invalid_request_error', 'missing_api_key'),
   badKey: () => new OpenAIError(401, 'Incorrect API key provided.', 'invalid_request_error', 'invalid_api_key'),
+  forbidden: (what: string) => new OpenAIError(403, `This API key may not use ${what}.`, 'invalid_request_error', 'forbidden'),
   modelNotFound: (model: string) =>
     new OpenAIError(404, `The model \`${model}\` does not exist or you do not have access to it.`, 'invalid_request_error', 'model_not_found', 'model'),
   threadNotFound: () =>
