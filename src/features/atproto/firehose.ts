@@ -8,7 +8,7 @@
  * advances it when every earlier event is done), so a restart or a dropped connection
  * resumes where it stopped; @atproto/sync reconnects with exponential backoff.
  */
-import { IdResolver } from '@atproto/identity';
+import { IdResolver, MemoryCache } from '@atproto/identity';
 import { Firehose, MemoryRunner, type Event } from '@atproto/sync';
 import type { AppContext } from '../../context';
 import type { AtprotoClients } from './clients';
@@ -21,6 +21,7 @@ interface PostRecord {
   facets?: Array<{ features?: Array<{ $type?: string; did?: string }> }>;
   reply?: { root: { uri: string; cid: string }; parent: { uri: string; cid: string } };
   embed?: { $type?: string; record?: { uri?: string }; };
+  labels?: { values?: Array<{ val: string }> };
 }
 
 /** The agents a post is addressed to: mentioned by DID in a facet, or answered directly. */
@@ -50,7 +51,12 @@ export async function startFirehoseTrigger(ctx: AppContext, processor: MentionPr
   const runner = new MemoryRunner({ startCursor, setCursor: (seq) => store.setCursor(cursorName, seq) });
 
   const handleEvent = async (evt: Event) => {
-    if (evt.event !== 'create' || evt.collection !== 'app.bsky.feed.post') return;
+    if (evt.event !== 'create' && evt.event !== 'delete') return;
+    if (evt.collection !== 'app.bsky.feed.post') return;
+    if (evt.event === 'delete') {
+      if (!clients.accountByDid(evt.did)) await store.forgetThreadReply(evt.uri.toString());
+      return;
+    }
     const record = evt.record as unknown as PostRecord;
     const uri = evt.uri.toString();
     const own = clients.accountByDid(evt.did);
@@ -74,11 +80,25 @@ export async function startFirehoseTrigger(ctx: AppContext, processor: MentionPr
         processor.enqueue(uri, agent);
       }
     }
+    // Other accounts' replies in the agents' threads: thread context without an AppView.
+    const reply = record.reply;
+    if (!own && reply?.root?.uri && reply.parent?.uri) {
+      await store.indexThreadReply({
+        uri,
+        did: evt.did,
+        cid: evt.cid.toString(),
+        text: typeof record.text === 'string' ? record.text : '',
+        rootUri: reply.root.uri,
+        parentUri: reply.parent.uri,
+        automated: !!record.labels?.values?.some((l) => l.val === 'bot'),
+      });
+    }
   };
 
   const firehose = new Firehose({
     service: clients.firehoseUrl,
-    idResolver: new IdResolver({ plcUrl: clients.plcUrl, fetch: globalThis.fetch }),
+    // Signing keys are cached; a commit that fails to verify makes @atproto/sync re-resolve the key.
+    idResolver: new IdResolver({ plcUrl: clients.plcUrl, fetch: globalThis.fetch, didCache: new MemoryCache(5 * 60_000, 60 * 60_000) }),
     runner,
     filterCollections: ['app.bsky.feed.post'],
     excludeIdentity: true,

@@ -75,10 +75,58 @@ export class AtprotoStore {
     return q;
   }
 
-  async repliesTo(parentUri: string): Promise<Array<{ uri: string; text: string; author: string }>> {
+  /** Known direct replies to a post: the agents' own and other accounts' seen on the firehose, oldest first. */
+  async repliesTo(parentUri: string): Promise<Array<{ uri: string; text: string; author: string; automated: boolean }>> {
     await this.settled();
-    const r = await this.db.query<{ uri: string; text: string; did: string }>('select uri, text, did from atproto_posts where parent_uri = $1 order by created_at', [parentUri]);
-    return r.rows.map((row) => ({ uri: row.uri, text: row.text, author: row.did }));
+    const r = await this.db.query<{ uri: string; text: string; did: string; automated: boolean }>(
+      `select uri, text, did, automated from (
+         select uri, text, did, true as automated, created_at from atproto_posts where parent_uri = $1
+         union all
+         select uri, text, did, automated, created_at from atproto_thread_replies where parent_uri = $1
+       ) x order by created_at, uri`,
+      [parentUri],
+    );
+    return r.rows.map((row) => ({ uri: row.uri, text: row.text, author: row.did, automated: row.automated }));
+  }
+
+  /** The latest known posts under a thread root (agents' and others'), oldest first. */
+  async threadPosts(rootUri: string, limit: number): Promise<Array<{ uri: string; text: string; did: string; parentUri: string | null; automated: boolean }>> {
+    await this.settled();
+    const r = await this.db.query<{ uri: string; text: string; did: string; parent_uri: string | null; automated: boolean }>(
+      `select * from (
+         select uri, text, did, parent_uri, automated, created_at from (
+           select uri, text, did, parent_uri, true as automated, created_at from atproto_posts where root_uri = $1
+           union all
+           select uri, text, did, parent_uri, automated, created_at from atproto_thread_replies where root_uri = $1
+         ) x order by created_at desc, uri desc limit $2
+       ) y order by created_at, uri`,
+      [rootUri, limit],
+    );
+    return r.rows.map((row) => ({ uri: row.uri, text: row.text, did: row.did, parentUri: row.parent_uri, automated: row.automated }));
+  }
+
+  /**
+   * Keeps another account's reply when its thread is one the agents take part in (the
+   * root or parent is an agent's post, an agent posted under the root, or an agent was
+   * mentioned under it). Returns whether it was kept.
+   */
+  async indexThreadReply(p: { uri: string; did: string; cid: string; text: string; rootUri: string; parentUri: string; automated: boolean }): Promise<boolean> {
+    await this.settled();
+    // created_at is when it was seen (a stranger's createdAt is not trusted for ordering).
+    const r = await this.db.query(
+      `insert into atproto_thread_replies(uri, did, cid, text, root_uri, parent_uri, automated, created_at)
+       select $1, $2, $3, $4, $5, $6, $7, now()
+       where exists (select 1 from atproto_posts where uri = $5 or uri = $6 or root_uri = $5)
+          or exists (select 1 from atproto_mentions where root_uri = $5)
+       on conflict (uri) do nothing`,
+      [p.uri, p.did, p.cid, p.text, p.rootUri, p.parentUri, p.automated],
+    );
+    return (r.rowCount ?? 0) > 0;
+  }
+
+  /** A deleted post leaves the reply index. */
+  async forgetThreadReply(uri: string): Promise<void> {
+    await this.db.query('delete from atproto_thread_replies where uri = $1', [uri]);
   }
 
   async forgetPost(uri: string): Promise<void> {

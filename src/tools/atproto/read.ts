@@ -2,8 +2,10 @@
  * `atproto-read-thread` and `atproto-read-profile`: reading without an AppView. A post
  * and its ancestors up to the thread root come from the authors' own PDSes (found via
  * their DID documents); a profile is the actor's profile record plus their latest post
- * records. With APPVIEW_URL set, the AppView's views are used instead (they also know
- * replies from other accounts and counts).
+ * records. Without an AppView, the replies listed are the agents' own (atproto_posts) and
+ * other accounts' replies seen on the firehose in the agents' threads
+ * (atproto_thread_replies). With APPVIEW_URL set, the AppView's views are used instead
+ * (they also know replies the firehose trigger never saw, and counts).
  */
 import { createTool } from '@mastra/core/tools';
 import { z } from 'zod';
@@ -86,7 +88,7 @@ export function createReadThreadTool(d: AtprotoToolDeps) {
     outputSchema: resultSchema({
       post: postView,
       ancestors: z.array(postView),
-      replies: z.array(z.object({ uri: z.string(), text: z.string(), author: z.string() })),
+      replies: z.array(z.object({ uri: z.string(), text: z.string(), author: z.string(), automated: z.boolean().optional() })).describe('direct replies: from the AppView, else those known here (the agents\' own and other accounts\' seen on the firehose)'),
       rootUri: z.string(),
       truncated: z.boolean(),
       source: z.enum(['repos', 'appview']),
