@@ -216,6 +216,60 @@ describe('dry run', () => {
   });
 });
 
+describe('secrets are never posted', () => {
+  const ghToken = 'ghp_' + 'A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8';
+  const apiKey = 'sk-proj-' + 'abcdefghijklmnopqrstuvwxyz012345';
+  const ownPassword = async () => JSON.parse(await (await import('node:fs/promises')).readFile(`${ts.dataDir}/atproto/accounts.json`, 'utf8')).social.password as string;
+  const mine = async () => listPosts(ts.system, account(ts.system).did);
+  const dryRows = async () => Number((await ts.system.ctx.db.query('select count(*) as n from atproto_dry_runs')).rows[0].n);
+  const postRows = async () => Number((await ts.system.ctx.db.query('select count(*) as n from atproto_posts')).rows[0].n);
+
+  it('every write path that publishes text answers SECRET_DETECTED, writes nothing and never echoes the secret', async () => {
+    const parent = await postAs(alice, 'tell me your keys');
+    const before = { posts: (await mine()).length, dry: await dryRows(), rows: await postRows() };
+    const longWithSecretAtTheEnd = Array.from({ length: 40 }, (_, i) => `Harmless sentence ${i}.`).join(' ') + ` token ${ghToken}`;
+    const image = { data: png(4, 4).toString('base64'), alt: `the screen shows ${apiKey}` };
+    const attempts: Array<[keyof Tools, Record<string, unknown>, string]> = [
+      ['atproto-post', { text: `my key is ${apiKey}` }, apiKey],
+      ['atproto-post', { text: `remember this: ${await ownPassword()}` }, await ownPassword()],
+      ['atproto-post', { text: longWithSecretAtTheEnd, longText: 'split' }, ghToken],
+      ['atproto-post', { text: 'a picture', image }, apiKey],
+      ['atproto-post', { text: 'a link', link: { uri: 'https://example.org/', title: `use ${ghToken}` } }, ghToken],
+      ['atproto-post', { text: 'a link', link: { uri: `https://example.org/?key=${apiKey}`, title: 'x' } }, apiKey],
+      ['atproto-post', { text: 'quoting', quoteUri: parent.uri, link: undefined, image: { ...image, alt: `alt ${ghToken}` } }, ghToken],
+      ['atproto-reply', { parentUri: parent.uri, text: `here: ${ghToken}` }, ghToken],
+      ['atproto-reply', { parentUri: parent.uri, text: 'see picture', image }, apiKey],
+    ];
+    for (const [tool, input, secret] of attempts) {
+      const r = await call(tool, input);
+      expect(r, `${tool} ${JSON.stringify(Object.keys(input))}`).toMatchObject({ ok: false, error: { code: 'SECRET_DETECTED' } });
+      expect(JSON.stringify(r)).not.toContain(secret);
+    }
+    // Dry-run records the text it would post: a secret is refused there too.
+    const dry = createAtprotoTools({ ...atprotoToolDeps(ts.system.ctx), dryRun: true });
+    expect(await (dry['atproto-post'] as any).execute({ text: `rehearse ${apiKey}` }, {})).toMatchObject({ ok: false, error: { code: 'SECRET_DETECTED' } });
+    expect((await mine()).length).toBe(before.posts);
+    expect(await dryRows()).toBe(before.dry);
+    expect(await postRows()).toBe(before.rows);
+    // The same text without the secret goes through (the refusal is about the secret, not the shape).
+    expect(await call('atproto-reply', { parentUri: parent.uri, text: 'no keys here, sorry' })).toMatchObject({ ok: true });
+  });
+
+  it('the social agent on /v1 gets the refusal as a tool error and the secret reaches neither the PDS nor the answer', async () => {
+    ts.model.setScript((req) => {
+      const tool = pendingToolResult(req);
+      if (tool) return { text: `Tool said: ${tool.content}` };
+      return { toolCalls: [{ name: 'atproto-post', arguments: { text: `sharing ${ghToken} with everyone` } }] };
+    });
+    const before = (await mine()).length;
+    const res = await ts.client().chat.completions.create({ model: 'social', messages: [{ role: 'user', content: 'post the token' }] });
+    const answer = res.choices[0]!.message.content!;
+    expect(answer).toContain('SECRET_DETECTED');
+    expect(answer).not.toContain(ghToken);
+    expect((await mine()).length).toBe(before);
+  });
+});
+
 describe('feed generator (XRPC)', () => {
   it('describes the feed and lists the agents’ posts newest first with a working cursor', async () => {
     const d = await (await fetch(`${ts.system.url}/xrpc/app.bsky.feed.describeFeedGenerator`)).json();

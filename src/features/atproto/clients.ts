@@ -8,7 +8,7 @@
  * `${clients.pdsUrl}/xrpc/com.atproto.sync.getRepo?did=${clients.account('social').did}`.
  */
 import { AtpAgent, AtUri } from '@atproto/api';
-import { IdResolver } from '@atproto/identity';
+import { IdResolver, MemoryCache } from '@atproto/identity';
 import { ensureValidAtUri, isValidDid, isValidHandle } from '@atproto/syntax';
 import { readAccounts } from '../../../services/atproto/accounts';
 import type { AtprotoConfig } from '../../config';
@@ -91,7 +91,10 @@ export interface CreateClientsOptions {
 
 export function createAtprotoClients(opts: CreateClientsOptions): AtprotoClients {
   const { config, logger } = opts;
-  const idResolver = new IdResolver({ plcUrl: opts.plcUrl, timeout: 5000, fetch: globalThis.fetch });
+  // DID documents are cached (stale after 5 min and refreshed in the background, dropped
+  // after an hour): thread reads, reply refs and handle lookups of the same people no
+  // longer ask the PLC every time.
+  const idResolver = new IdResolver({ plcUrl: opts.plcUrl, timeout: 5000, fetch: globalThis.fetch, didCache: new MemoryCache(5 * 60_000, 60 * 60_000) });
   const known = new Map<string, AgentAccount>();
   const sessions = new Map<string, Promise<AtpAgent>>();
   const handleCache = new Map<string, { did: string; at: number }>();

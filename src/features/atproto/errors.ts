@@ -4,6 +4,7 @@
  */
 import { XRPCError } from '@atproto/api';
 import { redactText } from '../../logger';
+import { SecretDetectedError } from '../../util/secrets';
 
 export type AtprotoErrorCode =
   | 'UNKNOWN_AGENT'
@@ -18,7 +19,8 @@ export type AtprotoErrorCode =
   | 'NOT_OWN_POST'
   | 'AUTH_FAILED'
   | 'PDS_ERROR'
-  | 'POLICY';
+  | 'POLICY'
+  | 'SECRET_DETECTED';
 
 export class AtprotoError extends Error {
   constructor(
@@ -33,6 +35,7 @@ export class AtprotoError extends Error {
 /** Any thrown value → an AtprotoError with a clear code (XRPC errors keep the PDS's error name). */
 export function toAtprotoError(err: unknown, context: string): AtprotoError {
   if (err instanceof AtprotoError) return err;
+  if (err instanceof SecretDetectedError) return new AtprotoError('SECRET_DETECTED', err.message);
   if (err instanceof XRPCError) {
     if (err.error === 'RecordNotFound' || /could not locate record/i.test(err.message)) return new AtprotoError('RECORD_NOT_FOUND', `${context}: record not found`);
     if (err.error === 'AuthenticationRequired' || err.error === 'InvalidToken' || err.error === 'ExpiredToken')

@@ -10,6 +10,7 @@ import { RichText, type AtpAgent } from '@atproto/api';
 import { isValidTid } from '@atproto/syntax';
 import type { AtprotoClients } from './clients';
 import { parseAtUri } from './clients';
+import { assertNoSecret } from '../../util/secrets';
 import { AtprotoError, toAtprotoError } from './errors';
 import type { AtprotoStore } from './store';
 
@@ -40,8 +41,10 @@ export interface PostInput {
   replyTo?: string;
   /** split (default from config) or refuse text over 300 graphemes. */
   longText?: 'split' | 'refuse';
-  /** Fixed record key of the first post (idempotent writes). */
+  /** Fixed record key of the first post (idempotent writes); the parts of a split thread follow it (tidAfter). */
   rkey?: string;
+  /** With `rkey`: parts already on the PDS (an earlier attempt) are kept, only missing ones are written. */
+  resume?: boolean;
   dryRun?: boolean;
 }
 
@@ -76,6 +79,33 @@ export function nextTid(): string {
     v >>= 5n;
   }
   return s;
+}
+
+/** The TID `n` microseconds after `tid` (same clock id): the record keys of a split thread's later parts. */
+export function tidAfter(tid: string, n: number): string {
+  let v = 0n;
+  for (const c of tid) v = (v << 5n) | BigInt(S32.indexOf(c));
+  v += BigInt(n) << 10n;
+  let s = '';
+  for (let i = 0; i < 13; i++) {
+    s = S32[Number(v & 31n)] + s;
+    v >>= 5n;
+  }
+  return s;
+}
+
+/**
+ * Refuses key material in any text a post would publish: the text, the image's alt text
+ * and the link card (SECRET_DETECTED; what matched is named by kind, never echoed).
+ */
+export function refuseSecrets(input: Pick<PostInput, 'text' | 'image' | 'link'>): void {
+  try {
+    assertNoSecret('post text', input.text);
+    assertNoSecret('image alt text', input.image?.alt);
+    assertNoSecret('link card', input.link?.uri, input.link?.title, input.link?.description);
+  } catch (err) {
+    throw toAtprotoError(err, 'post');
+  }
 }
 
 export function graphemeLength(text: string): number {
@@ -202,25 +232,36 @@ export async function replyRefs(clients: AtprotoClients, parentUri: string): Pro
   return { root: parent.value.reply?.root ? { uri: parent.value.reply.root.uri, cid: parent.value.reply.root.cid } : parentRef, parent: parentRef };
 }
 
+/**
+ * True when `text` fits one post. A grapheme is at least one UTF-16 code unit, so text of
+ * at most 300 code units (nearly every post) needs no segmentation at all.
+ */
+export function fitsOnePost(text: string): boolean {
+  return text.length <= MAX_GRAPHEMES || graphemeLength(text) <= MAX_GRAPHEMES;
+}
+
 /** Writes a post (or a self-reply thread) as `agentName`. */
 export async function publishPost(deps: PostingDeps, agentName: string, input: PostInput): Promise<PostResult> {
   const text = input.text.trim();
+  // Before anything else: a secret is refused even in dry-run (which stores the text).
+  refuseSecrets(input);
   if (!text && !input.image && !input.quoteUri) throw new AtprotoError('EMPTY_TEXT', 'the post has no text');
   const mode = input.longText ?? deps.longText;
-  const length = graphemeLength(text);
-  if (length > MAX_GRAPHEMES && mode === 'refuse')
-    throw new AtprotoError('TEXT_TOO_LONG', `the text is ${length} graphemes; the limit is ${MAX_GRAPHEMES} (long text is refused; shorten it)`);
+  const long = !fitsOnePost(text);
+  if (long && mode === 'refuse')
+    throw new AtprotoError('TEXT_TOO_LONG', `the text is ${graphemeLength(text)} graphemes; the limit is ${MAX_GRAPHEMES} (long text is refused; shorten it)`);
   if (input.rkey && !isValidTid(input.rkey)) throw new AtprotoError('BAD_URI', `record key must be a TID: ${input.rkey}`);
   if (input.langs) for (const l of input.langs) if (!/^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{1,8})*$/.test(l)) throw new AtprotoError('POLICY', `not a BCP-47 language tag: ${l}`);
-  const parts = length > MAX_GRAPHEMES ? splitText(text) : [text];
+  const parts = long ? splitText(text) : [text];
   const dryRun = input.dryRun ?? deps.dryRun;
   const account = deps.clients.account(agentName);
 
-  const agent = dryRun ? undefined : await deps.clients.session(agentName);
+  // A session is needed before the writes only to upload an image.
+  const agent = dryRun || !input.image ? undefined : await deps.clients.session(agentName);
   // Resolve everything before the first write so a bad mention or URI writes nothing.
-  const rts = await Promise.all(parts.map((p) => buildFacets(deps.clients, p)));
+  const rts = parts.length === 1 ? [await buildFacets(deps.clients, parts[0]!)] : await Promise.all(parts.map((p) => buildFacets(deps.clients, p)));
   let refs = input.replyTo ? await replyRefs(deps.clients, input.replyTo) : undefined;
-  const embed = await buildEmbed(deps, agent, input, dryRun);
+  const embed = input.image || input.link || input.quoteUri ? await buildEmbed(deps, agent, input, dryRun) : undefined;
 
   const result: PostResult = { uri: null, cid: null, posts: [], split: parts.length > 1, dryRun, dryRunIds: dryRun ? [] : undefined };
   for (let i = 0; i < rts.length; i++) {
@@ -241,14 +282,21 @@ export async function publishPost(deps: PostingDeps, agentName: string, input: P
       result.posts.push({ uri: null, cid: null, text: rt.text });
       continue;
     }
-    const rkey = i === 0 && input.rkey ? input.rkey : nextTid();
-    let res: { uri: string; cid: string };
-    try {
-      res = await deps.clients.withSession(agentName, async (a) => (await a.com.atproto.repo.createRecord({ repo: account.did, collection: 'app.bsky.feed.post', rkey, record })).data);
-    } catch (err) {
-      throw toAtprotoError(err, i === 0 ? 'creating the post' : `creating part ${i + 1} of ${parts.length} (parts before it were posted)`);
+    // With a fixed first key, every part's key is fixed too, so a retry finds what it wrote.
+    const rkey = input.rkey ? tidAfter(input.rkey, i) : nextTid();
+    let res: { uri: string; cid: string } | undefined;
+    if (input.resume && input.rkey) {
+      const existing = await deps.clients.findRecord(`at://${account.did}/app.bsky.feed.post/${rkey}`);
+      if (existing) res = { uri: existing.uri, cid: existing.cid };
     }
-    void deps.store.recordPost({ uri: res.uri, agent: agentName, did: account.did, cid: res.cid, text: rt.text, rootUri: refs?.root.uri, parentUri: refs?.parent.uri, createdAt: record.createdAt as string }, deps.onBookkeepingError);
+    if (!res) {
+      try {
+        res = await deps.clients.withSession(agentName, async (a) => (await a.com.atproto.repo.createRecord({ repo: account.did, collection: 'app.bsky.feed.post', rkey, record })).data);
+      } catch (err) {
+        throw toAtprotoError(err, i === 0 ? 'creating the post' : `creating part ${i + 1} of ${parts.length} (parts before it were posted)`);
+      }
+      void deps.store.recordPost({ uri: res.uri, agent: agentName, did: account.did, cid: res.cid, text: rt.text, rootUri: refs?.root.uri, parentUri: refs?.parent.uri, createdAt: record.createdAt as string }, deps.onBookkeepingError);
+    }
     result.posts.push({ uri: res.uri, cid: res.cid, text: rt.text });
     const self = { uri: res.uri, cid: res.cid };
     refs = { root: refs?.root ?? self, parent: self };

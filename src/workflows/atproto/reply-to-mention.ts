@@ -14,7 +14,8 @@ import type { AppContext } from '../../context';
 import type { AtprotoClients } from '../../features/atproto/clients';
 import { parseAtUri } from '../../features/atproto/clients';
 import { toAtprotoError } from '../../features/atproto/errors';
-import { graphemeLength, MAX_GRAPHEMES, nextTid, publishPost, splitText } from '../../features/atproto/posting';
+import { fitsOnePost, MAX_GRAPHEMES, nextTid, publishPost, splitText } from '../../features/atproto/posting';
+import { findSecret } from '../../util/secrets';
 import { AtprotoStore } from '../../features/atproto/store';
 import { readThreadFromRepos, type PostView } from '../../tools/atproto/read';
 
@@ -28,6 +29,8 @@ const stateSchema = z.object({
   done: z.boolean(),
   status: z.string().optional(),
   reason: z.string().optional(),
+  /** A stable code when the run refused or failed (SECRET_DETECTED, TEXT_TOO_LONG, PDS_ERROR, …). */
+  code: z.string().optional(),
   authorDid: z.string().optional(),
   rootUri: z.string().optional(),
   thread: z.string().optional(),
@@ -43,16 +46,27 @@ export const replyToMentionInput = z.object({
   dryRun: z.boolean().optional().describe('record the reply instead of posting it (default: ATPROTO_DRY_RUN)'),
 });
 
-function renderThread(ancestors: PostView[], post: PostView): string {
+function renderThread(ancestors: PostView[], post: PostView, others: PostView[] = []): string {
   const line = (p: PostView) => `@${p.author.handle ?? p.author.did}${p.automated ? ' [automated]' : ''}: ${p.text}`;
-  return [...ancestors.map(line), `>>> ${line(post)}`].join('\n');
+  const chain = [...ancestors.map(line), `>>> ${line(post)}`].join('\n');
+  return others.length ? `${chain}\n\nOther replies in this thread:\n${others.map(line).join('\n')}` : chain;
 }
 
-/** Trims the model's draft to one post: no wrapping quotes, at most 300 graphemes. */
-export function cleanDraft(text: string): string {
+/**
+ * The model's draft without wrapping quotes. Long text is handled as the post tool does
+ * (ATPROTO_LONG_TEXT): `split` keeps it whole and it is posted as a self-reply thread;
+ * `refuse` shortens it to one post (an autonomous run has nobody to ask to shorten it).
+ */
+export function cleanDraft(text: string, longText: 'split' | 'refuse' = 'split'): string {
   let t = text.trim().replace(/^["“](.*)["”]$/s, '$1').trim();
-  if (graphemeLength(t) > MAX_GRAPHEMES) t = splitText(t, MAX_GRAPHEMES - 1)[0]! + '…';
+  if (longText === 'refuse' && !fitsOnePost(t)) t = splitText(t, MAX_GRAPHEMES - 1)[0]! + '…';
   return t;
+}
+
+/** The refusal of a draft holding key material: the secret is neither posted, stored nor echoed. */
+export function secretRefusal(text: string | undefined): string | undefined {
+  const kind = text ? findSecret(text) : undefined;
+  return kind ? `SECRET_DETECTED: the draft contains what looks like a secret (${kind}); nothing was posted` : undefined;
 }
 
 export function createReplyToMentionWorkflow(ctx: AppContext) {
@@ -105,7 +119,14 @@ export function createReplyToMentionWorkflow(ctx: AppContext) {
         const profile = await clients().findRecord<{ labels?: { values?: Array<{ val: string }> } }>(`at://${s.authorDid}/app.bsky.actor.profile/self`).catch(() => null);
         automated = !!profile?.value.labels?.values?.some((l) => l.val === 'bot');
       }
-      return { ...s, thread: renderThread(t.ancestors, t.post), automatedAuthor: automated };
+      // Replies elsewhere in the thread (the agents' and, from the firehose, other accounts').
+      const inChain = new Set([t.post.uri, ...t.ancestors.map((p) => p.uri)]);
+      const others = await Promise.all(
+        (await store.threadPosts(t.rootUri, 10))
+          .filter((p) => !inChain.has(p.uri))
+          .map(async (p): Promise<PostView> => ({ uri: p.uri, cid: '', text: p.text, automated: p.automated, author: { did: p.did, handle: await clients().resolveHandleOf(p.did).catch(() => undefined) } })),
+      );
+      return { ...s, thread: renderThread(t.ancestors, t.post, others), automatedAuthor: automated };
     },
   });
 
@@ -150,7 +171,14 @@ export function createReplyToMentionWorkflow(ctx: AppContext) {
         activeTools: [],
         maxSteps: 1,
       });
-      const text = cleanDraft(res.text ?? '');
+      const text = cleanDraft(res.text ?? '', cfg.longText);
+      const refused = secretRefusal(text);
+      if (refused) {
+        // Not saved as the draft, not handed to a reviewer, not posted.
+        await store.finishMention(s.mentionUri, s.agent, 'skipped', { reason: refused });
+        logger.warn('draft refused: it contains key material', { agent: s.agent, uri: s.mentionUri });
+        return { ...s, done: true, status: 'skipped', code: 'SECRET_DETECTED', reason: refused };
+      }
       if (!text) {
         await store.finishMention(s.mentionUri, s.agent, 'skipped', { reason: 'the agent drafted nothing' });
         return { ...s, done: true, status: 'skipped', reason: 'the agent drafted nothing' };
@@ -177,7 +205,12 @@ export function createReplyToMentionWorkflow(ctx: AppContext) {
         await store.finishMention(s.mentionUri, s.agent, 'skipped', { reason: 'rejected by a reviewer' });
         return { ...s, done: true, status: 'skipped', reason: 'rejected by a reviewer' };
       }
-      const text = resumeData.text ? cleanDraft(resumeData.text) : s.draft;
+      const text = resumeData.text ? cleanDraft(resumeData.text, cfg.longText) : s.draft;
+      const refused = secretRefusal(text);
+      if (refused) {
+        await store.finishMention(s.mentionUri, s.agent, 'skipped', { reason: refused });
+        return { ...s, draft: undefined, done: true, status: 'skipped', code: 'SECRET_DETECTED', reason: refused };
+      }
       return { ...s, draft: text };
     },
   });
@@ -188,8 +221,15 @@ export function createReplyToMentionWorkflow(ctx: AppContext) {
     outputSchema: stateSchema,
     execute: async ({ inputData: s }) => {
       if (s.done) return s;
+      // A draft saved before this check existed (or edited elsewhere) is checked again here.
+      const refused = secretRefusal(s.draft);
+      if (refused) {
+        await store.finishMention(s.mentionUri, s.agent, 'skipped', { reason: refused });
+        return { ...s, draft: undefined, done: true, status: 'skipped', code: 'SECRET_DETECTED', reason: refused };
+      }
       const dryRun = s.dryRun ?? cfg.dryRun;
-      const deps = { clients: clients(), store, longText: 'refuse' as const, dryRun };
+      // Long drafts become a self-reply thread, as with the post tool (ATPROTO_LONG_TEXT).
+      const deps = { clients: clients(), store, longText: cfg.longText, dryRun };
       if (dryRun) {
         await publishPost(deps, s.agent, { text: s.draft!, replyTo: s.mentionUri, dryRun: true });
         await store.finishMention(s.mentionUri, s.agent, 'dry_run', { reason: 'dry run: recorded, not posted' });
@@ -202,19 +242,21 @@ export function createReplyToMentionWorkflow(ctx: AppContext) {
         await store.finishMention(s.mentionUri, s.agent, 'posted', { replyUri });
         return { ...s, done: true, status: 'posted', replyUri };
       };
-      if (await clients().findRecord(replyUri)) return posted();
       try {
-        await publishPost(deps, s.agent, { text: s.draft!, replyTo: s.mentionUri, rkey });
+        // Every part's record key follows the fixed first key; `resume` keeps the parts an
+        // earlier attempt wrote and writes only the missing ones (exactly once, also for threads).
+        await publishPost(deps, s.agent, { text: s.draft!, replyTo: s.mentionUri, rkey, resume: true });
         return posted();
       } catch (err) {
-        // A concurrent or earlier attempt may have written it after all.
-        if (await clients().findRecord(replyUri).catch(() => null)) return posted();
+        // A concurrent attempt may have written a one-post reply after all (a thread's missing
+        // parts are written by the next attempt, which keeps those already there).
+        if (fitsOnePost(s.draft!) && (await clients().findRecord(replyUri).catch(() => null))) return posted();
         const e = toAtprotoError(err, 'posting the reply');
         const row = await store.getMention(s.mentionUri, s.agent);
         const final = e.code !== 'PDS_ERROR' || (row?.attempts ?? 0) >= MAX_ATTEMPTS;
         await store.finishMention(s.mentionUri, s.agent, final ? 'failed' : 'pending', { reason: e.message });
         logger.warn('reply failed', { agent: s.agent, uri: s.mentionUri, error: e, final });
-        return { ...s, done: true, status: final ? 'failed' : 'pending', reason: e.message };
+        return { ...s, done: true, status: final ? 'failed' : 'pending', code: e.code, reason: e.message };
       }
     },
   });

@@ -7,9 +7,10 @@ import { createStep, createWorkflow } from '@mastra/core/workflows';
 import { z } from 'zod';
 import type { AppContext } from '../../context';
 import type { AtprotoClients } from '../../features/atproto/clients';
+import { AtprotoError } from '../../features/atproto/errors';
 import { MAX_GRAPHEMES, publishPost } from '../../features/atproto/posting';
 import { AtprotoStore } from '../../features/atproto/store';
-import { cleanDraft } from './reply-to-mention';
+import { cleanDraft, secretRefusal } from './reply-to-mention';
 
 const input = z.object({
   agent: z.string().default('social'),
@@ -33,10 +34,15 @@ export function createScheduledPostWorkflow(ctx: AppContext) {
         [{ role: 'user', content: `Write one new post for your followers about: ${inputData.topic}\nAt most ${MAX_GRAPHEMES} characters. Reply with the post text only.` }],
         { memory: { resource: `atproto:${name}`, thread: `atproto:${name}:scheduled` }, toolChoice: 'none', activeTools: [], maxSteps: 1, runId },
       );
-      const text = cleanDraft(res.text ?? '');
+      const longText = ctx.config.atproto.longText;
+      const text = cleanDraft(res.text ?? '', longText);
       if (!text) throw new Error('the agent wrote nothing');
+      // Key material fails the run with SECRET_DETECTED (named by kind, never echoed); nothing is written.
+      const refused = secretRefusal(text);
+      if (refused) throw new AtprotoError('SECRET_DETECTED', refused);
       const dryRun = inputData.dryRun ?? ctx.config.atproto.dryRun;
-      const r = await publishPost({ clients, store, longText: 'refuse', dryRun }, name, { text, dryRun });
+      // Long text is split into a self-reply thread, as the post tool does (ATPROTO_LONG_TEXT).
+      const r = await publishPost({ clients, store, longText, dryRun }, name, { text, dryRun });
       return { agent: name, text, uri: r.uri, dryRun: r.dryRun };
     },
   });
