@@ -113,16 +113,19 @@ export function createReplyToMentionWorkflow(ctx: AppContext) {
     outputSchema: stateSchema,
     execute: async ({ inputData: s }) => {
       if (s.done) return s;
-      const t = await readThreadFromRepos(clients(), s.mentionUri, 8);
-      let automated = t.post.automated;
-      if (!automated) {
-        const profile = await clients().findRecord<{ labels?: { values?: Array<{ val: string }> } }>(`at://${s.authorDid}/app.bsky.actor.profile/self`).catch(() => null);
-        automated = !!profile?.value.labels?.values?.some((l) => l.val === 'bot');
-      }
-      // Replies elsewhere in the thread (the agents' and, from the firehose, other accounts').
+      // The chain to the root, the replies known elsewhere in the thread (the agents' and, from
+      // the firehose, other accounts') and the author's profile are read side by side.
+      const [t, known, profile] = await Promise.all([
+        readThreadFromRepos(clients(), s.mentionUri, 8),
+        store.threadPosts(s.rootUri!, 10),
+        clients()
+          .findRecord<{ labels?: { values?: Array<{ val: string }> } }>(`at://${s.authorDid}/app.bsky.actor.profile/self`)
+          .catch(() => null),
+      ]);
+      const automated = t.post.automated || !!profile?.value.labels?.values?.some((l) => l.val === 'bot');
       const inChain = new Set([t.post.uri, ...t.ancestors.map((p) => p.uri)]);
       const others = await Promise.all(
-        (await store.threadPosts(t.rootUri, 10))
+        known
           .filter((p) => !inChain.has(p.uri))
           .map(async (p): Promise<PostView> => ({ uri: p.uri, cid: '', text: p.text, automated: p.automated, author: { did: p.did, handle: await clients().resolveHandleOf(p.did).catch(() => undefined) } })),
       );
