@@ -15,6 +15,7 @@ import { create, type KuboRPCClient } from 'kubo-rpc-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedIpfs, type EmbeddedIpfs } from '../../services/ipfs/embedded';
 import { createLogger } from '../../src/logger';
+import { oracleCid, pattern as sharedPattern } from './support';
 
 let dir: string;
 let node: EmbeddedIpfs;
@@ -31,23 +32,8 @@ afterAll(async () => {
   await fs.rm(dir, { recursive: true, force: true });
 });
 
-/** Deterministic bytes that do not compress into repeated blocks. */
-function pattern(n: number, seed = 1): Uint8Array {
-  const b = new Uint8Array(n);
-  let x = seed;
-  for (let i = 0; i < n; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    b[i] = x >>> 24;
-  }
-  return b;
-}
-
-async function oracle(bytes: Uint8Array): Promise<string> {
-  const f = path.join(dir, `oracle-${bytes.length}.bin`);
-  await fs.writeFile(f, bytes);
-  const out = execFileSync('ipfs_cid', [f], { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
-  return (JSON.parse(out) as { CIDv0: string }).CIDv0;
-}
+const pattern = (n: number, seed = 1) => sharedPattern(n, seed);
+const oracle = (bytes: Uint8Array) => oracleCid(dir, bytes);
 
 /** CIDv1, raw codec, sha2-256, base32 lower: 'b' + base32(0x01 0x55 0x12 0x20 ‖ digest). */
 function rawCidV1(bytes: Uint8Array): string {

@@ -9,7 +9,6 @@
  *     the cluster's pin cannot collect it (a real proxy runs `repo gc` at that moment);
  *     a pin the cluster refuses is taken back.
  */
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -21,6 +20,7 @@ import { startEmbeddedIpfs, type EmbeddedIpfs } from '../../services/ipfs/embedd
 import { loadConfig } from '../../src/config';
 import { IpfsService } from '../../src/features/ipfs/service';
 import { createLogger } from '../../src/logger';
+import { oracleCid, pattern as sharedPattern } from './support';
 
 let dir: string;
 let node: EmbeddedIpfs;
@@ -39,21 +39,8 @@ afterAll(async () => {
   await fs.rm(dir, { recursive: true, force: true });
 });
 
-function pattern(n: number, seed = 7): Uint8Array {
-  const b = new Uint8Array(n);
-  let x = seed;
-  for (let i = 0; i < n; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    b[i] = x >>> 24;
-  }
-  return b;
-}
-
-async function oracle(bytes: Uint8Array): Promise<string> {
-  const f = path.join(dir, `oracle-${bytes.length}-${bytes[0]}.bin`);
-  await fs.writeFile(f, bytes);
-  return (JSON.parse(execFileSync('ipfs_cid', [f], { stdio: ['ignore', 'pipe', 'pipe'] }).toString()) as { CIDv0: string }).CIDv0;
-}
+const pattern = (n: number, seed = 7) => sharedPattern(n, seed);
+const oracle = (bytes: Uint8Array) => oracleCid(dir, bytes);
 
 describe('add output', () => {
   it('reports empty subdirectories, each directory after its subdirectories, by name', async () => {
