@@ -149,7 +149,9 @@ const schema = z.object({
 
 export type AgentModelOverrides = Record<string, string>;
 
-export const KNOWN_FEATURES = ['atproto', 'ipfs', 'sync'] as const;
+export const KNOWN_FEATURES = ['atproto', 'ipfs', 'powersync'] as const;
+/** Earlier names still accepted in FEATURES. */
+const FEATURE_ALIASES: Record<string, string> = { sync: 'powersync' };
 
 export interface Config {
   /** Which features run: 'all', or a list (empty = core only). */
@@ -286,7 +288,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   let features: 'all' | string[] = 'all';
   const rawFeatures = parsed.success ? parsed.data.FEATURES : undefined;
   if (rawFeatures !== undefined && rawFeatures !== 'all') {
-    features = rawFeatures === 'none' ? [] : rawFeatures.split(',').map((f) => f.trim()).filter(Boolean);
+    features = rawFeatures === 'none' ? [] : [...new Set(rawFeatures.split(',').map((f) => f.trim()).filter(Boolean).map((f) => FEATURE_ALIASES[f] ?? f))];
     const unknown = features.filter((f) => !(KNOWN_FEATURES as readonly string[]).includes(f));
     if (unknown.length) issues.push(`FEATURES: unknown feature(s) ${unknown.join(', ')}; known: ${KNOWN_FEATURES.join(', ')}, or all / none`);
   }

@@ -14,7 +14,7 @@ import { AtpAgent, RichText } from '@atproto/api';
 import { IdResolver } from '@atproto/identity';
 import { Firehose } from '@atproto/sync';
 import { atprotoClients, atprotoToolDeps } from '../../src/features/atproto';
-import { AUTOMATED_LABELS, nextTid } from '../../src/features/atproto/posting';
+import { AUTOMATED_LABELS, nextTid } from '../../src/clients/atproto/posting';
 import { createAtprotoTools } from '../../src/tools/atproto';
 import { startTestSystem } from '../../test/support/system';
 import { createPerson, mention } from '../../test/atproto/support';

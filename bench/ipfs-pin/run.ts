@@ -21,7 +21,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { create } from 'kubo-rpc-client';
 import { startEmbeddedIpfs } from '../../services/ipfs/embedded';
-import { uploadPieces } from '../../src/features/ipfs/service';
+import { uploadPieces } from '../../src/clients/ipfs/service';
 import { IpfsNode, KUBO_CHUNK_SIZE } from '../../services/ipfs/node';
 import { createLogger } from '../../src/logger';
 import { table } from '../lib';

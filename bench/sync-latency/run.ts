@@ -20,7 +20,7 @@ const N = Number(process.env.BENCH_SYNC_N ?? 500);
 const RT = Number(process.env.BENCH_SYNC_RT ?? 100);
 const ROWS = Number(process.env.BENCH_SYNC_ROWS ?? 100_000);
 
-const ts = await startTestSystem({ env: { FEATURES: 'sync', RATE_LIMIT_RPM: '0', API_KEYS: 'sk-bench-sync-0001:bench,sk-bench-bulk-0001:bulk' } });
+const ts = await startTestSystem({ env: { FEATURES: 'powersync', RATE_LIMIT_RPM: '0', API_KEYS: 'sk-bench-sync-0001:bench,sk-bench-bulk-0001:bulk' } });
 const db = ts.system.ctx.db;
 const results: Record<string, unknown> = {};
 try {

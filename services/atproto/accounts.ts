@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { AtpAgent } from '@atproto/api';
-import { registerSecret, type Logger } from '../../src/logger';
+import type { Logger, SecretSink } from '../lib/logger';
 
 export interface StoredAccount {
   handle: string;
@@ -21,10 +21,11 @@ export function accountsFile(dataDir: string): string {
   return path.join(dataDir, 'atproto', 'accounts.json');
 }
 
-export async function readAccounts(dataDir: string): Promise<AccountFile> {
+/** The stored accounts; `onSecret` is told every password read. */
+export async function readAccounts(dataDir: string, onSecret?: SecretSink): Promise<AccountFile> {
   try {
     const data = JSON.parse(await fs.readFile(accountsFile(dataDir), 'utf8')) as AccountFile;
-    for (const a of Object.values(data)) registerSecret(a.password);
+    if (onSecret) for (const a of Object.values(data)) onSecret(a.password);
     return data;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
@@ -57,14 +58,15 @@ export async function ensureEmbeddedAccounts(opts: {
   names: string[];
   handleDomain: string;
   logger?: Logger;
+  onSecret?: SecretSink;
 }): Promise<AccountFile> {
-  const data = await readAccounts(opts.dataDir);
+  const data = await readAccounts(opts.dataDir, opts.onSecret);
   let changed = false;
   for (const name of opts.names) {
     if (data[name]) continue;
     const handle = `${name}.${opts.handleDomain}`;
     const password = randomBytes(24).toString('base64url');
-    registerSecret(password);
+    opts.onSecret?.(password);
     const agent = new AtpAgent({ service: opts.pdsUrl });
     const res = await agent.createAccount({ handle, password, email: `${name}@${opts.handleDomain}` });
     await agent.com.atproto.repo.putRecord({

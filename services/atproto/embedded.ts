@@ -18,9 +18,8 @@ import type http from 'node:http';
 import type { Socket } from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
-import type { Logger } from '../../src/logger';
-import { registerSecret } from '../../src/logger';
-import { freePort } from '../../src/util/net';
+import type { Logger, SecretSink } from '../lib/logger';
+import { freePort } from '../lib/net';
 
 export interface EmbeddedAtprotoOptions {
   dataDir: string;
@@ -35,6 +34,8 @@ export interface EmbeddedAtprotoOptions {
   appViewDid?: string;
   host?: string;
   logger?: Logger;
+  /** Told the generated secrets (admin password, JWT secret, rotation key) to keep them out of logs. */
+  onSecret?: SecretSink;
 }
 
 export interface EmbeddedAtproto {
@@ -134,10 +135,7 @@ export async function startEmbeddedAtproto(opts: EmbeddedAtprotoOptions): Promis
   const pdsDir = path.join(opts.dataDir, 'pds');
   await fs.mkdir(path.join(pdsDir, 'blobs', 'tmp'), { recursive: true });
   const state = await loadOrCreateState(path.join(pdsDir, 'state.json'), opts.pdsPort ?? 0);
-  registerSecret(state.adminPassword);
-  registerSecret(state.jwtSecret);
-  registerSecret(state.plcRotationKeyHex);
-  registerSecret(state.dpopSecret);
+  for (const s of [state.adminPassword, state.jwtSecret, state.plcRotationKeyHex, state.dpopSecret]) opts.onSecret?.(s);
 
   const stops: Array<() => Promise<void>> = [];
   const stop = async () => {

@@ -5,7 +5,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Logger } from '../../src/logger';
+import type { Logger } from '../lib/logger';
 import { createClusterApi } from './cluster-api';
 import { createGateway, createKuboApi } from './kubo-api';
 import { IpfsNode } from './node';

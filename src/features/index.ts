@@ -2,10 +2,10 @@
 import type { Config } from '../config';
 import { atprotoFeature } from './atproto';
 import { ipfsFeature } from './ipfs';
-import { syncFeature } from './sync';
+import { powerSyncFeature } from './powersync';
 import type { Feature } from './types';
 
-export const features: Feature[] = [atprotoFeature, ipfsFeature, syncFeature];
+export const features: Feature[] = [atprotoFeature, ipfsFeature, powerSyncFeature];
 export const FEATURE_NAMES = features.map((f) => f.name);
 
 /** FEATURES unset = all; `none` = only the core (Postgres, /v1, the assistant). */

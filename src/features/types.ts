@@ -13,15 +13,11 @@ import type { Agent } from '@mastra/core/agent';
 import type { Mastra } from '@mastra/core';
 import type { Memory } from '@mastra/memory';
 import type { RequestHandler, Router } from 'express';
-import type { AppContext } from '../context';
-import type { CompletedTurn } from '../server/openai/chat';
+import type { AppContext } from '../clients/context';
+import type { CompletedTurn } from '../server/turns';
+import type { AnyTool, AnyWorkflow } from '../tools';
 
 export type Stop = () => Promise<void>;
-// Mastra's tool and workflow types are deeply generic; features hand over concrete ones.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyTool = any;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyWorkflow = any;
 
 export interface ServicePhaseContext {
   config: AppContext['config'];

@@ -6,7 +6,7 @@
 import { loadConfig } from '../config';
 import { createLogger } from '../logger';
 import { createContext } from '../system';
-import { createRuntime } from './create';
+import { createRuntime } from '../system/runtime';
 
 const config = loadConfig();
 if (!config.databaseUrl) {

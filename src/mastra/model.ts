@@ -11,14 +11,32 @@
 import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
 import type { MastraModelConfig } from '@mastra/core/llm';
 import type { Config } from '../config';
+import { AppError } from '../errors';
 
 export function modelIdFor(config: Config, agentName: string): string {
   return config.model.perAgent[agentName] ?? config.model.default;
 }
 
+/**
+ * False when an agent would use OpenAI's own endpoint with no key at all: nothing to call.
+ * Other providers (anthropic/…, google/…) read their own key variables and are left to Mastra.
+ */
+export function modelConfigured(config: Config, agentName?: string): boolean {
+  const ids = agentName ? [modelIdFor(config, agentName)] : [config.model.default, ...Object.values(config.model.perAgent)];
+  return !!config.model.baseUrl || !!config.model.apiKey || !!process.env.OPENAI_API_KEY || ids.every((id) => !id.startsWith('openai/'));
+}
+
+export class ModelNotConfiguredError extends AppError<'MODEL_NOT_CONFIGURED'> {
+  constructor() {
+    super('MODEL_NOT_CONFIGURED', 'no language model is configured: set OPENAI_BASE_URL (any OpenAI-compatible endpoint) and/or OPENAI_API_KEY');
+  }
+}
+
 /** fetch with an upper bound on the whole upstream call, so a stuck model becomes a 504, not a hung request. */
-function fetchWithTimeout(timeoutMs: number): typeof fetch {
+function fetchWithTimeout(timeoutMs: number, configured: boolean): typeof fetch {
   return (input, init) => {
+    // Nothing configured: fail at once instead of trying the default provider's host.
+    if (!configured) return Promise.reject(new ModelNotConfiguredError());
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = init?.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
     return fetch(input, { ...init, signal });
@@ -38,7 +56,7 @@ export function resolveModel(config: Config, agentName: string): MastraModelConf
       baseURL: config.model.baseUrl ?? 'https://api.openai.com/v1',
       apiKey: config.model.apiKey ?? process.env.OPENAI_API_KEY ?? '',
       includeUsage: true,
-      fetch: fetchWithTimeout(config.model.timeoutMs),
+      fetch: fetchWithTimeout(config.model.timeoutMs, modelConfigured(config, agentName)),
     });
     return openaiCompatible.chatModel(model) as unknown as MastraModelConfig;
   }

@@ -7,15 +7,17 @@ import type { Agent } from '@mastra/core/agent';
 import type { Mastra } from '@mastra/core';
 import { MastraServer } from '@mastra/express';
 import type { Memory } from '@mastra/memory';
-import express, { type ErrorRequestHandler, type Express, type RequestHandler, type Router } from 'express';
+import express, { type Express, type RequestHandler, type Router } from 'express';
 import type { Config } from '../config';
 import { redactText, type Logger } from '../logger';
 import { authMiddleware, RateLimiter } from './auth';
-import { createChatHandler, type CompletedTurn } from './openai/chat';
-import { errors, OpenAIError } from './openai/errors';
+import { errorSender } from './errors';
+import { createChatHandler } from './openai/chat';
+import { errors } from './openai/errors';
 import { Metrics } from './metrics';
 import { modelsRouter } from './openai/models';
 import type { Readiness } from './readiness';
+import type { CompletedTurn } from './turns';
 
 export interface AppDeps {
   config: Config;
@@ -78,23 +80,7 @@ export async function createApp(deps: AppDeps): Promise<Express> {
   app.use('/api', auth, adminOnly);
   app.use(api);
 
-  const onError: ErrorRequestHandler = (err, req, res, _next) => {
-    let e: OpenAIError;
-    if (err instanceof OpenAIError) e = err;
-    else if (err?.type === 'entity.too.large') e = errors.tooLarge(config.bodyLimit);
-    else if (err?.type === 'entity.parse.failed') e = errors.badJson();
-    else {
-      logger.error('unhandled error', { path: req.path, error: err });
-      e = errors.internal();
-    }
-    if (res.headersSent) {
-      res.end();
-      return;
-    }
-    for (const [k, v] of Object.entries(e.headers)) res.setHeader(k, v);
-    res.status(e.status).json(e.toJSON());
-  };
-  app.use(onError);
+  app.use(errorSender({ logger, bodyLimit: config.bodyLimit, what: 'request' }));
   app.use((req, res) => {
     res.status(404).json(errors.routeNotFound(req.method, redactText(req.originalUrl)).toJSON());
   });

@@ -7,6 +7,15 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import { errors, OpenAIError } from './openai/errors';
 
+/**
+ * The memory resource (the user) a request acts for: the key owner, `owner:user` when
+ * the caller names a `user`, or the `user` itself in keyless development mode.
+ */
+export function resolveResource(owner: string | undefined, user: string | undefined): string {
+  if (owner) return user ? `${owner}:${user}` : owner;
+  return user ?? 'anonymous';
+}
+
 export interface Caller {
   /** The API key's owner, or undefined in keyless development mode. */
   owner?: string;

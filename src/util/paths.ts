@@ -12,7 +12,7 @@ let cached: string | undefined;
 export function projectRoot(): string {
   if (cached) return cached;
   const candidates = [process.env.ONE_AGENTS_ROOT, path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..'), process.cwd(), path.resolve(process.cwd(), '../..')];
-  cached = candidates.find((c): c is string => !!c && existsSync(path.join(c, 'services', 'postgres', 'migrations'))) ?? process.cwd();
+  cached = candidates.find((c): c is string => !!c && existsSync(path.join(c, 'src', 'db', 'migrations'))) ?? process.cwd();
   return cached;
 }
 

@@ -2,9 +2,10 @@
  * Recognises key material in text an agent is about to publish or store (a post, an
  * IPFS pin, a synced note): provider API keys, cloud and VCS tokens, private keys,
  * JWTs, AT Protocol app passwords, `password: …` pairs, and every secret this process
- * registered (its own keys and passwords). Tools refuse such text with SECRET_DETECTED;
- * what matched is named by kind, never echoed.
+ * registered (its own keys and passwords). SECRET_DETECTED is raised here and only
+ * here; what matched is named by kind, never echoed.
  */
+import { AppError } from '../errors';
 import { containsRegisteredSecret } from '../logger';
 
 const PATTERNS: Array<[kind: string, re: RegExp]> = [
@@ -26,17 +27,23 @@ export function findSecret(text: string): string | undefined {
   return undefined;
 }
 
-export class SecretDetectedError extends Error {
-  readonly code = 'SECRET_DETECTED';
+export class SecretDetectedError extends AppError<'SECRET_DETECTED'> {
   constructor(kind: string, where: string) {
-    super(`refused: the ${where} contains what looks like a secret (${kind}); secrets are never published or stored by agents`);
+    super('SECRET_DETECTED', `refused: the ${where} contains what looks like a secret (${kind}); secrets are never published or stored by agents`);
   }
 }
 
-/** Throws SecretDetectedError when any of `texts` holds key material. */
-export function assertNoSecret(where: string, ...texts: Array<string | undefined>): void {
+/** The refusal for the first of `texts` that holds key material, or undefined. */
+export function secretIn(where: string, ...texts: Array<string | undefined>): SecretDetectedError | undefined {
   for (const t of texts) {
     const kind = t ? findSecret(t) : undefined;
-    if (kind) throw new SecretDetectedError(kind, where);
+    if (kind) return new SecretDetectedError(kind, where);
   }
+  return undefined;
+}
+
+/** Throws SECRET_DETECTED when any of `texts` holds key material. */
+export function assertNoSecret(where: string, ...texts: Array<string | undefined>): void {
+  const refused = secretIn(where, ...texts);
+  if (refused) throw refused;
 }

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { atprotoClients, atprotoToolDeps } from '../../src/features/atproto';
-import { nextTid, splitText, tidAfter } from '../../src/features/atproto/posting';
+import { nextTid, splitText, tidAfter } from '../../src/clients/atproto/posting';
 import { createAtprotoTools } from '../../src/tools/atproto';
 import { lastUserText, type Script } from '../support/scripted-model';
 import { startTestSystem, type TestSystem } from '../support/system';

@@ -5,7 +5,7 @@
  * splits long text into a self-reply thread like the post tool.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { splitText } from '../../src/features/atproto/posting';
+import { splitText } from '../../src/clients/atproto/posting';
 import { lastUserText, type Script } from '../support/scripted-model';
 import { startTestSystem, type TestSystem } from '../support/system';
 import { account, assertValidPost, listPosts, waitFor } from './support';

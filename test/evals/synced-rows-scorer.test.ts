@@ -16,18 +16,18 @@ import type { ToolCallRecord } from '../../evals/lib/target';
 import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/logger';
 import { startSystem, type System } from '../../src/system';
-import { createSyncTools } from '../../src/tools/sync';
+import { createPowerSyncTools } from '../../src/tools/powersync';
 import { makeDataDir } from '../support/system';
 
 let system: System;
 let dataDir: string;
-let tools: ReturnType<typeof createSyncTools>;
+let tools: ReturnType<typeof createPowerSyncTools>;
 
 beforeAll(async () => {
   dataDir = await makeDataDir('one-agents-evals-synced-rows-');
   const config = loadConfig({ PORT: '0', DATA_DIR: dataDir, LOG_LEVEL: 'silent', FEATURES: 'none', MODEL_MAX_RETRIES: '0' });
   system = await startSystem(config, { logger: createLogger('silent') });
-  tools = createSyncTools(system.ctx.db);
+  tools = createPowerSyncTools(system.ctx.db);
 });
 
 afterAll(async () => {

@@ -18,7 +18,7 @@ import { create, type KuboRPCClient } from 'kubo-rpc-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedIpfs, type EmbeddedIpfs } from '../../services/ipfs/embedded';
 import { loadConfig } from '../../src/config';
-import { IpfsService } from '../../src/features/ipfs/service';
+import { IpfsService } from '../../src/clients/ipfs/service';
 import { createLogger } from '../../src/logger';
 import { oracleCid, pattern as sharedPattern } from './support';
 

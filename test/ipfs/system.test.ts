@@ -12,10 +12,10 @@ import { CarReader } from '@ipld/car';
 import { create } from 'kubo-rpc-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedIpfs, type EmbeddedIpfs } from '../../services/ipfs/embedded';
-import { IpfsService } from '../../src/features/ipfs/service';
+import { IpfsService } from '../../src/clients/ipfs/service';
 import { createLogger } from '../../src/logger';
 import { createIpfsTools } from '../../src/tools/ipfs';
-import { freePort } from '../../src/util/net';
+import { freePort } from '../../services/lib/net';
 import { lastUserText, pendingToolResult } from '../support/scripted-model';
 import { makeDataDir, startTestSystem, type TestSystem } from '../support/system';
 

@@ -9,7 +9,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../src/util/net';
+import { freePort } from '../../services/lib/net';
 import { startScriptedModel, type ScriptedModel } from '../support/scripted-model';
 import { makeDataDir } from '../support/system';
 
@@ -93,5 +93,46 @@ describe('start command', () => {
     bad.up.catch(() => {});
     expect(await bad.exited).toBe(78);
     expect(bad.output()).toContain('HOST: refusing to listen on 0.0.0.0 without API_KEYS');
+  });
+
+  it('writes one JSON object per log line when the model fails, and says once at start-up that no model is configured', async () => {
+    const lines = (out: string) => out.split('\n').filter((l) => l.trim());
+    const notJson = (out: string) =>
+      lines(out).filter((l) => {
+        try {
+          return typeof JSON.parse(l) !== 'object';
+        } catch {
+          return true;
+        }
+      });
+
+    // A model endpoint nobody listens on: every failure is logged as JSON, no stack dumps.
+    const downPort = await freePort();
+    const port = await freePort();
+    const down = start({ PORT: String(port), DATA_DIR: dataDir, FEATURES: 'none', MODEL: 'openai/scripted', OPENAI_BASE_URL: `http://127.0.0.1:${downPort}/v1`, MODEL_MAX_RETRIES: '0', LOG_LEVEL: 'info' });
+    await down.up;
+    const client = new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey: 'dev', maxRetries: 0 });
+    const err = await client.chat.completions.create({ model: 'assistant', messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e as InstanceType<typeof OpenAI.APIError>);
+    expect(err).toMatchObject({ status: 503, code: 'upstream_unavailable' });
+    down.child.kill('SIGTERM');
+    expect(await down.exited).toBe(0);
+    expect(down.output()).toContain('Upstream LLM API error');
+    expect(notJson(down.output())).toEqual([]);
+    expect(down.output()).not.toMatch(/\n\s+at /);
+
+    // No model at all (no OPENAI_BASE_URL, no key): one line at start-up, then 503 model_not_configured
+    // at once on every request, without trying the default provider's host.
+    const port2 = await freePort();
+    const none = start({ PORT: String(port2), DATA_DIR: dataDir, FEATURES: 'none', LOG_LEVEL: 'info' });
+    await none.up;
+    const client2 = new OpenAI({ baseURL: `http://127.0.0.1:${port2}/v1`, apiKey: 'dev', maxRetries: 0 });
+    for (let i = 0; i < 2; i++) {
+      const e = await client2.chat.completions.create({ model: 'assistant', messages: [{ role: 'user', content: 'hi' }] }).catch((x: unknown) => x);
+      expect(e).toMatchObject({ status: 503, code: 'model_not_configured' });
+    }
+    none.child.kill('SIGTERM');
+    expect(await none.exited).toBe(0);
+    expect(lines(none.output()).filter((l) => String(JSON.parse(l).msg).startsWith('no language model is configured'))).toHaveLength(1);
+    expect(notJson(none.output())).toEqual([]);
   });
 });

@@ -1,7 +1,7 @@
 /** API keys, per-key rate limits and an unreachable model, as a client meets them. */
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../src/util/net';
+import { freePort } from '../../services/lib/net';
 import { startTestSystem, type TestSystem } from '../support/system';
 
 const ALICE = 'sk-one-alice-0123456789';

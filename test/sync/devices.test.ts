@@ -4,8 +4,8 @@
  * endpoints, Mastra agents and workflows). Only the language model is scripted.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { embeddedPowerSync } from '../../src/features/sync';
-import { replyIdFor } from '../../src/workflows/sync/answer-message';
+import { embeddedPowerSync } from '../../src/features/powersync';
+import { replyIdFor } from '../../src/workflows/powersync/answer-message';
 import { lastUserText, pendingToolResult, type Script } from '../support/scripted-model';
 import { startTestSystem, type TestSystem } from '../support/system';
 import { deviceDir, openDevice, replicationCaughtUp, waitForRows, type Device } from './support';

@@ -9,8 +9,8 @@ import { SignJWT, generateKeyPair, jwtVerify, createRemoteJWKSet } from 'jose';
 import { SchemaGenerator, SqlSyncRules, type SourceSchema, type SyncConfig } from '@powersync/service-sync-rules';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSourceSchema, readSyncRulesYaml, validateSyncRules, SyncRules } from '../../services/powersync/embedded/rules';
-import { syncClients } from '../../src/features/sync';
-import { AppSchema } from '../../src/features/sync/client-schema';
+import { powerSyncClients } from '../../src/features/powersync';
+import { AppSchema } from '../../src/clients/powersync/client-schema';
 import { pendingToolResult, lastUserText, type Script } from '../support/scripted-model';
 import { startTestSystem, type TestSystem } from '../support/system';
 
@@ -116,7 +116,7 @@ describe('credentials and tokens', () => {
     const jwks = createRemoteJWKSet(new URL(`${url()}/powersync/jwks.json`));
     const { payload, protectedHeader } = await jwtVerify(body.token, jwks, { audience: ts.system.ctx.config.powersync.audience });
     expect(payload.sub).toBe('alice');
-    expect(protectedHeader.kid).toBe(syncClients(ts.system.ctx).keys.kid);
+    expect(protectedHeader.kid).toBe(powerSyncClients(ts.system.ctx).keys.kid);
     expect(payload.exp! - payload.iat!).toBe(ts.system.ctx.config.powersync.tokenTtlSeconds);
     // The JWKS holds only public parts.
     const served = (await (await fetch(`${url()}/powersync/jwks.json`)).json()) as { keys: Array<Record<string, unknown>> };
@@ -134,7 +134,7 @@ describe('credentials and tokens', () => {
   });
 
   it('the sync service refuses forged, expired and wrong-audience tokens, and accepts a valid one', async () => {
-    const keys = syncClients(ts.system.ctx).keys;
+    const keys = powerSyncClients(ts.system.ctx).keys;
     const audience = ts.system.ctx.config.powersync.audience;
     const { privateKey } = await generateKeyPair('RS256');
     const forged = await new SignJWT({}).setProtectedHeader({ alg: 'RS256', kid: keys.kid }).setSubject('alice').setAudience(audience).setIssuedAt().setExpirationTime('5m').sign(privateKey);
@@ -163,7 +163,7 @@ describe('credentials and tokens', () => {
   });
 
   it('an open stream counts the token down (keepalive) and ends when the token expires', async () => {
-    const keys = syncClients(ts.system.ctx).keys;
+    const keys = powerSyncClients(ts.system.ctx).keys;
     const { token } = await keys.sign({ sub: 'alice', audience: ts.system.ctx.config.powersync.audience, ttlSeconds: 2 });
     const res = await openStream(token);
     expect(res.status).toBe(200);
@@ -241,12 +241,12 @@ describe('sync tools', () => {
     await db().query("insert into artifacts (id, owner_id, kind, title) values ('bob-art', 'bob', 'post', 'bob post')");
     const alice = ts.client(ALICE_KEY);
     const say = async (content: string) => (await alice.chat.completions.create({ model: 'organizer', messages: [{ role: 'user', content }] })).choices[0]!.message.content!;
-    expect(await say('tool save-artifact {"kind":"post","title":"hello","atUri":"at://did:plc:abc/app.bsky.feed.post/1","cid":"bafyreib2rxk3rybk3aobmv5msrxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}')).toMatch(/^RESULT \{"id":/);
+    expect(await say('tool save-artifact {"kind":"post","title":"hello","atUri":"at://did:plc:abc/app.bsky.feed.post/1","cid":"bafyreib2rxk3rybk3aobmv5msrxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}')).toMatch(/^RESULT \{"ok":true,"id":/);
     const listed = await say('tool list-artifacts {"limit":10}');
     expect(listed).toContain('hello');
     expect(listed).not.toContain('bob post');
     // The model names bob's task: it is not found for alice, and stays unchanged.
-    expect(await say('tool update-task {"id":"bob-task","status":"done"}')).toMatch(/no task bob-task/);
+    expect(await say('tool update-task {"id":"bob-task","status":"done"}')).toMatch(/"ok":false,"error":\{"code":"NOT_FOUND","message":"no task bob-task/);
     expect((await db().query("select status from tasks where id = 'bob-task'")).rows[0]!.status).toBe('open');
     expect(await say('tool update-task {"title":"call mum"}')).toMatch(/"created":true/);
     expect((await db().query("select owner_id from tasks where title = 'call mum'")).rows).toEqual([{ owner_id: 'alice' }]);

@@ -7,7 +7,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { PowerSyncDatabase, type AbstractPowerSyncDatabase, type PowerSyncBackendConnector, type PowerSyncCredentials } from '@powersync/node';
-import { AppSchema } from '../../src/features/sync/client-schema';
+import { AppSchema } from '../../src/clients/powersync/client-schema';
 
 export interface DeviceOptions {
   /** A function when the backend moves (restart on a new port). */

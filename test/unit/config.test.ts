@@ -40,7 +40,9 @@ describe('config', () => {
   it('selects features', () => {
     expect(load({}).features).toBe('all');
     expect(load({ FEATURES: 'none' }).features).toEqual([]);
-    expect(load({ FEATURES: 'ipfs, sync' }).features).toEqual(['ipfs', 'sync']);
+    expect(load({ FEATURES: 'ipfs, powersync' }).features).toEqual(['ipfs', 'powersync']);
+    // `sync`, the feature's earlier name, still works.
+    expect(load({ FEATURES: 'ipfs, sync' }).features).toEqual(['ipfs', 'powersync']);
     expect(issuesOf({ FEATURES: 'ipfs,teleport' })).toContain('FEATURES: unknown feature(s) teleport');
   });
 

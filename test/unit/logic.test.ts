@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { redact, redactText, registerSecret } from '../../src/logger';
 import { RateLimiter } from '../../src/server/auth';
-import { finishReason, resolveResource } from '../../src/server/openai/chat';
+import { resolveResource } from '../../src/server/auth';
+import { finishReason } from '../../src/server/openai/chat';
 import { upstreamError } from '../../src/server/openai/errors';
 import { evaluateExpression } from '../../src/tools/general/calculate';
 

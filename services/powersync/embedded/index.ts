@@ -5,11 +5,11 @@
  */
 import pg from 'pg';
 import type { JWTVerifyGetKey } from 'jose';
-import type { Logger } from '../../../src/logger';
+import type { Logger } from '../../lib/logger';
 import { Replicator } from './replicator';
 import { SyncRules, readSyncRulesYaml } from './rules';
 import { startSyncServer, type RunningSyncServer } from './server';
-import { BucketStorage } from './storage';
+import { BucketStorage, ensureStorageSchema } from './storage';
 
 export interface EmbeddedPowerSyncOptions {
   databaseUrl: string;
@@ -40,6 +40,7 @@ export async function startEmbeddedPowerSync(o: EmbeddedPowerSyncOptions): Promi
   const rules = new SyncRules(o.syncRulesYaml ?? readSyncRulesYaml());
   const db = new pg.Pool({ connectionString: o.databaseUrl, max: 8 });
   db.on('error', (err) => o.logger.warn('powersync pool error', { error: err }));
+  await ensureStorageSchema(db);
   const storage = new BucketStorage(db, rules);
   const replicator = new Replicator({
     databaseUrl: o.databaseUrl,

@@ -10,7 +10,7 @@ import { EventEmitter } from 'node:events';
 import { LogicalReplicationService, PgoutputPlugin } from 'pg-logical-replication';
 import type { Pgoutput } from 'pg-logical-replication';
 import pg from 'pg';
-import type { Logger } from '../../../src/logger';
+import type { Logger } from '../../lib/logger';
 import { toSqliteValue, type SyncRules } from './rules';
 import type { BucketStorage, RowChange } from './storage';
 

@@ -12,7 +12,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
-import type { Logger } from '../../../src/logger';
+import type { Logger } from '../../lib/logger';
 import type { Replicator } from './replicator';
 import type { SyncRules } from './rules';
 import type { BucketStorage } from './storage';

@@ -1,6 +1,6 @@
 /**
- * The embedded service's bucket storage, kept in Postgres (tables from migration
- * 030_powersync_storage.sql) so a restart resumes where replication stopped:
+ * The embedded service's bucket storage, kept in Postgres (tables of storage.sql beside
+ * this file, created at start) so a restart resumes where replication stopped:
  *  - powersync_oplog: every PUT/REMOVE per bucket in op_id order;
  *  - powersync_current: which bucket rows each source row is in now, with the
  *    checksum of the data last sent, so an unchanged row writes no new op and a row
@@ -10,11 +10,30 @@
  *  - powersync_state: the last op_id and the WAL position replicated so far.
  */
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { JSONBig } from '@powersync/service-jsonbig';
 import type pg from 'pg';
 import type { SyncRules } from './rules';
 
 export type SqliteRow = Record<string, unknown>;
+
+const STORAGE_SQL = path.join(path.dirname(fileURLToPath(import.meta.url)), 'storage.sql');
+const SCHEMA_LOCK = 7_240_030;
+
+/** Creates the stand-in's own tables (idempotent; serialised across processes by an advisory lock). */
+export async function ensureStorageSchema(db: pg.Pool): Promise<void> {
+  const sql = readFileSync(STORAGE_SQL, 'utf8');
+  const client = await db.connect();
+  try {
+    await client.query('select pg_advisory_lock($1)', [SCHEMA_LOCK]);
+    await client.query(sql);
+  } finally {
+    await client.query('select pg_advisory_unlock($1)', [SCHEMA_LOCK]).catch(() => {});
+    client.release();
+  }
+}
 
 export interface RowChange {
   table: string;

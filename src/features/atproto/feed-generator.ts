@@ -9,9 +9,8 @@
 import { schemas } from '@atproto/api';
 import type { LexiconDoc } from '@atproto/lexicon';
 import { createServer, InvalidRequestError, MethodNotImplementedError, type Server } from '@atproto/xrpc-server';
-import type { AppContext } from '../../context';
-import type { AtprotoClients } from './clients';
-import { AtprotoStore } from './store';
+import { clientOf, type AppContext } from '../../clients/context';
+import type { AtprotoClients } from '../../clients/atproto/clients';
 
 export const FEED_RKEY = 'agents';
 
@@ -36,8 +35,8 @@ function parseCursor(cursor: string): { createdAt: string; uri: string } {
 }
 
 export function createFeedGenerator(ctx: AppContext): Server {
-  const clients = ctx.clients.atproto as AtprotoClients;
-  const store = new AtprotoStore(ctx.db);
+  const clients = clientOf(ctx, 'atproto');
+  const store = clients.store;
   const server = createServer(schemas as LexiconDoc[], {
     validateResponse: true,
     // Any other /xrpc/* method is answered in XRPC's format, not as an HTML/OpenAI 404.

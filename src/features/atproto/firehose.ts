@@ -10,10 +10,10 @@
  */
 import { IdResolver, MemoryCache } from '@atproto/identity';
 import { Firehose, MemoryRunner, type Event } from '@atproto/sync';
-import type { AppContext } from '../../context';
-import type { AtprotoClients } from './clients';
+import { clientOf, type AppContext } from '../../clients/context';
+import type { AtprotoClients } from '../../clients/atproto/clients';
 import type { MentionProcessor } from './mentions';
-import { AtprotoStore, type NewMention } from './store';
+import type { NewMention } from '../../clients/atproto/store';
 
 interface PostRecord {
   text?: string;
@@ -43,8 +43,8 @@ export interface FirehoseTrigger {
 }
 
 export async function startFirehoseTrigger(ctx: AppContext, processor: MentionProcessor): Promise<FirehoseTrigger> {
-  const clients = ctx.clients.atproto as AtprotoClients;
-  const store = new AtprotoStore(ctx.db);
+  const clients = clientOf(ctx, 'atproto');
+  const store = clients.store;
   const logger = ctx.logger.child({ feature: 'atproto', part: 'firehose' });
   const cursorName = `firehose:${clients.firehoseUrl}`;
   const startCursor = await store.getCursor(cursorName);

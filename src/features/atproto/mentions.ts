@@ -7,9 +7,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Mastra } from '@mastra/core';
-import type { AppContext } from '../../context';
+import { clientOf, type AppContext } from '../../clients/context';
 import { MENTION_LEASE_MS } from '../../workflows/atproto/reply-to-mention';
-import { AtprotoStore } from './store';
+import type { AtprotoStore } from '../../clients/atproto/store';
 
 const CONCURRENCY = 4;
 const SWEEP_MS = 5_000;
@@ -28,7 +28,7 @@ export class MentionProcessor {
     private ctx: AppContext,
     private mastra: Mastra,
   ) {
-    this.store = new AtprotoStore(ctx.db);
+    this.store = clientOf(ctx, 'atproto').store;
     this.logger = ctx.logger.child({ feature: 'atproto', part: 'mentions' });
   }
 

@@ -5,7 +5,7 @@
  */
 import type { Mastra } from '@mastra/core';
 import { Cron } from 'croner';
-import type { AppContext } from '../../context';
+import type { AppContext } from '../../clients/context';
 
 export interface ScheduleEntry {
   agent: string;

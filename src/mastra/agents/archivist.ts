@@ -1,7 +1,7 @@
 import { Agent } from '@mastra/core/agent';
 import type { Memory } from '@mastra/memory';
-import type { AppContext } from '../../context';
-import type { AnyTool } from '../../features/types';
+import type { AppContext } from '../../clients/context';
+import type { AnyTool } from '../../tools';
 import { resolveModel } from '../model';
 
 export const ARCHIVIST_INSTRUCTIONS = `You are "archivist", the agent of ONE Agents that keeps things on IPFS.

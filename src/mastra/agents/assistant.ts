@@ -1,6 +1,6 @@
 import { Agent } from '@mastra/core/agent';
 import type { Memory } from '@mastra/memory';
-import type { AppContext } from '../../context';
+import type { AppContext } from '../../clients/context';
 import { createGeneralTools } from '../../tools';
 import { resolveModel } from '../model';
 

@@ -5,8 +5,8 @@
  */
 import { Agent } from '@mastra/core/agent';
 import type { Memory } from '@mastra/memory';
-import type { AppContext } from '../../context';
-import type { AnyTool } from '../../features/types';
+import type { AppContext } from '../../clients/context';
+import type { AnyTool } from '../../tools';
 import { resolveModel } from '../model';
 
 export function socialInstructions(handle: string | undefined): string {

@@ -13,6 +13,8 @@ import type { Agent } from '@mastra/core/agent';
 import type { Memory } from '@mastra/memory';
 import type { Request, Response } from 'express';
 import type { Logger } from '../../logger';
+import { resolveResource } from '../auth';
+import type { CompletedTurn } from '../turns';
 import { errors, OpenAIError, upstreamError } from './errors';
 import { chatCompletionRequest, paramName, textContent, type ChatCompletionRequest, type RequestMessage } from './schema';
 
@@ -25,13 +27,6 @@ export interface ChatDeps {
   onTurn?: (turn: CompletedTurn) => Promise<void> | void;
 }
 
-export interface CompletedTurn {
-  agent: string;
-  resourceId: string;
-  threadId: string;
-  userMessages: string[];
-  reply: string;
-}
 
 type Turn = { role: 'user'; content: string } | { role: 'assistant'; content: string };
 
@@ -64,10 +59,6 @@ function toOpenAIUsage(u: UsageLike | undefined) {
   return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: u?.totalTokens ?? prompt + completion };
 }
 
-export function resolveResource(owner: string | undefined, user: string | undefined): string {
-  if (owner) return user ? `${owner}:${user}` : owner;
-  return user ?? 'anonymous';
-}
 
 function parseBody(body: unknown): ChatCompletionRequest {
   if (body === undefined || body === null || typeof body !== 'object') throw errors.invalidBody('The request body must be a JSON object.');

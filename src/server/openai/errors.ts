@@ -3,6 +3,7 @@
  * matching HTTP status. Every error leaving /v1 goes through here, and every message
  * is passed through the secret redactor first.
  */
+import { AppError } from '../../errors';
 import { redactText } from '../../logger';
 
 export type OpenAIErrorType =
@@ -15,17 +16,18 @@ export type OpenAIErrorType =
   | 'upstream_error'
   | 'timeout_error';
 
-export class OpenAIError extends Error {
+/** An error in OpenAI's shape; its `code` is the stable code (docs/errors.md). */
+export class OpenAIError extends AppError {
+  declare readonly status: number;
   constructor(
-    public readonly status: number,
+    status: number,
     message: string,
     public readonly type: OpenAIErrorType,
-    public readonly code: string | null = null,
+    code: string,
     public readonly param: string | null = null,
     public readonly headers: Record<string, string> = {},
   ) {
-    super(message);
-    this.name = 'OpenAIError';
+    super(code, message, { status });
   }
 
   toJSON() {
@@ -82,6 +84,9 @@ function chain(err: unknown, seen = new Set<unknown>()): ErrorLike[] {
 export function upstreamError(err: unknown): OpenAIError {
   if (err instanceof OpenAIError) return err;
   const all = chain(err);
+  if (all.some((e) => e.code === 'MODEL_NOT_CONFIGURED')) {
+    return new OpenAIError(503, 'No language model is configured on this server (set OPENAI_BASE_URL and/or OPENAI_API_KEY).', 'server_error', 'model_not_configured');
+  }
   const text = all.map((e) => `${e.name ?? ''} ${e.code ?? ''} ${e.message ?? ''}`).join(' | ');
   if (all.some((e) => e.name === 'TimeoutError') || /timed? ?out|ETIMEDOUT|UND_ERR_(HEADERS|BODY)_TIMEOUT/i.test(text)) {
     return new OpenAIError(504, 'The model did not answer in time.', 'timeout_error', 'upstream_timeout');

@@ -4,11 +4,12 @@
  * `{ ok: true, … }` or `{ ok: false, error: { code, message } }` with a stable code.
  */
 import { z } from 'zod';
-import type { AtprotoClients } from '../../features/atproto/clients';
-import { AtprotoError, toAtprotoError } from '../../features/atproto/errors';
-import type { PostingDeps } from '../../features/atproto/posting';
-import type { AtprotoStore } from '../../features/atproto/store';
+import type { AtprotoClients } from '../../clients/atproto/clients';
+import { AtprotoError, toAtprotoError } from '../../clients/atproto/errors';
+import type { PostingDeps } from '../../clients/atproto/posting';
+import type { AtprotoStore } from '../../clients/atproto/store';
 import type { Logger } from '../../logger';
+import { runTool } from '../result';
 
 export interface AtprotoToolDeps {
   clients: AtprotoClients;
@@ -21,12 +22,6 @@ export interface AtprotoToolDeps {
   actAs?: string;
 }
 
-export const errorSchema = z.object({ code: z.string(), message: z.string() });
-
-/** Output schema: the tool's fields (all optional, absent on error) plus ok/error. */
-export function resultSchema<T extends z.ZodRawShape>(shape: T) {
-  return z.object({ ok: z.boolean(), error: errorSchema.optional(), ...shape }).partial({ ...Object.fromEntries(Object.keys(shape).map((k) => [k, true])) } as never);
-}
 
 export function postingDeps(d: AtprotoToolDeps): PostingDeps {
   return { clients: d.clients, store: d.store, longText: d.longText, dryRun: d.dryRun, onBookkeepingError: (err) => d.logger.warn('recording a post failed', { error: err }) };
@@ -42,12 +37,7 @@ export function actingAgent(d: AtprotoToolDeps, context: unknown): string {
   return first;
 }
 
-export async function run<T extends object>(d: AtprotoToolDeps, tool: string, fn: () => Promise<T>): Promise<T & { ok: boolean; error?: { code: string; message: string } }> {
-  try {
-    return { ok: true, ...(await fn()) };
-  } catch (err) {
-    const e = toAtprotoError(err, tool);
-    if (e.code === 'PDS_ERROR') d.logger.warn('AT tool failed', { tool, error: e });
-    return { ok: false, error: { code: e.code, message: e.message } } as never;
-  }
+/** The one tool wrapper (src/tools/result.ts) with the AT error codes; PDS faults are logged. */
+export function run<T extends object>(d: AtprotoToolDeps, tool: string, fn: () => Promise<T>) {
+  return runTool(fn, { toError: (err) => toAtprotoError(err, tool), logger: d.logger, logCodes: ['PDS_ERROR'], tool });
 }

@@ -4,10 +4,11 @@
  */
 import { createTool } from '@mastra/core/tools';
 import { z } from 'zod';
-import { parseAtUri } from '../../features/atproto/clients';
-import { AtprotoError, toAtprotoError } from '../../features/atproto/errors';
-import { nextTid } from '../../features/atproto/posting';
-import { actingAgent, resultSchema, run, type AtprotoToolDeps } from './common';
+import { parseAtUri } from '../../clients/atproto/clients';
+import { AtprotoError, toAtprotoError } from '../../clients/atproto/errors';
+import { nextTid } from '../../clients/atproto/posting';
+import { actingAgent, run, type AtprotoToolDeps } from './common';
+import { toolResult } from '../result';
 
 const writeShape = { uri: z.string().nullable(), cid: z.string().nullable(), dryRun: z.boolean() };
 
@@ -30,7 +31,7 @@ function subjectTool(d: AtprotoToolDeps, id: 'atproto-like' | 'atproto-repost', 
     id,
     description: `${verb} a post (given by its at:// URI) as this agent.`,
     inputSchema: z.object({ uri: z.string().describe('at:// URI of the post') }),
-    outputSchema: resultSchema(writeShape),
+    outputSchema: toolResult(writeShape),
     execute: async ({ uri }, context) =>
       run(d, id, async () => {
         const agent = actingAgent(d, context);
@@ -49,7 +50,7 @@ export function createFollowTool(d: AtprotoToolDeps) {
     id: 'atproto-follow',
     description: 'Follow an account (handle such as alice.example.com, or a DID) as this agent.',
     inputSchema: z.object({ actor: z.string().min(1).describe('handle or DID') }),
-    outputSchema: resultSchema({ ...writeShape, did: z.string(), alreadyFollowing: z.boolean() }),
+    outputSchema: toolResult({ ...writeShape, did: z.string(), alreadyFollowing: z.boolean() }),
     execute: async ({ actor }, context) =>
       run(d, 'atproto-follow', async () => {
         const agent = actingAgent(d, context);
@@ -81,7 +82,7 @@ export function createUnfollowTool(d: AtprotoToolDeps) {
     id: 'atproto-unfollow',
     description: 'Stop following an account (handle or DID) as this agent.',
     inputSchema: z.object({ actor: z.string().min(1).describe('handle or DID') }),
-    outputSchema: resultSchema({ did: z.string(), removed: z.boolean(), dryRun: z.boolean() }),
+    outputSchema: toolResult({ did: z.string(), removed: z.boolean(), dryRun: z.boolean() }),
     execute: async ({ actor }, context) =>
       run(d, 'atproto-unfollow', async () => {
         const agent = actingAgent(d, context);
@@ -104,7 +105,7 @@ export function createDeletePostTool(d: AtprotoToolDeps) {
     id: 'atproto-delete-post',
     description: "Delete one of this agent's own posts (at:// URI). Posts of other accounts cannot be deleted.",
     inputSchema: z.object({ uri: z.string().describe('at:// URI of the post') }),
-    outputSchema: resultSchema({ uri: z.string(), deleted: z.boolean(), dryRun: z.boolean() }),
+    outputSchema: toolResult({ uri: z.string(), deleted: z.boolean(), dryRun: z.boolean() }),
     execute: async ({ uri }, context) =>
       run(d, 'atproto-delete-post', async () => {
         const agent = actingAgent(d, context);

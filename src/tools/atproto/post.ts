@@ -1,8 +1,9 @@
 /** `atproto-post`: publish a post as the agent (rich text, languages, image, quote or link card). */
 import { createTool } from '@mastra/core/tools';
 import { z } from 'zod';
-import { publishPost } from '../../features/atproto/posting';
-import { actingAgent, postingDeps, resultSchema, run, type AtprotoToolDeps } from './common';
+import { publishPost } from '../../clients/atproto/posting';
+import { actingAgent, postingDeps, run, type AtprotoToolDeps } from './common';
+import { toolResult } from '../result';
 
 export const imageInput = z.object({
   data: z.string().min(1).describe('base64 bytes or a data: URL (PNG, JPEG, GIF, WebP; at most 1 MB)'),
@@ -39,7 +40,7 @@ export function createPostTool(d: AtprotoToolDeps) {
       link: z.object({ uri: z.string(), title: z.string().max(300), description: z.string().max(1000).optional() }).optional().describe('a link card'),
       longText: longTextInput,
     }),
-    outputSchema: resultSchema(postOutputShape),
+    outputSchema: toolResult(postOutputShape),
     execute: async (input, context) =>
       run(d, 'atproto-post', async () => {
         const longText = input.longText ?? d.longText;

@@ -9,10 +9,11 @@
  */
 import { createTool } from '@mastra/core/tools';
 import { z } from 'zod';
-import type { AtprotoClients, RecordView } from '../../features/atproto/clients';
-import { parseAtUri } from '../../features/atproto/clients';
-import { toAtprotoError } from '../../features/atproto/errors';
-import { resultSchema, run, type AtprotoToolDeps } from './common';
+import type { AtprotoClients, RecordView } from '../../clients/atproto/clients';
+import { parseAtUri } from '../../clients/atproto/clients';
+import { toAtprotoError } from '../../clients/atproto/errors';
+import { run, type AtprotoToolDeps } from './common';
+import { toolResult } from '../result';
 
 export const postView = z.object({
   uri: z.string(),
@@ -85,7 +86,7 @@ export function createReadThreadTool(d: AtprotoToolDeps) {
     id: 'atproto-read-thread',
     description: 'Read a post (at:// URI) with its thread context: the posts above it up to the thread root, and known replies.',
     inputSchema: z.object({ uri: z.string().describe('at:// URI of the post'), depth: z.number().int().min(0).max(50).default(10).describe('how many ancestors to read') }),
-    outputSchema: resultSchema({
+    outputSchema: toolResult({
       post: postView,
       ancestors: z.array(postView),
       replies: z.array(z.object({ uri: z.string(), text: z.string(), author: z.string(), automated: z.boolean().optional() })).describe('direct replies: from the AppView, else those known here (the agents\' own and other accounts\' seen on the firehose)'),
@@ -117,7 +118,7 @@ export function createReadProfileTool(d: AtprotoToolDeps) {
     id: 'atproto-read-profile',
     description: "Read an account's profile (handle or DID) and its most recent posts.",
     inputSchema: z.object({ actor: z.string().min(1).describe('handle or DID'), limit: z.number().int().min(0).max(50).default(10).describe('how many recent posts') }),
-    outputSchema: resultSchema({
+    outputSchema: toolResult({
       did: z.string(),
       handle: z.string().optional(),
       displayName: z.string().optional(),

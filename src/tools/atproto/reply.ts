@@ -1,8 +1,9 @@
 /** `atproto-reply`: answer a post; root and parent refs are right at any depth of a thread. */
 import { createTool } from '@mastra/core/tools';
 import { z } from 'zod';
-import { publishPost } from '../../features/atproto/posting';
-import { actingAgent, postingDeps, resultSchema, run, type AtprotoToolDeps } from './common';
+import { publishPost } from '../../clients/atproto/posting';
+import { actingAgent, postingDeps, run, type AtprotoToolDeps } from './common';
+import { toolResult } from '../result';
 import { imageInput, longTextInput, postOutputShape } from './post';
 
 export function createReplyTool(d: AtprotoToolDeps) {
@@ -16,7 +17,7 @@ export function createReplyTool(d: AtprotoToolDeps) {
       image: imageInput.optional(),
       longText: longTextInput,
     }),
-    outputSchema: resultSchema(postOutputShape),
+    outputSchema: toolResult(postOutputShape),
     execute: async (input, context) =>
       run(d, 'atproto-reply', async () => {
         const longText = input.longText ?? d.longText;

@@ -4,8 +4,14 @@
  */
 import { createTool } from '@mastra/core/tools';
 import { z } from 'zod';
+import { AppError } from '../../errors';
+import { runTool, toolResult } from '../result';
 
-export class ExpressionError extends Error {}
+export class ExpressionError extends AppError<'BAD_EXPRESSION'> {
+  constructor(message: string) {
+    super('BAD_EXPRESSION', message);
+  }
+}
 
 export function evaluateExpression(src: string): number {
   const tokens = src.match(/\d+(?:\.\d+)?(?:e[+-]?\d+)?|[-+*/%^()]|\S/gi) ?? [];
@@ -62,13 +68,6 @@ export const calculateTool = createTool({
   id: 'calculate',
   description: 'Evaluate an arithmetic expression exactly (+ - * / % ^ and parentheses). Use it for any calculation.',
   inputSchema: z.object({ expression: z.string().min(1).max(500).describe('e.g. "(17 + 4) * 3"') }),
-  outputSchema: z.object({ expression: z.string(), result: z.number().optional(), error: z.string().optional() }),
-  execute: async ({ expression }) => {
-    try {
-      return { expression, result: evaluateExpression(expression) };
-    } catch (err) {
-      if (err instanceof ExpressionError) return { expression, error: err.message };
-      throw err;
-    }
-  },
+  outputSchema: toolResult({ expression: z.string(), result: z.number() }),
+  execute: async ({ expression }) => runTool(() => ({ expression, result: evaluateExpression(expression) })),
 });

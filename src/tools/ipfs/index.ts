@@ -8,14 +8,14 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { createTool } from '@mastra/core/tools';
 import { z } from 'zod';
-import { IpfsError, toIpfsError } from '../../features/ipfs/errors';
-import type { IpfsService } from '../../features/ipfs/service';
-import { findSecret } from '../../util/secrets';
+import { IpfsError, toIpfsError } from '../../clients/ipfs/errors';
+import type { IpfsService } from '../../clients/ipfs/service';
+import { assertNoSecret } from '../../util/secrets';
+import { runTool, toolResult } from '../result';
 
 /** IPFS content is public and permanent: key material is refused before it is added. */
 function refuseSecrets(text: string): void {
-  const kind = findSecret(text);
-  if (kind) throw new IpfsError('SECRET_DETECTED', `refused: the content contains what looks like a secret (${kind}); secrets are never pinned to IPFS`);
+  assertNoSecret('content', text);
 }
 
 export interface IpfsToolDeps {
@@ -24,7 +24,6 @@ export interface IpfsToolDeps {
   filesDir: string;
 }
 
-const errorSchema = z.object({ code: z.string(), message: z.string() });
 const pinResultShape = {
   cid: z.string(),
   size: z.number(),
@@ -32,17 +31,7 @@ const pinResultShape = {
   name: z.string().optional(),
   pinnedVia: z.enum(['kubo', 'cluster']),
 };
-const result = <T extends z.ZodRawShape>(shape: T) =>
-  z.object({ ok: z.boolean(), error: errorSchema.optional(), ...Object.fromEntries(Object.entries(shape).map(([k, v]) => [k, (v as z.ZodTypeAny).optional()])) });
-
-async function run<T extends object>(fn: () => Promise<T>): Promise<T & { ok: boolean; error?: { code: string; message: string } }> {
-  try {
-    return { ok: true, ...(await fn()) };
-  } catch (err) {
-    const e = toIpfsError(err);
-    return { ok: false, error: { code: e.code, message: e.message } } as never;
-  }
-}
+const run = <T extends object>(fn: () => Promise<T>) => runTool(fn, { toError: toIpfsError });
 
 const nameInput = z.string().trim().min(1).max(200).optional().describe('a label for the pin, shown by list-pins');
 
@@ -51,7 +40,7 @@ export function createIpfsTools(d: IpfsToolDeps) {
     id: 'ipfs-pin-text',
     description: 'Store text on IPFS and pin it. Returns the CID, the size in bytes and a gateway URL to share.',
     inputSchema: z.object({ text: z.string().min(1).describe('the text to store (UTF-8)'), name: nameInput }),
-    outputSchema: result(pinResultShape),
+    outputSchema: toolResult(pinResultShape),
     execute: async ({ text, name }) =>
       run(async () => {
         refuseSecrets(text);
@@ -63,7 +52,7 @@ export function createIpfsTools(d: IpfsToolDeps) {
     id: 'ipfs-pin-json',
     description: 'Store a JSON value on IPFS (serialised with 2-space indentation) and pin it. Returns CID, size and gateway URL.',
     inputSchema: z.object({ data: z.unknown().describe('any JSON value'), name: nameInput }),
-    outputSchema: result(pinResultShape),
+    outputSchema: toolResult(pinResultShape),
     execute: async ({ data, name }) =>
       run(async () => {
         if (data === undefined) throw new IpfsError('BAD_INPUT', 'data is required');
@@ -77,7 +66,7 @@ export function createIpfsTools(d: IpfsToolDeps) {
     id: 'ipfs-pin-bytes',
     description: 'Store binary content given as base64 (or a data: URL) on IPFS and pin it. Returns CID, size and gateway URL.',
     inputSchema: z.object({ base64: z.string().min(1).describe('base64 bytes or a data: URL'), name: nameInput }),
-    outputSchema: result(pinResultShape),
+    outputSchema: toolResult(pinResultShape),
     execute: async ({ base64, name }) =>
       run(async () => {
         const b64 = base64.startsWith('data:') ? base64.slice(base64.indexOf(',') + 1) : base64;
@@ -91,7 +80,7 @@ export function createIpfsTools(d: IpfsToolDeps) {
     id: 'ipfs-pin-file',
     description: `Store a local file on IPFS and pin it. Only files inside the server's files directory can be read; give the path relative to it.`,
     inputSchema: z.object({ path: z.string().min(1).max(1000).describe('file path relative to the files directory'), name: nameInput }),
-    outputSchema: result({ ...pinResultShape, path: z.string() }),
+    outputSchema: toolResult({ ...pinResultShape, path: z.string() }),
     execute: async ({ path: rel, name }) =>
       run(async () => {
         const root = await fs.realpath(d.filesDir).catch(() => {
@@ -117,7 +106,7 @@ export function createIpfsTools(d: IpfsToolDeps) {
     id: 'ipfs-pin-cid',
     description: 'Pin content that is already on IPFS, by CID, so it is kept. Fails with NOT_FOUND when the node cannot get its blocks.',
     inputSchema: z.object({ cid: z.string().min(1).describe('the CID (or /ipfs/CID, ipfs://CID)'), name: nameInput }),
-    outputSchema: result(pinResultShape),
+    outputSchema: toolResult(pinResultShape),
     execute: async ({ cid, name }) => run(() => d.ipfs().pinCid(cid, { name })),
   });
 
@@ -125,7 +114,7 @@ export function createIpfsTools(d: IpfsToolDeps) {
     id: 'ipfs-unpin',
     description: 'Remove the pin of a CID (the content may then be garbage-collected).',
     inputSchema: z.object({ cid: z.string().min(1) }),
-    outputSchema: result({ cid: z.string() }),
+    outputSchema: toolResult({ cid: z.string() }),
     execute: async ({ cid }) => run(() => d.ipfs().unpin(cid)),
   });
 
@@ -133,7 +122,7 @@ export function createIpfsTools(d: IpfsToolDeps) {
     id: 'ipfs-list-pins',
     description: 'List pinned content with the names given when it was pinned. Optionally only pins with one name.',
     inputSchema: z.object({ name: z.string().optional().describe('only pins with exactly this name'), limit: z.number().int().min(1).max(1000).optional() }),
-    outputSchema: result({ pins: z.array(z.object({ cid: z.string(), name: z.string().optional(), type: z.string() })), count: z.number() }),
+    outputSchema: toolResult({ pins: z.array(z.object({ cid: z.string(), name: z.string().optional(), type: z.string() })), count: z.number() }),
     execute: async ({ name, limit }) =>
       run(async () => {
         const pins = await d.ipfs().listPins({ name, limit });
@@ -150,7 +139,7 @@ export function createIpfsTools(d: IpfsToolDeps) {
       truncate: z.boolean().optional().describe('return the first maxBytes instead of failing with TOO_LARGE'),
       timeoutMs: z.number().int().min(100).optional(),
     }),
-    outputSchema: result({ cid: z.string(), encoding: z.enum(['utf8', 'base64']), content: z.string(), size: z.number(), truncated: z.boolean() }),
+    outputSchema: toolResult({ cid: z.string(), encoding: z.enum(['utf8', 'base64']), content: z.string(), size: z.number(), truncated: z.boolean() }),
     execute: async ({ cid, maxBytes, truncate, timeoutMs }) =>
       run(async () => {
         const r = await d.ipfs().read(cid, { maxBytes, truncate, timeoutMs });
@@ -171,7 +160,7 @@ export function createIpfsTools(d: IpfsToolDeps) {
     id: 'ipfs-pin-status',
     description: 'Whether a CID is pinned: the pin type and name on the node, or each cluster peer’s status when IPFS Cluster is used.',
     inputSchema: z.object({ cid: z.string().min(1) }),
-    outputSchema: result({
+    outputSchema: toolResult({
       cid: z.string(),
       pinned: z.boolean(),
       type: z.string().optional(),

@@ -10,13 +10,12 @@
  */
 import { createStep, createWorkflow } from '@mastra/core/workflows';
 import { z } from 'zod';
-import type { AppContext } from '../../context';
-import type { AtprotoClients } from '../../features/atproto/clients';
-import { parseAtUri } from '../../features/atproto/clients';
-import { toAtprotoError } from '../../features/atproto/errors';
-import { fitsOnePost, MAX_GRAPHEMES, nextTid, publishPost, splitText } from '../../features/atproto/posting';
-import { findSecret } from '../../util/secrets';
-import { AtprotoStore } from '../../features/atproto/store';
+import { parseAtUri } from '../../clients/atproto/clients';
+import { toAtprotoError } from '../../clients/atproto/errors';
+import { fitsOnePost, MAX_GRAPHEMES, nextTid, publishPost, splitText } from '../../clients/atproto/posting';
+import type { MentionRow } from '../../clients/atproto/store';
+import { clientOf, type AppContext } from '../../clients/context';
+import { secretIn } from '../../util/secrets';
 import { readThreadFromRepos, type PostView } from '../../tools/atproto/read';
 
 export const MENTION_LEASE_MS = 60_000;
@@ -65,15 +64,27 @@ export function cleanDraft(text: string, longText: 'split' | 'refuse' = 'split')
 
 /** The refusal of a draft holding key material: the secret is neither posted, stored nor echoed. */
 export function secretRefusal(text: string | undefined): string | undefined {
-  const kind = text ? findSecret(text) : undefined;
-  return kind ? `SECRET_DETECTED: the draft contains what looks like a secret (${kind}); nothing was posted` : undefined;
+  const e = secretIn('draft', text);
+  return e ? `${e.code}: ${e.message}; nothing was posted` : undefined;
 }
 
 export function createReplyToMentionWorkflow(ctx: AppContext) {
-  const clients = () => ctx.clients.atproto as AtprotoClients;
-  const store = new AtprotoStore(ctx.db);
+  const clients = () => clientOf(ctx, 'atproto');
+  const store = clients().store;
   const cfg = ctx.config.atproto;
   const logger = ctx.logger.child({ feature: 'atproto', workflow: 'reply-to-mention' });
+
+  /** Ends the run: the mention row gets its final status and why; the run's state says the same. */
+  const end = async (s: State, status: Exclude<MentionRow['status'], 'running' | 'awaiting_approval'>, o: { reason?: string; code?: string; replyUri?: string } = {}): Promise<State> => {
+    await store.finishMention(s.mentionUri, s.agent, status, { reason: o.reason, replyUri: o.replyUri });
+    if (status === 'skipped') logger.info('mention skipped', { agent: s.agent, uri: s.mentionUri, code: o.code, reason: o.code === 'SECRET_DETECTED' ? 'key material in the draft' : o.reason });
+    // A refused draft is neither kept in the state nor handed on.
+    return { ...s, ...(o.code === 'SECRET_DETECTED' ? { draft: undefined } : {}), done: true, status, ...o };
+  };
+  const refuseSecret = (s: State, text: string | undefined) => {
+    const refused = secretRefusal(text);
+    return refused ? end(s, 'skipped', { code: 'SECRET_DETECTED', reason: refused }) : undefined;
+  };
 
   const claim = createStep({
     id: 'claim',
@@ -139,11 +150,7 @@ export function createReplyToMentionWorkflow(ctx: AppContext) {
     outputSchema: stateSchema,
     execute: async ({ inputData: s }) => {
       if (s.done) return s;
-      const skip = async (reason: string) => {
-        await store.finishMention(s.mentionUri, s.agent, 'skipped', { reason });
-        logger.info('mention skipped', { agent: s.agent, uri: s.mentionUri, reason });
-        return { ...s, done: true, status: 'skipped', reason };
-      };
+      const skip = (reason: string) => end(s, 'skipped', { reason });
       const account = clients().account(s.agent);
       if (s.authorDid === account.did) return skip('the post is the agent’s own');
       const handle = await clients().resolveHandleOf(s.authorDid!).catch(() => undefined);
@@ -175,17 +182,10 @@ export function createReplyToMentionWorkflow(ctx: AppContext) {
         maxSteps: 1,
       });
       const text = cleanDraft(res.text ?? '', cfg.longText);
-      const refused = secretRefusal(text);
-      if (refused) {
-        // Not saved as the draft, not handed to a reviewer, not posted.
-        await store.finishMention(s.mentionUri, s.agent, 'skipped', { reason: refused });
-        logger.warn('draft refused: it contains key material', { agent: s.agent, uri: s.mentionUri });
-        return { ...s, done: true, status: 'skipped', code: 'SECRET_DETECTED', reason: refused };
-      }
-      if (!text) {
-        await store.finishMention(s.mentionUri, s.agent, 'skipped', { reason: 'the agent drafted nothing' });
-        return { ...s, done: true, status: 'skipped', reason: 'the agent drafted nothing' };
-      }
+      // Not saved as the draft, not handed to a reviewer, not posted.
+      const refused = refuseSecret(s, text);
+      if (refused) return refused;
+      if (!text) return end(s, 'skipped', { reason: 'the agent drafted nothing' });
       await store.saveDraft(s.mentionUri, s.agent, text);
       const saved = await store.getMention(s.mentionUri, s.agent);
       return { ...s, draft: saved?.draft ?? text };
@@ -204,17 +204,9 @@ export function createReplyToMentionWorkflow(ctx: AppContext) {
         await store.finishMention(s.mentionUri, s.agent, 'awaiting_approval');
         return await suspend({ mentionUri: s.mentionUri, agent: s.agent, thread: s.thread, draft: s.draft });
       }
-      if (!resumeData.approved) {
-        await store.finishMention(s.mentionUri, s.agent, 'skipped', { reason: 'rejected by a reviewer' });
-        return { ...s, done: true, status: 'skipped', reason: 'rejected by a reviewer' };
-      }
+      if (!resumeData.approved) return end(s, 'skipped', { reason: 'rejected by a reviewer' });
       const text = resumeData.text ? cleanDraft(resumeData.text, cfg.longText) : s.draft;
-      const refused = secretRefusal(text);
-      if (refused) {
-        await store.finishMention(s.mentionUri, s.agent, 'skipped', { reason: refused });
-        return { ...s, draft: undefined, done: true, status: 'skipped', code: 'SECRET_DETECTED', reason: refused };
-      }
-      return { ...s, draft: text };
+      return (await refuseSecret(s, text)) ?? { ...s, draft: text };
     },
   });
 
@@ -225,26 +217,19 @@ export function createReplyToMentionWorkflow(ctx: AppContext) {
     execute: async ({ inputData: s }) => {
       if (s.done) return s;
       // A draft saved before this check existed (or edited elsewhere) is checked again here.
-      const refused = secretRefusal(s.draft);
-      if (refused) {
-        await store.finishMention(s.mentionUri, s.agent, 'skipped', { reason: refused });
-        return { ...s, draft: undefined, done: true, status: 'skipped', code: 'SECRET_DETECTED', reason: refused };
-      }
+      const refused = refuseSecret(s, s.draft);
+      if (refused) return refused;
       const dryRun = s.dryRun ?? cfg.dryRun;
       // Long drafts become a self-reply thread, as with the post tool (ATPROTO_LONG_TEXT).
       const deps = { clients: clients(), store, longText: cfg.longText, dryRun };
       if (dryRun) {
         await publishPost(deps, s.agent, { text: s.draft!, replyTo: s.mentionUri, dryRun: true });
-        await store.finishMention(s.mentionUri, s.agent, 'dry_run', { reason: 'dry run: recorded, not posted' });
-        return { ...s, done: true, status: 'dry_run' };
+        return end(s, 'dry_run', { reason: 'dry run: recorded, not posted' });
       }
       const account = clients().account(s.agent);
       const rkey = await store.fixReplyKey(s.mentionUri, s.agent, nextTid());
       const replyUri = `at://${account.did}/app.bsky.feed.post/${rkey}`;
-      const posted = async () => {
-        await store.finishMention(s.mentionUri, s.agent, 'posted', { replyUri });
-        return { ...s, done: true, status: 'posted', replyUri };
-      };
+      const posted = () => end(s, 'posted', { replyUri });
       try {
         // Every part's record key follows the fixed first key; `resume` keeps the parts an
         // earlier attempt wrote and writes only the missing ones (exactly once, also for threads).
@@ -257,9 +242,8 @@ export function createReplyToMentionWorkflow(ctx: AppContext) {
         const e = toAtprotoError(err, 'posting the reply');
         const row = await store.getMention(s.mentionUri, s.agent);
         const final = e.code !== 'PDS_ERROR' || (row?.attempts ?? 0) >= MAX_ATTEMPTS;
-        await store.finishMention(s.mentionUri, s.agent, final ? 'failed' : 'pending', { reason: e.message });
         logger.warn('reply failed', { agent: s.agent, uri: s.mentionUri, error: e, final });
-        return { ...s, done: true, status: final ? 'failed' : 'pending', code: e.code, reason: e.message };
+        return end(s, final ? 'failed' : 'pending', { code: e.code, reason: e.message });
       }
     },
   });

@@ -5,11 +5,9 @@
  */
 import { createStep, createWorkflow } from '@mastra/core/workflows';
 import { z } from 'zod';
-import type { AppContext } from '../../context';
-import type { AtprotoClients } from '../../features/atproto/clients';
-import { AtprotoError } from '../../features/atproto/errors';
-import { MAX_GRAPHEMES, publishPost } from '../../features/atproto/posting';
-import { AtprotoStore } from '../../features/atproto/store';
+import { clientOf, type AppContext } from '../../clients/context';
+import { AtprotoError } from '../../clients/atproto/errors';
+import { MAX_GRAPHEMES, publishPost } from '../../clients/atproto/posting';
 import { cleanDraft, secretRefusal } from './reply-to-mention';
 
 const input = z.object({
@@ -20,14 +18,14 @@ const input = z.object({
 const output = z.object({ agent: z.string(), text: z.string(), uri: z.string().nullable(), dryRun: z.boolean() });
 
 export function createScheduledPostWorkflow(ctx: AppContext) {
-  const store = new AtprotoStore(ctx.db);
   const write = createStep({
     id: 'write-and-post',
     inputSchema: input,
     outputSchema: output,
     execute: async ({ inputData, mastra, runId }) => {
       const name = inputData.agent ?? 'social';
-      const clients = ctx.clients.atproto as AtprotoClients;
+      const clients = clientOf(ctx, 'atproto');
+      const store = clients.store;
       clients.account(name);
       const agent = mastra.getAgent(name);
       const res = await agent.generate(

@@ -9,9 +9,9 @@
  * settings (only-hash) and compares CID and size; success sets verified_at.
  */
 import { randomUUID } from 'node:crypto';
-import type { AppContext } from '../../context';
-import { IpfsError } from '../../features/ipfs/errors';
-import type { IpfsService } from '../../features/ipfs/service';
+import type { AppContext } from '../../clients/context';
+import { IpfsError } from '../../clients/ipfs/errors';
+import type { IpfsService } from '../../clients/ipfs/service';
 
 export type ArchiveKind = 'at-repo' | 'conversations';
 
@@ -28,7 +28,7 @@ export interface ArchiveRecord {
 }
 
 function ipfsOf(ctx: AppContext): IpfsService {
-  const s = ctx.clients.ipfs as IpfsService | undefined;
+  const s = ctx.clients.ipfs;
   if (!s) throw new IpfsError('UNAVAILABLE', 'the ipfs feature has not created its clients');
   return s;
 }
@@ -37,8 +37,7 @@ function ipfsOf(ctx: AppContext): IpfsService {
 export async function resolveAgentDid(ctx: AppContext, agent: string): Promise<string | undefined> {
   const row = await ctx.db.query<{ did: string | null; handle: string | null }>('select did, handle from agents where name = $1', [agent]);
   if (row.rows[0]?.did) return row.rows[0].did;
-  const at = ctx.clients.atproto as { accounts?: () => Array<{ name: string; did: string }> } | undefined;
-  const acc = at?.accounts?.().find((a) => a.name === agent);
+  const acc = ctx.clients.atproto?.accounts().find((a) => a.name === agent);
   if (acc) return acc.did;
   const handle = row.rows[0]?.handle;
   if (handle && ctx.urls.pdsUrl) {

@@ -8,9 +8,8 @@
  */
 import { createStep, createWorkflow } from '@mastra/core/workflows';
 import { z } from 'zod';
-import type { AppContext } from '../../context';
-import { IpfsError } from '../../features/ipfs/errors';
-import type { IpfsService } from '../../features/ipfs/service';
+import { clientOf, type AppContext } from '../../clients/context';
+import { IpfsError } from '../../clients/ipfs/errors';
 import { archiveAgent, verifyArchive, type VerifyOutcome } from './archive';
 
 const archiveRecord = z.object({
@@ -113,7 +112,7 @@ export function createPublishWithMediaWorkflow(ctx: AppContext) {
       const b64 = inputData.media.base64.replace(/^data:[^,]*,/, '').replace(/\s+/g, '');
       if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(b64)) throw new IpfsError('BAD_INPUT', 'media.base64 is not base64');
       const bytes = Buffer.from(b64, 'base64');
-      const r = await (ctx.clients.ipfs as IpfsService).pinBytes(bytes, { name: inputData.media.filename ?? `media/${new Date().toISOString()}`, metadata: { mimeType } });
+      const r = await clientOf(ctx, 'ipfs').pinBytes(bytes, { name: inputData.media.filename ?? `media/${new Date().toISOString()}`, metadata: { mimeType } });
       return { cid: r.cid, size: r.size, gatewayUrl: r.gatewayUrl, mimeType, input: inputData };
     },
   });

@@ -1,0 +1,278 @@
+/**
+ * The AT Protocol clients, built once per process and kept in `ctx.clients.atproto`:
+ * one logged-in session per agent account (refreshed on expiry, re-logged-in when the
+ * refresh token is gone, without dropping the call), identity resolution (handle → DID
+ * → PDS) and record reads that go straight to the author's PDS, so no AppView is needed.
+ *
+ * Other features use `AtprotoClients`: e.g. fetch an agent's repo CAR with
+ * `${clients.pdsUrl}/xrpc/com.atproto.sync.getRepo?did=${clients.account('social').did}`.
+ */
+import { AtpAgent, AtUri } from '@atproto/api';
+import { IdResolver, MemoryCache } from '@atproto/identity';
+import { ensureValidAtUri, isValidDid, isValidHandle } from '@atproto/syntax';
+import type pg from 'pg';
+import { readAccounts } from '../../../services/atproto/accounts';
+import type { AtprotoConfig } from '../../config';
+import { registerSecret, type Logger } from '../../logger';
+import { AtprotoError, toAtprotoError } from './errors';
+import { AtprotoStore } from './store';
+
+export interface AgentAccount {
+  /** Agent name (the Mastra agent id). */
+  name: string;
+  handle: string;
+  did: string;
+}
+
+export interface RecordView<T = Record<string, unknown>> {
+  uri: string;
+  cid: string;
+  value: T;
+}
+
+export interface AtprotoClients {
+  /** The PDS the agents' accounts live on. */
+  pdsUrl: string;
+  plcUrl: string;
+  appViewUrl?: string;
+  /** Where the firehose is read: the relay, else the PDS itself (ws:// or wss://). */
+  firehoseUrl: string;
+  embedded: boolean;
+  idResolver: IdResolver;
+  /** What the AT feature keeps in Postgres (cursors, posts, mentions): one per process. */
+  store: AtprotoStore;
+  /** The agents that have an account, with their DIDs. */
+  accounts(): AgentAccount[];
+  /** Throws UNKNOWN_AGENT when the agent has no AT account. */
+  account(name: string): AgentAccount;
+  accountByDid(did: string): AgentAccount | undefined;
+  /** A logged-in client for the agent. */
+  session(name: string): Promise<AtpAgent>;
+  /** Runs `fn` with the agent's session; on an auth failure logs in again and retries once. */
+  withSession<T>(name: string, fn: (agent: AtpAgent) => Promise<T>): Promise<T>;
+  /** Handle or DID → DID (HANDLE_NOT_FOUND when nothing resolves it). */
+  resolveDid(actor: string): Promise<string>;
+  /** DID → the URL of the PDS that hosts it (from the DID document). */
+  resolvePds(did: string): Promise<string>;
+  /** DID → handle, from the DID document (undefined if it has none). */
+  resolveHandleOf(did: string): Promise<string | undefined>;
+  /** Reads a record from its author's PDS (no AppView, no auth). */
+  getRecord<T = Record<string, unknown>>(uri: string): Promise<RecordView<T>>;
+  /** Null when the record does not exist. */
+  findRecord<T = Record<string, unknown>>(uri: string): Promise<RecordView<T> | null>;
+  listRecords<T = Record<string, unknown>>(actor: string, collection: string, limit: number, cursor?: string): Promise<{ records: RecordView<T>[]; cursor?: string }>;
+  /** An unauthenticated client for the AppView, when APPVIEW_URL is set. */
+  appView?: AtpAgent;
+  /** Resolves the DIDs of the configured accounts (logs in where needed). */
+  refreshAccounts(): Promise<AgentAccount[]>;
+}
+
+const AUTH_ERRORS = new Set(['AuthenticationRequired', 'InvalidToken', 'ExpiredToken', 'AuthMissing']);
+
+export function parseAtUri(uri: string, expectCollection?: string): AtUri {
+  try {
+    ensureValidAtUri(uri);
+  } catch (err) {
+    throw new AtprotoError('BAD_URI', `not a valid at:// URI: ${JSON.stringify(uri.slice(0, 200))} (${(err as Error).message})`);
+  }
+  const parsed = new AtUri(uri);
+  if (!parsed.rkey || !parsed.collection) throw new AtprotoError('BAD_URI', `the URI must name a record (at://did/collection/rkey): ${uri}`);
+  if (expectCollection && parsed.collection !== expectCollection)
+    throw new AtprotoError('BAD_URI', `expected a ${expectCollection} record, got ${parsed.collection}: ${uri}`);
+  return parsed;
+}
+
+export interface CreateClientsOptions {
+  config: AtprotoConfig;
+  dataDir: string;
+  pdsUrl: string;
+  plcUrl: string;
+  relayUrl?: string;
+  appViewUrl?: string;
+  embedded: boolean;
+  logger: Logger;
+  db: pg.Pool;
+}
+
+export function createAtprotoClients(opts: CreateClientsOptions): AtprotoClients {
+  const { config, logger } = opts;
+  // DID documents are cached (stale after 5 min and refreshed in the background, dropped
+  // after an hour): thread reads, reply refs and handle lookups of the same people no
+  // longer ask the PLC every time.
+  const idResolver = new IdResolver({ plcUrl: opts.plcUrl, timeout: 5000, fetch: globalThis.fetch, didCache: new MemoryCache(5 * 60_000, 60 * 60_000) });
+  const known = new Map<string, AgentAccount>();
+  const sessions = new Map<string, Promise<AtpAgent>>();
+  const handleCache = new Map<string, { did: string; at: number }>();
+  const pdsAgent = new AtpAgent({ service: opts.pdsUrl });
+
+  async function credentialsFor(name: string): Promise<{ identifier: string; password: string }> {
+    const fromEnv = config.credentials[name];
+    if (fromEnv) {
+      registerSecret(fromEnv.password);
+      return { identifier: fromEnv.identifier ?? `${name}.${config.handleDomain}`, password: fromEnv.password };
+    }
+    const stored = (await readAccounts(opts.dataDir, registerSecret))[name];
+    if (stored) return { identifier: stored.did, password: stored.password };
+    throw new AtprotoError('NO_ACCOUNT', `agent "${name}" has no AT account: set ATPROTO_PASSWORD_${name.toUpperCase().replace(/-/g, '_')} (and ATPROTO_IDENTIFIER_…) or use the embedded PDS`);
+  }
+
+  async function login(name: string): Promise<AtpAgent> {
+    const { identifier, password } = await credentialsFor(name);
+    const agent = new AtpAgent({
+      service: opts.pdsUrl,
+      persistSession: (evt) => {
+        // The refresh token is gone too: the next call logs in again.
+        if (evt === 'expired') sessions.delete(name);
+      },
+    });
+    try {
+      await agent.login({ identifier, password });
+    } catch (err) {
+      sessions.delete(name);
+      throw new AtprotoError('AUTH_FAILED', `agent "${name}" could not log in to ${opts.pdsUrl}: ${(err as Error).message}`);
+    }
+    const s = agent.session!;
+    registerSecret(s.accessJwt);
+    registerSecret(s.refreshJwt);
+    known.set(name, { name, handle: s.handle, did: s.did });
+    return agent;
+  }
+
+  function session(name: string): Promise<AtpAgent> {
+    if (!config.agents.includes(name)) throw new AtprotoError('UNKNOWN_AGENT', `"${name}" is not an AT agent (ATPROTO_AGENTS=${config.agents.join(',')})`);
+    let s = sessions.get(name);
+    if (!s) {
+      s = login(name);
+      sessions.set(name, s);
+      s.catch(() => sessions.delete(name));
+    }
+    return s;
+  }
+
+  async function resolveDid(actor: string): Promise<string> {
+    const a = actor.trim().replace(/^@/, '').toLowerCase();
+    if (a.startsWith('did:')) {
+      if (!isValidDid(actor.trim())) throw new AtprotoError('DID_NOT_FOUND', `not a valid DID: ${actor}`);
+      return actor.trim();
+    }
+    if (!isValidHandle(a)) throw new AtprotoError('HANDLE_NOT_FOUND', `not a valid handle: ${JSON.stringify(actor.slice(0, 100))}`);
+    const hit = handleCache.get(a);
+    if (hit && Date.now() - hit.at < 60_000) return hit.did;
+    for (const acc of known.values()) if (acc.handle === a) return acc.did;
+    let did: string | undefined;
+    try {
+      did = (await pdsAgent.com.atproto.identity.resolveHandle({ handle: a })).data.did;
+    } catch {
+      did = (await idResolver.handle.resolve(a).catch(() => undefined)) ?? undefined;
+    }
+    if (!did) throw new AtprotoError('HANDLE_NOT_FOUND', `no account has the handle @${a}`);
+    handleCache.set(a, { did, at: Date.now() });
+    return did;
+  }
+
+  async function resolvePds(did: string): Promise<string> {
+    const local = [...known.values()].some((k) => k.did === did);
+    if (local) return opts.pdsUrl;
+    let data;
+    try {
+      data = await idResolver.did.resolveAtprotoData(did);
+    } catch (err) {
+      throw new AtprotoError('DID_NOT_FOUND', `cannot resolve ${did} to a PDS: ${(err as Error).message}`);
+    }
+    return data.pds;
+  }
+
+  const readers = new Map<string, AtpAgent>();
+  const readerFor = (url: string) => {
+    let r = readers.get(url);
+    if (!r) readers.set(url, (r = new AtpAgent({ service: url })));
+    return r;
+  };
+
+  async function findRecord<T>(uri: string): Promise<RecordView<T> | null> {
+    const u = parseAtUri(uri);
+    const did = await resolveDid(u.host);
+    const pds = await resolvePds(did);
+    try {
+      const res = await readerFor(pds).com.atproto.repo.getRecord({ repo: did, collection: u.collection, rkey: u.rkey });
+      return { uri: res.data.uri, cid: res.data.cid ?? '', value: res.data.value as T };
+    } catch (err) {
+      const e = toAtprotoError(err, `reading ${uri}`);
+      if (e.code === 'RECORD_NOT_FOUND') return null;
+      throw e;
+    }
+  }
+
+  const clients: AtprotoClients = {
+    pdsUrl: opts.pdsUrl,
+    plcUrl: opts.plcUrl,
+    appViewUrl: opts.appViewUrl,
+    firehoseUrl: (opts.relayUrl ?? opts.pdsUrl).replace(/^http/, 'ws'),
+    embedded: opts.embedded,
+    idResolver,
+    store: new AtprotoStore(opts.db),
+    appView: opts.appViewUrl ? new AtpAgent({ service: opts.appViewUrl }) : undefined,
+    accounts: () => config.agents.map((n) => known.get(n)).filter((a): a is AgentAccount => !!a),
+    account(name) {
+      const a = known.get(name);
+      if (a) return a;
+      if (!config.agents.includes(name)) throw new AtprotoError('UNKNOWN_AGENT', `"${name}" is not an AT agent (ATPROTO_AGENTS=${config.agents.join(',')})`);
+      throw new AtprotoError('NO_ACCOUNT', `agent "${name}" has not logged in to its PDS yet`);
+    },
+    accountByDid: (did) => [...known.values()].find((a) => a.did === did),
+    session,
+    async withSession(name, fn) {
+      const agent = await session(name);
+      try {
+        return await fn(agent);
+      } catch (err) {
+        const name2 = (err as { error?: string }).error;
+        if (!name2 || !AUTH_ERRORS.has(name2)) throw err;
+        logger.info('AT session rejected; logging in again', { agent: name });
+        sessions.delete(name);
+        return fn(await session(name));
+      }
+    },
+    resolveDid,
+    resolvePds,
+    async resolveHandleOf(did) {
+      const acc = [...known.values()].find((k) => k.did === did);
+      if (acc) return acc.handle;
+      const data = await idResolver.did.resolveAtprotoData(did).catch(() => undefined);
+      return data?.handle;
+    },
+    async getRecord<T>(uri: string) {
+      const r = await findRecord<T>(uri);
+      if (!r) throw new AtprotoError('RECORD_NOT_FOUND', `no record at ${uri}`);
+      return r;
+    },
+    findRecord,
+    async listRecords<T>(actor: string, collection: string, limit: number, cursor?: string) {
+      const did = await resolveDid(actor);
+      const pds = await resolvePds(did);
+      try {
+        const res = await readerFor(pds).com.atproto.repo.listRecords({ repo: did, collection, limit, cursor });
+        return { records: res.data.records.map((r) => ({ uri: r.uri, cid: r.cid, value: r.value as T })), cursor: res.data.cursor };
+      } catch (err) {
+        throw toAtprotoError(err, `listing ${collection} of ${actor}`);
+      }
+    },
+    async refreshAccounts() {
+      const stored = await readAccounts(opts.dataDir, registerSecret).catch(() => ({}) as Record<string, { handle: string; did: string }>);
+      for (const name of config.agents) {
+        const s = stored[name];
+        if (s && !config.credentials[name]) {
+          known.set(name, { name, handle: s.handle, did: s.did });
+          continue;
+        }
+        try {
+          await session(name);
+        } catch (err) {
+          logger.warn('AT agent account unavailable', { agent: name, error: err });
+        }
+      }
+      return clients.accounts();
+    },
+  };
+  return clients;
+}

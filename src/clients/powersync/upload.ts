@@ -1,0 +1,218 @@
+/**
+ * Applies a device's CRUD batch (the PowerSync upload queue) to Postgres: every op in
+ * one transaction, only on rows the user owns, every value validated. A bad op rejects
+ * the whole batch (nothing is half-applied) with a status that tells the client what
+ * to do (see README "PowerSync" → upload statuses):
+ *   400 malformed batch, 403 not the user's row or a read-only table, 422 invalid value
+ *   → permanent: the client must drop the transaction, retrying cannot succeed;
+ *   5xx → transient: retry later.
+ */
+import type pg from 'pg';
+import { z } from 'zod';
+import { AppError } from '../../errors';
+
+export class UploadError extends AppError {
+  declare readonly status: 400 | 403 | 422;
+  constructor(
+    status: 400 | 403 | 422,
+    code: string,
+    message: string,
+    readonly at?: { index: number; table?: string; id?: string },
+  ) {
+    super(code, message, { status });
+  }
+  toJSON() {
+    return {
+      error: {
+        message: this.message,
+        type: this.status === 403 ? 'permission_error' : 'invalid_request_error',
+        code: this.code,
+        retryable: false,
+        ...(this.at ? { op_index: this.at.index, table: this.at.table, id: this.at.id } : {}),
+      },
+    };
+  }
+}
+
+const ID = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'ids are 1-128 letters, digits, _ . : or -');
+const text = (max: number) => z.string().max(max);
+const timestamp = z
+  .string()
+  .max(64)
+  .refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO 8601 timestamp');
+
+/** Columns a device may write, per table (owner_id is always the token's user). */
+const TABLES = {
+  conversations: z
+    .object({
+      agent: text(64).regex(/^[A-Za-z0-9_.-]+$/, 'must be an agent name'),
+      thread_id: z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'thread ids are 1-128 letters, digits, _ . : or -'),
+      title: text(500).nullable(),
+      created_at: timestamp,
+      updated_at: timestamp,
+    })
+    .partial()
+    .strict(),
+  messages: z
+    .object({
+      conversation_id: ID,
+      // Devices write the user's side; agents write theirs on the server.
+      role: z.literal('user', { message: "devices may only write role 'user'" }),
+      content: text(32_000).min(1),
+      status: z.enum(['pending']).nullable(),
+      created_at: timestamp,
+    })
+    .partial()
+    .strict(),
+  notes: z
+    .object({ title: text(500), body: text(100_000), created_by: text(64), created_at: timestamp, updated_at: timestamp })
+    .partial()
+    .strict(),
+  tasks: z
+    .object({
+      title: text(500).min(1),
+      status: z.enum(['open', 'in_progress', 'done', 'cancelled']),
+      due_at: timestamp.nullable(),
+      created_by: text(64),
+      created_at: timestamp,
+      updated_at: timestamp,
+    })
+    .partial()
+    .strict(),
+  artifacts: z
+    .object({
+      agent: text(64).nullable(),
+      kind: text(64).min(1),
+      title: text(500).nullable(),
+      cid: text(200).nullable(),
+      at_uri: text(500).regex(/^at:\/\//, 'must be an at:// URI').nullable(),
+      size_bytes: z.number().int().nonnegative().nullable(),
+      metadata: text(20_000).nullable(),
+      created_at: timestamp,
+    })
+    .partial()
+    .strict(),
+} as const;
+
+/** Columns a PUT must carry (a PATCH may carry any subset). */
+const REQUIRED: Record<keyof typeof TABLES, string[]> = {
+  conversations: ['agent'],
+  messages: ['conversation_id', 'role', 'content'],
+  notes: [],
+  tasks: ['title'],
+  artifacts: ['kind'],
+};
+
+const READ_ONLY = new Set(['agents', 'archives']);
+
+const opSchema = z.object({
+  op: z.enum(['PUT', 'PATCH', 'DELETE']),
+  table: z.string().optional(),
+  type: z.string().optional(),
+  id: z.string(),
+  data: z.record(z.string(), z.unknown()).nullable().optional(),
+  opData: z.record(z.string(), z.unknown()).nullable().optional(),
+});
+
+export const batchSchema = z.object({ batch: z.array(z.unknown()).max(10_000) });
+
+export interface UploadResult {
+  applied: number;
+  /** User messages written as 'pending' (to be answered by their agent). */
+  pendingMessages: string[];
+}
+
+type Row = Record<string, unknown>;
+
+export async function applyCrudBatch(db: pg.Pool, userId: string, body: unknown, knownAgents: Set<string>): Promise<UploadResult> {
+  const parsed = batchSchema.safeParse(body);
+  if (!parsed.success) throw new UploadError(400, 'invalid_batch', 'The body must be {"batch": [{op, table, id, data}]} with at most 10000 ops.');
+  const ops = parsed.data.batch.map((raw, index) => {
+    const o = opSchema.safeParse(raw);
+    if (!o.success) throw new UploadError(400, 'invalid_op', `op ${index}: each op needs op (PUT|PATCH|DELETE), table and id`, { index });
+    const table = o.data.table ?? o.data.type ?? '';
+    const id = ID.safeParse(o.data.id);
+    if (!id.success) throw new UploadError(422, 'invalid_id', `op ${index}: ${id.error.issues[0]!.message}`, { index, table });
+    if (READ_ONLY.has(table)) throw new UploadError(403, 'read_only_table', `op ${index}: ${table} is written by the server only`, { index, table, id: o.data.id });
+    if (!(table in TABLES)) throw new UploadError(422, 'unknown_table', `op ${index}: unknown table '${table}'`, { index, table, id: o.data.id });
+    const data = (o.data.data ?? o.data.opData ?? {}) as Row;
+    if (o.data.op !== 'DELETE') {
+      if ('owner_id' in data && data.owner_id !== userId) throw new UploadError(403, 'not_owner', `op ${index}: owner_id must be your own user id`, { index, table, id: o.data.id });
+      delete data.owner_id;
+      delete data.id;
+    }
+    return { index, op: o.data.op, table: table as keyof typeof TABLES, id: o.data.id, data };
+  });
+
+  const client = await db.connect();
+  const pendingMessages: string[] = [];
+  try {
+    await client.query('begin');
+    for (const op of ops) {
+      const at = { index: op.index, table: op.table, id: op.id };
+      const fail = (status: 403 | 422, code: string, msg: string) => new UploadError(status, code, `op ${op.index} (${op.op} ${op.table}/${op.id}): ${msg}`, at);
+      const t = client.escapeIdentifier(op.table);
+      const existing = await client.query<{ owner_id: string }>(`select owner_id from ${t} where id = $1 for update`, [op.id]);
+      const owner = existing.rows[0]?.owner_id;
+      if (owner !== undefined && owner !== userId) throw fail(403, 'not_owner', 'this row belongs to another user');
+
+      if (op.op === 'DELETE') {
+        if (owner !== undefined) await client.query(`delete from ${t} where id = $1 and owner_id = $2`, [op.id, userId]);
+        continue;
+      }
+      const check = TABLES[op.table].safeParse(op.data);
+      if (!check.success) {
+        const issue = check.error.issues[0]!;
+        const col = issue.path.join('.');
+        throw fail(422, 'invalid_value', issue.code === 'unrecognized_keys' ? `unknown column(s) ${(issue as { keys?: string[] }).keys?.join(', ')}` : `${col}: ${issue.message}`);
+      }
+      const values = check.data as Row;
+      if (op.op === 'PATCH' && owner === undefined) continue; // the row is gone on the server: nothing to patch
+      if (op.op === 'PUT' && owner === undefined) {
+        const missing = REQUIRED[op.table].filter((c) => values[c] === undefined || values[c] === null);
+        if (missing.length) throw fail(422, 'missing_value', `missing ${missing.join(', ')}`);
+      }
+      if (op.table === 'conversations' && typeof values.agent === 'string' && !knownAgents.has(values.agent)) throw fail(422, 'unknown_agent', `no agent named '${values.agent}'`);
+      if (op.table === 'messages' && values.conversation_id !== undefined) {
+        const conv = await client.query<{ owner_id: string }>('select owner_id from conversations where id = $1', [values.conversation_id]);
+        if (conv.rows[0]?.owner_id !== userId) throw fail(422, 'unknown_conversation', 'conversation_id is not one of your conversations');
+      }
+      if (op.table === 'conversations' && op.op === 'PUT' && owner === undefined && values.thread_id === undefined) values.thread_id = op.id;
+      if ((op.table === 'notes' || op.table === 'tasks' || op.table === 'conversations') && values.updated_at === undefined) values.updated_at = new Date().toISOString();
+
+      const cols = Object.keys(values).filter((c) => values[c] !== undefined);
+      try {
+        await client.query('savepoint op');
+        if (owner === undefined) {
+          const all = ['id', 'owner_id', ...cols];
+          await client.query(
+            `insert into ${t} (${all.map((c) => client.escapeIdentifier(c)).join(', ')}) values (${all.map((_, i) => `$${i + 1}`).join(', ')})`,
+            [op.id, userId, ...cols.map((c) => values[c])],
+          );
+        } else if (cols.length) {
+          await client.query(
+            `update ${t} set ${cols.map((c, i) => `${client.escapeIdentifier(c)} = $${i + 3}`).join(', ')} where id = $1 and owner_id = $2`,
+            [op.id, userId, ...cols.map((c) => values[c])],
+          );
+        }
+        await client.query('release savepoint op');
+      } catch (err) {
+        const e = err as { code?: string; constraint?: string; detail?: string };
+        if (e.code === '23505') throw fail(422, 'conflict', `a row with this ${e.constraint?.replace(/^.*?_(\w+)_key$/, '$1') ?? 'key'} already exists`);
+        if (e.code?.startsWith('22') || e.code?.startsWith('23')) throw fail(422, 'invalid_value', 'a value was rejected by the database');
+        throw err;
+      }
+      if (op.table === 'messages') {
+        const m = await client.query<{ role: string; status: string | null }>('select role, status from messages where id = $1', [op.id]);
+        if (m.rows[0]?.role === 'user' && m.rows[0].status === 'pending') pendingMessages.push(op.id);
+      }
+    }
+    await client.query('commit');
+    return { applied: ops.length, pendingMessages };
+  } catch (err) {
+    await client.query('rollback').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}

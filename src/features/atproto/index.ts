@@ -1,0 +1,140 @@
+/**
+ * The AT Protocol feature (see src/features/types.ts and README "AT Protocol"):
+ *   startServices  embedded PLC + PDS when PDS_URL is unset; the agents' accounts
+ *   createClients  ctx.clients.atproto: sessions, identity, record reads (AtprotoClients)
+ *   tools/agents   the atproto-* tools and the `social` agent
+ *   workflows      reply-to-mention, scheduled-post
+ *   routes         /xrpc: the feed generator (describeFeedGenerator, getFeedSkeleton)
+ *   readiness      `pds`
+ *   background     firehose trigger → reply-to-mention; scheduled posts; recovery sweep
+ */
+import type { Agent } from '@mastra/core/agent';
+import { ensureEmbeddedAccounts, readAccounts } from '../../../services/atproto/accounts';
+import { startEmbeddedAtproto } from '../../../services/atproto/embedded';
+import { createAtprotoClients, type AtprotoClients } from '../../clients/atproto/clients';
+import { clientOf, type AppContext } from '../../clients/context';
+import { registerSecret } from '../../logger';
+import { createSocialAgent } from '../../mastra/agents/social';
+import { createAtprotoTools, type AtprotoToolDeps } from '../../tools/atproto';
+import { createReplyToMentionWorkflow } from '../../workflows/atproto/reply-to-mention';
+import { createScheduledPostWorkflow } from '../../workflows/atproto/scheduled-post';
+import type { Feature } from '../types';
+import { createFeedGenerator } from './feed-generator';
+import { startFirehoseTrigger } from './firehose';
+import { MentionProcessor } from './mentions';
+import { startSchedules } from './schedule';
+
+/** The AT clients of a running system (ctx.clients.atproto). */
+export function atprotoClients(ctx: AppContext): AtprotoClients {
+  return clientOf(ctx, 'atproto');
+}
+
+export function atprotoToolDeps(ctx: AppContext, actAs?: string): AtprotoToolDeps {
+  const c = ctx.config.atproto;
+  const clients = atprotoClients(ctx);
+  return { clients, store: clients.store, agents: c.agents, longText: c.longText, dryRun: c.dryRun, logger: ctx.logger.child({ feature: 'atproto' }), actAs };
+}
+
+export const atprotoFeature: Feature = {
+  name: 'atproto',
+
+  async startServices({ config, logger, urls, onStop }) {
+    const c = config.atproto;
+    for (const cred of Object.values(c.credentials)) registerSecret(cred.password);
+    if (c.relayUrl) urls.relayUrl = c.relayUrl;
+    if (c.appViewUrl) urls.appviewUrl = c.appViewUrl;
+    if (c.pdsUrl) {
+      urls.pdsUrl = c.pdsUrl;
+      urls.plcUrl = c.plcUrl ?? 'https://plc.directory';
+      return;
+    }
+    const net = await startEmbeddedAtproto({
+      dataDir: config.dataDir,
+      databaseUrl: urls.databaseUrl,
+      pdsPort: c.embeddedPdsPort,
+      handleDomain: c.handleDomain,
+      crawlers: c.relayUrl ? [c.relayUrl] : [],
+      appViewUrl: c.appViewUrl,
+      appViewDid: c.appViewDid,
+      logger,
+      onSecret: registerSecret,
+    });
+    onStop('embedded AT network', net.stop);
+    urls.pdsUrl = net.pdsUrl;
+    urls.plcUrl = net.plcUrl;
+    await ensureEmbeddedAccounts({ pdsUrl: net.pdsUrl, dataDir: config.dataDir, names: c.agents.filter((n) => !c.credentials[n]), handleDomain: c.handleDomain, logger, onSecret: registerSecret });
+  },
+
+  async createClients(ctx) {
+    const c = ctx.config.atproto;
+    const pdsUrl = ctx.urls.pdsUrl;
+    if (!pdsUrl) return;
+    const clients = createAtprotoClients({
+      config: c,
+      dataDir: ctx.config.dataDir,
+      pdsUrl,
+      plcUrl: ctx.urls.plcUrl ?? 'https://plc.directory',
+      relayUrl: c.relayUrl,
+      appViewUrl: c.appViewUrl,
+      embedded: !c.pdsUrl || Object.keys(await readAccounts(ctx.config.dataDir, registerSecret)).length > 0,
+      logger: ctx.logger.child({ feature: 'atproto' }),
+      db: ctx.db,
+    });
+    ctx.clients.atproto = clients;
+    for (const a of await clients.refreshAccounts()) {
+      await ctx.db.query(
+        `insert into agents(id, name, handle, did) values ($1, $1, $2, $3)
+         on conflict (name) do update set handle = excluded.handle, did = excluded.did, updated_at = now()`,
+        [a.name, a.handle, a.did],
+      );
+    }
+  },
+
+  tools(ctx) {
+    if (!ctx.clients.atproto) return {};
+    return createAtprotoTools(atprotoToolDeps(ctx));
+  },
+
+  agents(ctx, memory) {
+    const out: Record<string, Agent> = {};
+    if (!ctx.clients.atproto || !ctx.config.atproto.agents.includes('social')) return out;
+    const handle = atprotoClients(ctx).accounts().find((a) => a.name === 'social')?.handle;
+    out.social = createSocialAgent(ctx, memory, createAtprotoTools(atprotoToolDeps(ctx, 'social')), handle);
+    return out;
+  },
+
+  workflows(ctx) {
+    if (!ctx.clients.atproto) return {};
+    return { 'reply-to-mention': createReplyToMentionWorkflow(ctx), 'scheduled-post': createScheduledPostWorkflow(ctx) };
+  },
+
+  routes({ ctx }) {
+    if (!ctx.clients.atproto) return [];
+    // The XRPC router only answers /xrpc/* paths (everything else falls through).
+    return [['/', createFeedGenerator(ctx).router]];
+  },
+
+  readiness(ctx) {
+    return {
+      pds: async () => {
+        const url = ctx.urls.pdsUrl;
+        if (!url) throw new Error('no PDS configured');
+        const res = await fetch(`${url}/xrpc/_health`, { signal: AbortSignal.timeout(2500) });
+        if (!res.ok) throw new Error(`PDS health answered ${res.status}`);
+      },
+    };
+  },
+
+  async startBackground({ ctx, mastra, onStop }) {
+    if (!ctx.clients.atproto) return;
+    const processor = new MentionProcessor(ctx, mastra);
+    onStop('atproto mention processor', () => processor.stop());
+    if (ctx.config.atproto.autoReply) {
+      const trigger = await startFirehoseTrigger(ctx, processor);
+      onStop('atproto firehose', () => trigger.stop());
+      processor.startRecovery();
+    }
+    const schedules = startSchedules(ctx, mastra);
+    onStop('atproto schedules', async () => schedules.stop());
+  },
+};

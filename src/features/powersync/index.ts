@@ -1,0 +1,118 @@
+/**
+ * The PowerSync feature (see src/features/types.ts and docs/powersync.md):
+ *   startServices  the embedded PowerSync stand-in when POWERSYNC_URL is unset
+ *                  (replication from the `powersync` publication; services/powersync)
+ *   createClients  ctx.clients.powersync: the token signing keys
+ *   tools/agents   save-note, save-artifact, list-artifacts, update-task; `organizer`
+ *   workflows      answer-synced-message (chat through sync)
+ *   routes         /powersync: credentials, jwks.json, upload
+ *   readiness      `powersync`
+ *   onTurn         mirrors /v1 turns into conversations + messages
+ *   background     agent directory rows; the pending-message sweep
+ */
+import pg from 'pg';
+import { startEmbeddedPowerSync, type EmbeddedPowerSync } from '../../../services/powersync/embedded';
+import { clientOf, type AppContext } from '../../clients/context';
+import { loadTokenKeys, type PowerSyncClients } from '../../clients/powersync/keys';
+import { mirrorTurn, publishAgentDirectory } from '../../clients/powersync/records';
+import { migrate } from '../../db/migrate';
+import { createOrganizerAgent } from '../../mastra/agents/organizer';
+import { createPowerSyncTools } from '../../tools/powersync';
+import { createAnswerSyncedMessageWorkflow } from '../../workflows/powersync/answer-message';
+import type { Feature } from '../types';
+import { MessageAnswerer } from './answerer';
+import { createPowerSyncRouter } from './routes';
+
+export function powerSyncClients(ctx: AppContext): PowerSyncClients {
+  return clientOf(ctx, 'powersync');
+}
+
+const answerers = new WeakMap<AppContext, MessageAnswerer>();
+const embedded = new Map<string, EmbeddedPowerSync>();
+
+/** The embedded sync service of a running system (undefined with POWERSYNC_URL); for tests and benchmarks. */
+export function embeddedPowerSync(ctx: AppContext): EmbeddedPowerSync | undefined {
+  return ctx.urls.powersyncUrl ? embedded.get(ctx.urls.powersyncUrl) : undefined;
+}
+
+export const powerSyncFeature: Feature = {
+  name: 'powersync',
+
+  async startServices({ config, logger, urls, onStop }) {
+    const c = config.powersync;
+    if (c.url) {
+      urls.powersyncUrl = c.url;
+      return;
+    }
+    // The stand-in stores its bucket log in Postgres: the schema must exist before replication starts.
+    const db = new pg.Pool({ connectionString: urls.databaseUrl, max: 1 });
+    try {
+      await migrate(db);
+    } finally {
+      await db.end();
+    }
+    const keys = await loadTokenKeys(config.dataDir, c.privateJwk);
+    const ps = await startEmbeddedPowerSync({
+      databaseUrl: urls.databaseUrl,
+      host: '127.0.0.1',
+      port: c.embeddedPort,
+      keys: keys.verifier,
+      audience: c.audience,
+      logger: logger.child({ service: 'powersync' }),
+      slotName: c.slotName,
+      keepaliveSeconds: c.keepaliveSeconds,
+    });
+    onStop('embedded powersync', async () => {
+      embedded.delete(ps.url);
+      await ps.stop();
+    });
+    urls.powersyncUrl = ps.url;
+    embedded.set(ps.url, ps);
+    logger.info('embedded PowerSync ready', { url: ps.url });
+  },
+
+  async createClients(ctx) {
+    ctx.clients.powersync = { keys: await loadTokenKeys(ctx.config.dataDir, ctx.config.powersync.privateJwk) } satisfies PowerSyncClients;
+  },
+
+  tools: (ctx) => createPowerSyncTools(ctx.db),
+  agents: (ctx, memory) => ({ organizer: createOrganizerAgent(ctx, memory) }),
+  workflows: (ctx) => ({ 'answer-synced-message': createAnswerSyncedMessageWorkflow(ctx.db) }),
+
+  routes({ ctx, mastra }) {
+    const answerer = new MessageAnswerer(mastra, ctx.db, ctx.logger.child({ feature: 'powersync' }));
+    answerers.set(ctx, answerer);
+    const router = createPowerSyncRouter({
+      ctx,
+      keys: powerSyncClients(ctx).keys,
+      knownAgents: () => new Set(Object.keys(mastra.listAgents())),
+      onUploaded: (_user, result) => {
+        if (ctx.config.powersync.answerMessages) answerer.trigger(result.pendingMessages);
+      },
+    });
+    return [['/powersync', router]];
+  },
+
+  readiness: (ctx) => ({
+    powersync: async () => {
+      const url = ctx.urls.powersyncUrl;
+      if (!url) throw new Error('no sync service');
+      const res = await fetch(`${url}/probes/liveness`, { signal: AbortSignal.timeout(3000) });
+      if (!res.ok) throw new Error(`sync service answered ${res.status}`);
+    },
+  }),
+
+  async onTurn(ctx, turn) {
+    await mirrorTurn(ctx.db, turn);
+  },
+
+  async startBackground({ ctx, mastra, onStop }) {
+    const agents = Object.entries(mastra.listAgents()).map(([name, a]) => ({ name, description: (a as { getDescription?: () => string }).getDescription?.() ?? '' }));
+    await publishAgentDirectory(ctx.db, agents);
+    const answerer = answerers.get(ctx);
+    if (answerer && ctx.config.powersync.answerMessages) {
+      answerer.start(15_000);
+      onStop('synced-message answerer', () => answerer.stop());
+    }
+  },
+};

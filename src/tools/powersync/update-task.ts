@@ -1,0 +1,42 @@
+/** `update-task`: creates a task for the user, or changes one of theirs (status, title, due date). */
+import { createTool } from '@mastra/core/tools';
+import type pg from 'pg';
+import { z } from 'zod';
+import { newId } from '../../clients/powersync/records';
+import { AppError } from '../../errors';
+import { runTool, toolResult } from '../result';
+import { userOf } from './user';
+
+const STATUS = z.enum(['open', 'in_progress', 'done', 'cancelled']);
+
+export function createUpdateTaskTool(db: pg.Pool) {
+  return createTool({
+    id: 'update-task',
+    description: "Create a task for the user (no id) or update one of the user's tasks by id: status, title or due date.",
+    inputSchema: z.object({
+      id: z.string().max(128).optional().describe('the task to change; omit to create a new task'),
+      title: z.string().min(1).max(500).optional(),
+      status: STATUS.optional(),
+      dueAt: z.string().datetime({ offset: true }).nullable().optional().describe('ISO 8601, or null to clear'),
+    }),
+    outputSchema: toolResult({ id: z.string(), title: z.string(), status: STATUS, created: z.boolean() }),
+    execute: (input, context) => runTool(async () => {
+      const owner = userOf(context);
+      if (!input.id) {
+        if (!input.title) throw new AppError('BAD_INPUT', 'a new task needs a title');
+        const id = newId();
+        await db.query(`insert into tasks (id, owner_id, title, status, due_at, created_by) values ($1, $2, $3, $4, $5, $6)`, [id, owner, input.title, input.status ?? 'open', input.dueAt ?? null, context?.agent?.agentId ?? 'agent']);
+        return { id, title: input.title, status: input.status ?? 'open', created: true };
+      }
+      const r = await db.query<{ id: string; title: string; status: z.infer<typeof STATUS> }>(
+        `update tasks set title = coalesce($3, title), status = coalesce($4, status),
+           due_at = case when $5 then $6::timestamptz else due_at end, updated_at = now()
+         where id = $1 and owner_id = $2 returning id, title, status`,
+        [input.id, owner, input.title ?? null, input.status ?? null, input.dueAt !== undefined, input.dueAt ?? null],
+      );
+      // Another user's task looks exactly like a missing one.
+      if (!r.rows[0]) throw new AppError('NOT_FOUND', `no task ${input.id} among this user's tasks`);
+      return { ...r.rows[0], created: false };
+    }),
+  });
+}
