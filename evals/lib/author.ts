@@ -18,8 +18,8 @@
  *   author/no-tools-v1  a deliberately careless policy that never calls tools and
  *                       answers from "memory": it exists to show model comparison.
  */
-import type { Masked, ModelTurn, WireRequest } from './cassettes';
-import { anchorOf, textOf } from './cassettes';
+import { textOf, turnOf, type ModelTurn, type WireRequest } from '../../harness/openai-wire';
+import { anchorOf, type Masked } from './cassettes';
 import type { Upstream } from './recorded-model';
 import { userTurns, type EvalCase, type Suite } from './suite';
 
@@ -30,8 +30,6 @@ export const AUTHOR_NOTE =
 export function isAuthorModel(modelId: string): boolean {
   return modelId.startsWith('author/');
 }
-
-const countTokens = (s: string) => (s.match(/\S+/g) ?? []).length;
 
 function lastToolResult(req: WireRequest): unknown {
   const last = [...req.messages].reverse().find((m) => m.role === 'tool');
@@ -67,13 +65,7 @@ export function authorUpstream(policy: string, suites: Suite[]): Upstream {
   for (const s of suites) for (const c of s.cases) byAnchor.set(anchorOf(userTurns(c)), c);
   return async (req: WireRequest, masked: Masked): Promise<ModelTurn> => {
     const c = byAnchor.get(masked.anchor);
-    const promptTokens = req.messages.reduce((n, m) => n + countTokens(textOf(m.content)), 0);
-    const done = (text: string, toolCalls: ModelTurn['toolCalls'] = []): ModelTurn => ({
-      text,
-      toolCalls,
-      finishReason: toolCalls.length ? 'tool_calls' : 'stop',
-      usage: { prompt_tokens: promptTokens, completion_tokens: countTokens(text) + toolCalls.length, total_tokens: promptTokens + countTokens(text) + toolCalls.length },
-    });
+    const done = (text: string, toolCalls: ModelTurn['toolCalls'] = []): ModelTurn => turnOf(req, text, toolCalls);
     if (!c) throw new Error('scripted author: no case has these user turns');
     if (policy === 'author/no-tools-v1') return done(`I believe I already know this one: ${c.input.length > 60 ? 'it should be fine' : 'the answer is probably 42'}.`);
     if (policy !== 'author/scripted-v1') throw new Error(`unknown author policy ${policy} (known: ${AUTHOR_POLICIES.join(', ')})`);
