@@ -2,7 +2,7 @@
  * THE SCRIPTED AUTHOR: NOT A LANGUAGE MODEL.
  *
  * No model is reachable from the machines this project is built on, so the cassettes
- * checked into evals/cassettes/ were recorded (`--record`) with this policy as the
+ * checked into evals/cassettes/ were recorded (`npm run evals -- --mode record`, every `author/` policy) with this policy as the
  * upstream instead of a real endpoint. Each case in a suite carries an `author` script:
  * the turns a well-behaved model is expected to produce (call this tool with these
  * arguments, then answer with this text, quoting {{tool.<field>}} of the real tool
@@ -26,6 +26,13 @@ import { userTurns, type EvalCase, type Suite } from './suite';
 export const AUTHOR_POLICIES = ['author/scripted-v1', 'author/no-tools-v1'] as const;
 export const AUTHOR_NOTE =
   'Recorded from THE SCRIPTED AUTHOR (evals/lib/author.ts), NOT a language model: each turn comes from the case\'s `author` script in the suite file. These cassettes exercise the pipeline and detect prompt/tool-schema drift; they do not measure a real model.';
+const CARELESS_NOTE =
+  'Recorded from THE SCRIPTED AUTHOR\'s careless policy author/no-tools-v1 (evals/lib/author.ts), NOT a language model: it never calls a tool and answers from "memory", whatever the case\'s script says. It exists to show model comparison (it should fail the suites); it does not measure a real model.';
+
+/** The `recordedBy.note` of a cassette recorded from an author policy. */
+export function authorNote(policy: string): string {
+  return policy === 'author/no-tools-v1' ? CARELESS_NOTE : AUTHOR_NOTE;
+}
 
 export function isAuthorModel(modelId: string): boolean {
   return modelId.startsWith('author/');

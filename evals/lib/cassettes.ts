@@ -204,7 +204,7 @@ export function fillTurn(turn: ModelTurn, tokens: string[]): ModelTurn {
 /** Why a request has no recorded reply: the nearest recorded request and what differs. */
 export function diagnoseMiss(m: Masked, entries: CassetteEntry[]): string {
   const same = entries.filter((e) => e.anchor === m.anchor);
-  if (!same.length) return 'no cassette recorded for this conversation (new or edited case?): record it with --record';
+  if (!same.length) return 'no cassette recorded for this conversation (new or edited case?): record it with --mode record';
   const atStep = same.filter((e) => e.step === m.step);
   if (!atStep.length) {
     const steps = [...new Set(same.map((e) => e.step))].sort().join(', ');
