@@ -2,7 +2,8 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts', 'services/**/*.test.ts', 'evals/**/*.test.ts'],
+    // Every test lives under test/ (services/, evals/, bench/ and harness/ hold none).
+    include: ['test/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 180_000,
     pool: 'forks',

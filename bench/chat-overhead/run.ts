@@ -9,7 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
-import { startTestSystem } from '../../test/support/system';
+import { startTestSystem } from '../../harness/system';
 import { load, readStream, table, writeResult, type LoadResult } from '../lib';
 
 const N1 = Number(process.env.BENCH_N1 ?? 200);

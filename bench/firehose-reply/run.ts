@@ -16,8 +16,8 @@ import { Firehose } from '@atproto/sync';
 import { atprotoClients, atprotoToolDeps } from '../../src/features/atproto';
 import { AUTOMATED_LABELS, nextTid } from '../../src/clients/atproto/posting';
 import { createAtprotoTools } from '../../src/tools/atproto';
-import { startTestSystem } from '../../test/support/system';
-import { createPerson, mention } from '../../test/atproto/support';
+import { startTestSystem } from '../../harness/system';
+import { createPerson, mention } from '../../harness/atproto';
 import { load, percentile, table, writeResult } from '../lib';
 
 const MENTIONS = Number(process.env.BENCH_MENTIONS ?? 100);

@@ -12,8 +12,8 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { startTestSystem } from '../../test/support/system';
-import { deviceDir, openDevice, replicationCaughtUp } from '../../test/sync/support';
+import { startTestSystem } from '../../harness/system';
+import { deviceDir, openDevice, replicationCaughtUp } from '../../harness/devices';
 import { percentile, table, writeResult } from '../lib';
 
 const N = Number(process.env.BENCH_SYNC_N ?? 500);

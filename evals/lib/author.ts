@@ -2,7 +2,7 @@
  * THE SCRIPTED AUTHOR: NOT A LANGUAGE MODEL.
  *
  * No model is reachable from the machines this project is built on, so the cassettes
- * checked into evals/cassettes/ were recorded (`--record`) with this policy as the
+ * checked into evals/cassettes/ were recorded (`npm run evals -- --mode record`, every `author/` policy) with this policy as the
  * upstream instead of a real endpoint. Each case in a suite carries an `author` script:
  * the turns a well-behaved model is expected to produce (call this tool with these
  * arguments, then answer with this text, quoting {{tool.<field>}} of the real tool
@@ -18,20 +18,25 @@
  *   author/no-tools-v1  a deliberately careless policy that never calls tools and
  *                       answers from "memory": it exists to show model comparison.
  */
-import type { Masked, ModelTurn, WireRequest } from './cassettes';
-import { anchorOf, textOf } from './cassettes';
+import { textOf, turnOf, type ModelTurn, type WireRequest } from '../../harness/openai-wire';
+import { anchorOf, type Masked } from './cassettes';
 import type { Upstream } from './recorded-model';
 import { userTurns, type EvalCase, type Suite } from './suite';
 
 export const AUTHOR_POLICIES = ['author/scripted-v1', 'author/no-tools-v1'] as const;
 export const AUTHOR_NOTE =
   'Recorded from THE SCRIPTED AUTHOR (evals/lib/author.ts), NOT a language model: each turn comes from the case\'s `author` script in the suite file. These cassettes exercise the pipeline and detect prompt/tool-schema drift; they do not measure a real model.';
+const CARELESS_NOTE =
+  'Recorded from THE SCRIPTED AUTHOR\'s careless policy author/no-tools-v1 (evals/lib/author.ts), NOT a language model: it never calls a tool and answers from "memory", whatever the case\'s script says. It exists to show model comparison (it should fail the suites); it does not measure a real model.';
+
+/** The `recordedBy.note` of a cassette recorded from an author policy. */
+export function authorNote(policy: string): string {
+  return policy === 'author/no-tools-v1' ? CARELESS_NOTE : AUTHOR_NOTE;
+}
 
 export function isAuthorModel(modelId: string): boolean {
   return modelId.startsWith('author/');
 }
-
-const countTokens = (s: string) => (s.match(/\S+/g) ?? []).length;
 
 function lastToolResult(req: WireRequest): unknown {
   const last = [...req.messages].reverse().find((m) => m.role === 'tool');
@@ -67,13 +72,7 @@ export function authorUpstream(policy: string, suites: Suite[]): Upstream {
   for (const s of suites) for (const c of s.cases) byAnchor.set(anchorOf(userTurns(c)), c);
   return async (req: WireRequest, masked: Masked): Promise<ModelTurn> => {
     const c = byAnchor.get(masked.anchor);
-    const promptTokens = req.messages.reduce((n, m) => n + countTokens(textOf(m.content)), 0);
-    const done = (text: string, toolCalls: ModelTurn['toolCalls'] = []): ModelTurn => ({
-      text,
-      toolCalls,
-      finishReason: toolCalls.length ? 'tool_calls' : 'stop',
-      usage: { prompt_tokens: promptTokens, completion_tokens: countTokens(text) + toolCalls.length, total_tokens: promptTokens + countTokens(text) + toolCalls.length },
-    });
+    const done = (text: string, toolCalls: ModelTurn['toolCalls'] = []): ModelTurn => turnOf(req, text, toolCalls);
     if (!c) throw new Error('scripted author: no case has these user turns');
     if (policy === 'author/no-tools-v1') return done(`I believe I already know this one: ${c.input.length > 60 ? 'it should be fine' : 'the answer is probably 42'}.`);
     if (policy !== 'author/scripted-v1') throw new Error(`unknown author policy ${policy} (known: ${AUTHOR_POLICIES.join(', ')})`);

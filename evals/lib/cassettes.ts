@@ -14,34 +14,10 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { textOf, type ModelTurn, type WireRequest } from '../../harness/openai-wire';
 
-export interface WireToolCall {
-  id?: string;
-  type?: 'function';
-  function: { name: string; arguments: string };
-}
-export interface WireMessage {
-  role: string;
-  content?: string | Array<{ type: string; text?: string }> | null;
-  tool_calls?: WireToolCall[];
-  tool_call_id?: string;
-  name?: string;
-}
-export interface WireRequest {
-  model: string;
-  messages: WireMessage[];
-  tools?: Array<{ type: string; function: { name: string; description?: string; parameters?: unknown } }>;
-  stream?: boolean;
-  [k: string]: unknown;
-}
-
-/** One model turn, independent of wire format (JSON or SSE). */
-export interface ModelTurn {
-  text: string;
-  toolCalls: Array<{ name: string; arguments: Record<string, unknown> }>;
-  finishReason: 'stop' | 'length' | 'tool_calls' | 'content_filter';
-  usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
-}
+export type { ModelTurn, WireMessage, WireRequest, WireToolCall } from '../../harness/openai-wire';
+export { textOf } from '../../harness/openai-wire';
 
 export interface CassetteEntry {
   /** Set in memory only (the file is per model). */
@@ -78,12 +54,6 @@ export function canonical(v: unknown): string {
     .sort()
     .map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`)
     .join(',')}}`;
-}
-
-export function textOf(content: WireMessage['content']): string {
-  if (content == null) return '';
-  if (typeof content === 'string') return content;
-  return content.map((p) => p.text ?? '').join('');
 }
 
 const VOLATILE_PATTERNS: RegExp[] = [
@@ -234,7 +204,7 @@ export function fillTurn(turn: ModelTurn, tokens: string[]): ModelTurn {
 /** Why a request has no recorded reply: the nearest recorded request and what differs. */
 export function diagnoseMiss(m: Masked, entries: CassetteEntry[]): string {
   const same = entries.filter((e) => e.anchor === m.anchor);
-  if (!same.length) return 'no cassette recorded for this conversation (new or edited case?): record it with --record';
+  if (!same.length) return 'no cassette recorded for this conversation (new or edited case?): record it with --mode record';
   const atStep = same.filter((e) => e.step === m.step);
   if (!atStep.length) {
     const steps = [...new Set(same.map((e) => e.step))].sort().join(', ');

@@ -1,11 +1,13 @@
 /** `npm run evals -- [flags]`: flags, and the environment variables they default from. */
 import { parseArgs } from 'node:util';
+import { AUTHOR_POLICIES } from './author';
 
 export const USAGE = `npm run evals -- [flags]
 
   --suite NAMES         comma-separated suites (folders of evals/ with a suite.json); default: all
   --models IDS          provider/model ids to score side by side, e.g. openai/gpt-4o-mini,ollama/llama3.2
-                        (alias --model); default EVAL_MODELS or author/scripted-v1 (the scripted author's cassettes)
+                        (alias --model); default EVAL_MODELS or author/scripted-v1 (the scripted author's cassettes);
+                        with --mode record the default is every scripted author policy (${AUTHOR_POLICIES.join(', ')})
   --agent-model A=ID    model for one agent in every column (repeatable), e.g. --agent-model social=openai/gpt-4o
   --mode MODE           replay (default; cassettes only, no network), record (write cassettes from
                         OPENAI_BASE_URL, or from the scripted author for author/* ids), live (real endpoint, no cassettes)
@@ -88,7 +90,11 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
   const v = parsed.values;
   const suites = [...(v.suite ?? []), ...(v.suites ?? [])].flatMap(list);
   const models = [...(v.models ?? []), ...(v.model ?? [])].flatMap(list);
-  const finalModels = models.length ? models : list(env.EVAL_MODELS).length ? list(env.EVAL_MODELS) : ['author/scripted-v1'];
+  const mode = (v.mode ?? env.EVAL_MODE ?? 'replay') as CliOptions['mode'];
+  // Re-recording the scripted author's cassettes records every author policy, so the
+  // offline side-by-side demo (author/scripted-v1 vs author/no-tools-v1) never lacks one.
+  const defaultModels = mode === 'record' ? [...AUTHOR_POLICIES] : ['author/scripted-v1'];
+  const finalModels = models.length ? models : list(env.EVAL_MODELS).length ? list(env.EVAL_MODELS) : defaultModels;
   for (const m of finalModels) if (!MODEL_ID.test(m)) throw new UsageError(`--models: "${m}" must look like provider/model`);
   const agentModels: Record<string, string> = {};
   for (const pair of v['agent-model'] ?? []) {
@@ -96,7 +102,6 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
     if (!agent || !id || !MODEL_ID.test(id)) throw new UsageError(`--agent-model: "${pair}" must look like agent=provider/model`);
     agentModels[agent.trim()] = id.trim();
   }
-  const mode = (v.mode ?? env.EVAL_MODE ?? 'replay') as CliOptions['mode'];
   if (!['replay', 'record', 'live'].includes(mode)) throw new UsageError(`--mode must be replay, record or live (got "${mode}")`);
   const concurrency = Number(v.concurrency ?? env.EVAL_CONCURRENCY ?? 4);
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) throw new UsageError('--concurrency must be a whole number from 1 to 64');

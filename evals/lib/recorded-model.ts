@@ -3,16 +3,16 @@
  * SSE, tool calls, usage) that the system under test uses as its model endpoint
  * (OPENAI_BASE_URL). Everything between the eval client and the model is the real code
  * path: the agent, its memory, its tools acting on the real services. Only the model's
- * turns come from cassettes.
+ * turns come from cassettes. The wire format is written by harness/openai-wire.ts, the
+ * same writer THE SCRIPTED MODEL of tests and benchmarks uses.
  *
  * - replay: answer from the cassettes of `modelId`; a request with no recording gets
  *   HTTP 409 and a `miss` naming what changed ("cassette stale: tool schema changed…").
  * - record: ask the upstream (a real OpenAI-compatible endpoint, or THE SCRIPTED AUTHOR
  *   on machines without a model, see author.ts) and keep every turn for writing.
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { diagnoseMiss, fillTurn, maskRequest, readCassettes, templateTurn, type CassetteEntry, type Masked, type ModelTurn, type WireRequest } from './cassettes';
+import { serveChatCompletions, writeError, writeTurn, type ModelTurn, type WireRequest } from '../../harness/openai-wire';
+import { diagnoseMiss, fillTurn, maskRequest, readCassettes, templateTurn, type CassetteEntry, type Masked } from './cassettes';
 
 export type Upstream = (req: WireRequest, masked: Masked) => Promise<ModelTurn>;
 
@@ -120,81 +120,24 @@ export async function startRecordedModel(opts: RecordedModelOptions): Promise<Re
     return { status: 200, turn };
   };
 
-  const server = http.createServer(async (req, res) => {
-    if (req.method !== 'POST' || !req.url?.endsWith('/chat/completions')) {
-      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: 'not found' } }));
-      return;
-    }
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    let body: WireRequest;
-    try {
-      body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as WireRequest;
-    } catch {
-      res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: 'bad JSON' } }));
-      return;
-    }
+  const server = await serveChatCompletions(async (body, res) => {
     let out: Awaited<ReturnType<typeof answer>>;
     try {
       out = await answer(body);
     } catch (err) {
       out = { status: 502, error: (err as Error).message };
     }
-    if (!out.turn) {
-      res.writeHead(out.status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ error: { message: out.error, type: 'recorded_model_error', code: out.status === 409 ? 'cassette_miss' : null } }));
-      return;
-    }
-    writeTurn(res, body, out.turn, `chatcmpl-recorded-${++seq}`);
+    if (!out.turn) return writeError(res, out.status, out.error ?? 'no turn', 'recorded_model_error', out.status === 409 ? 'cassette_miss' : null);
+    await writeTurn(res, body, out.turn, { id: `chatcmpl-recorded-${++seq}` });
   });
-  server.keepAliveTimeout = 5000;
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}/v1`,
+    url: server.url,
     modelIds: opts.modelIds,
     misses,
     recorded,
     get hits() {
       return state.hits;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: server.close,
   };
-}
-
-function writeTurn(res: http.ServerResponse, body: WireRequest, turn: ModelTurn, id: string) {
-  const created = Math.floor(Date.now() / 1000);
-  const toolCalls = turn.toolCalls.length
-    ? turn.toolCalls.map((c, i) => ({ id: `${id}-call-${i}`, type: 'function' as const, function: { name: c.name, arguments: JSON.stringify(c.arguments) } }))
-    : undefined;
-  const finish = toolCalls ? 'tool_calls' : turn.finishReason;
-  if (!body.stream) {
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(
-      JSON.stringify({
-        id,
-        object: 'chat.completion',
-        created,
-        model: body.model,
-        choices: [{ index: 0, message: { role: 'assistant', content: turn.text || (toolCalls ? null : ''), tool_calls: toolCalls }, finish_reason: finish }],
-        usage: turn.usage,
-      }),
-    );
-    return;
-  }
-  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-  const send = (delta: Record<string, unknown>, finish_reason: string | null = null) =>
-    res.write(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: body.model, choices: [{ index: 0, delta, finish_reason }] })}\n\n`);
-  send({ role: 'assistant', content: '' });
-  if (turn.text) for (const piece of turn.text.match(/\S+\s*|\s+/g) ?? []) send({ content: piece });
-  toolCalls?.forEach((c, index) => send({ tool_calls: [{ index, ...c }] }));
-  send({}, finish);
-  if ((body.stream_options as { include_usage?: boolean } | undefined)?.include_usage) {
-    res.write(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: body.model, choices: [], usage: turn.usage })}\n\n`);
-  }
-  res.end('data: [DONE]\n\n');
 }

@@ -16,7 +16,7 @@ import { createLogger } from '../../src/logger';
 import { startSystem, type System } from '../../src/system';
 import { SCORERS, type JudgeConfig, type ScoreContext } from '../scorers';
 import { MEMORY_TOOLS } from '../scorers/types';
-import { AUTHOR_NOTE, authorUpstream, isAuthorModel } from './author';
+import { authorNote, authorUpstream, isAuthorModel } from './author';
 import { anchorOf, readCassettes, writeCassette, type CassetteEntry, type CassetteFile } from './cassettes';
 import type { Progress } from './progress';
 import { httpUpstream, startRecordedModel, type RecordedModel } from './recorded-model';
@@ -304,7 +304,7 @@ async function saveRecordings(opts: RunOptions, model: string, recorded: Recorde
     const file: CassetteFile = {
       about: `Recorded model turns for the "${suite.name}" eval suite (evals/${suite.name}/suite.json), replayed by evals/lib/recorded-model.ts. Keys hash the request (model, system prompt, messages with volatile values masked, tool schemas, sampling settings).`,
       recordedBy: author
-        ? { kind: 'scripted-author', policy: model, note: AUTHOR_NOTE }
+        ? { kind: 'scripted-author', policy: model, note: authorNote(model) }
         : { kind: 'model', policy: model, note: `Recorded from a real model endpoint (${model}).` },
       model,
       suite: suite.name,

@@ -8,9 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { atprotoClients, atprotoToolDeps } from '../../src/features/atproto';
 import { nextTid, splitText, tidAfter } from '../../src/clients/atproto/posting';
 import { createAtprotoTools } from '../../src/tools/atproto';
-import { lastUserText, type Script } from '../support/scripted-model';
-import { startTestSystem, type TestSystem } from '../support/system';
-import { account, assertValidPost, createPerson, listPosts, mention, postAs, waitFor } from './support';
+import { lastUserText, type Script } from '../../harness/scripted-model';
+import { startTestSystem, type TestSystem } from '../../harness/system';
+import { account, assertValidPost, createPerson, listPosts, mention, postAs, waitFor } from '../../harness/atproto';
 
 let ts: TestSystem;
 let alice: Awaited<ReturnType<typeof createPerson>>;

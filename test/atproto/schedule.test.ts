@@ -6,9 +6,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { splitText } from '../../src/clients/atproto/posting';
-import { lastUserText, type Script } from '../support/scripted-model';
-import { startTestSystem, type TestSystem } from '../support/system';
-import { account, assertValidPost, listPosts, waitFor } from './support';
+import { lastUserText, type Script } from '../../harness/scripted-model';
+import { startTestSystem, type TestSystem } from '../../harness/system';
+import { account, assertValidPost, listPosts, waitFor } from '../../harness/atproto';
 
 const TOKEN = 'xoxb-' + '123456789012-abcdefghijklmnop';
 const LONG = Array.from({ length: 12 }, (_, i) => `Scheduled thought ${i} about tides and the moon.`).join(' ');

@@ -8,9 +8,9 @@ import { AtpAgent } from '@atproto/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { atprotoClients, atprotoToolDeps } from '../../src/features/atproto';
 import { createAtprotoTools } from '../../src/tools/atproto';
-import { lastUserText, pendingToolResult } from '../support/scripted-model';
-import { startTestSystem, type TestSystem } from '../support/system';
-import { account, assertValidPost, createPerson, getPost, listPosts, png, postAs } from './support';
+import { lastUserText, pendingToolResult } from '../../harness/scripted-model';
+import { startTestSystem, type TestSystem } from '../../harness/system';
+import { account, assertValidPost, createPerson, getPost, listPosts, png, postAs } from '../../harness/atproto';
 
 let ts: TestSystem;
 let alice: Awaited<ReturnType<typeof createPerson>>;

@@ -13,9 +13,7 @@ import { sha } from '../../evals/lib/cassettes';
 import type { RunReport } from '../../evals/lib/results';
 import { startRecordedModel } from '../../evals/lib/recorded-model';
 import { main } from '../../evals/run';
-import { loadConfig } from '../../src/config';
-import { createLogger } from '../../src/logger';
-import { startSystem } from '../../src/system';
+import { startBareSystem } from '../../harness/system';
 
 const assistantSuite = JSON.parse(await fs.readFile(path.join(import.meta.dirname, '../../evals/assistant/suite.json'), 'utf8')) as {
   cases: Array<{ id: string; expect: Record<string, unknown> }>;
@@ -132,11 +130,11 @@ describe('npm run evals (offline)', () => {
   it('scores a running server through its /v1 (OpenAI SDK) with the same cassettes', async () => {
     // The server under test uses the recorded-responses model as its model endpoint.
     const model = await startRecordedModel({ modelIds: ['author/scripted-v1'], mode: 'replay', cassetteDir: path.join(tmp, 'cass'), volatile: { 'current-time': ['iso', 'local'] } });
-    const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'evals-url-target-'));
-    const system = await startSystem(
-      loadConfig({ PORT: '0', DATA_DIR: dataDir, LOG_LEVEL: 'silent', FEATURES: 'none', MODEL: 'author/scripted-v1', OPENAI_BASE_URL: model.url, OPENAI_API_KEY: 'unused', MODEL_MAX_RETRIES: '0', API_KEYS: 'sk-evals-url-target-key:evals', ADMIN_USERS: 'evals' }),
-      { logger: createLogger('silent') },
-    );
+    const bare = await startBareSystem({
+      prefix: 'evals-url-target-',
+      env: { FEATURES: 'none', MODEL: 'author/scripted-v1', OPENAI_BASE_URL: model.url, OPENAI_API_KEY: 'unused', API_KEYS: 'sk-evals-url-target-key:evals', ADMIN_USERS: 'evals' },
+    });
+    const { system } = bare;
     try {
       const r = await run(['--suites-dir', path.join(tmp, 'suites'), '--target', `${system.url}/v1`, '--api-key', 'sk-evals-url-target-key', '--reports', path.join(tmp, 'reports-url')]);
       expect(r.report?.mode).toBe('url');
@@ -147,9 +145,8 @@ describe('npm run evals (offline)', () => {
       // The API key is a secret: never in the report.
       expect(await fs.readFile(r.files!.json, 'utf8')).not.toContain('sk-evals-url-target-key');
     } finally {
-      await system.stop();
+      await bare.stop();
       await model.close();
-      await fs.rm(dataDir, { recursive: true, force: true });
     }
   });
 

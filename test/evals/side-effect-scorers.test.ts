@@ -5,28 +5,25 @@
  * official @atproto/api client and content is added over the Kubo RPC API. No model is
  * involved: each scorer gets a turn whose tool results claim a record or a CID.
  */
-import fs from 'node:fs/promises';
 import { AtpAgent } from '@atproto/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cidPinned } from '../../evals/scorers/ipfs';
 import { facetsValid, postLength, recordOnPds } from '../../evals/scorers/atproto';
 import { noSecrets } from '../../evals/scorers/text';
-import type { EvalScorer, ScoreContext } from '../../evals/scorers/types';
-import { evalCase, type Expectation, type Suite } from '../../evals/lib/suite';
+import type { ScoreContext } from '../../evals/scorers/types';
+import type { Expectation } from '../../evals/lib/suite';
 import type { ToolCallRecord } from '../../evals/lib/target';
-import { loadConfig } from '../../src/config';
-import { createLogger } from '../../src/logger';
-import { startSystem, type System } from '../../src/system';
-import { makeDataDir } from '../support/system';
+import type { System } from '../../src/system';
+import { startBareSystem, type BareSystem } from '../../harness/system';
+import { scoreContext, scoreWith } from './support';
 
+let bare: BareSystem;
 let system: System;
-let dataDir: string;
 let person: AtpAgent & { did: string };
 
 beforeAll(async () => {
-  dataDir = await makeDataDir('one-agents-evals-side-effects-');
-  const config = loadConfig({ PORT: '0', DATA_DIR: dataDir, LOG_LEVEL: 'silent', FEATURES: 'atproto,ipfs', MODEL_MAX_RETRIES: '0' });
-  system = await startSystem(config, { logger: createLogger('silent') });
+  bare = await startBareSystem({ prefix: 'one-agents-evals-side-effects-', env: { FEATURES: 'atproto,ipfs' } });
+  system = bare.system;
   const domain = system.ctx.config.atproto.handleDomain;
   const agent = new AtpAgent({ service: system.ctx.urls.pdsUrl! });
   await agent.createAccount({ handle: `evalsperson.${domain}`, password: 'pw-evalsperson-0123456789', email: `evalsperson@${domain}` });
@@ -34,29 +31,21 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await system?.stop();
-  await fs.rm(dataDir, { recursive: true, force: true });
+  await bare?.stop();
 });
 
-const suite = { name: 'side-effects', agent: 'social', description: 'x', thresholds: {}, volatile: {}, cases: [], file: '' } as unknown as Suite;
-
 function ctxFor(expect: Expectation, toolCalls: ToolCallRecord[], text = 'Done: it is posted and pinned.'): ScoreContext {
-  const c = evalCase.parse({ id: 'c', description: 'd', input: 'do it', expect, author: [{ text: 'x' }] });
-  return {
-    suite,
-    case: c,
-    run: { text, latencyMs: 1, usage: { input: 0, output: 0, total: 0 }, threadId: 't', resourceId: 'r', scorerInput: { inputMessages: [], rememberedMessages: [], systemMessages: [], taggedSystemMessages: {} }, scorerOutput: [], toolCalls },
+  return scoreContext({
+    suite: { name: 'side-effects', agent: 'social' },
+    expect,
+    toolCalls,
+    text,
     services: { pdsUrl: system.ctx.urls.pdsUrl, ipfsApiUrl: system.ctx.urls.ipfsApiUrl },
     secrets: ['sk-test-configured-secret-123'],
-    memo: new Map(),
-  };
+  });
 }
 
-async function score(s: EvalScorer, ctx: ScoreContext) {
-  const r = await s.score(ctx);
-  if ('skipped' in r) throw new Error(`unexpected skip: ${r.skipped}`);
-  return r;
-}
+const score = scoreWith;
 
 async function post(text: string, facets?: unknown[]) {
   const res = await person.com.atproto.repo.createRecord({ repo: person.did, collection: 'app.bsky.feed.post', record: { $type: 'app.bsky.feed.post', text, createdAt: new Date().toISOString(), ...(facets ? { facets } : {}) } });

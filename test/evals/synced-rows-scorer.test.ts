@@ -2,40 +2,35 @@
  * `synced-rows` asks the real Postgres, so it fails when the row a case expects is
  * missing or belongs to another user, whatever the reply and the tool results claim.
  * Real system (startSystem: embedded Postgres with the synced schema migrated); rows are
- * written by the real sync tools (src/tools/sync) acting for a given user, exactly as
+ * written by the real sync tools (src/tools/powersync) acting for a given user, exactly as
  * the organizer's tool calls do. No model is involved: each scorer call gets a turn whose
  * tool results claim a row.
  */
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { syncedRows } from '../../evals/scorers/sync';
 import type { ScoreContext } from '../../evals/scorers/types';
-import { evalCase, type Expectation, type Suite } from '../../evals/lib/suite';
+import type { Expectation } from '../../evals/lib/suite';
 import type { ToolCallRecord } from '../../evals/lib/target';
-import { loadConfig } from '../../src/config';
-import { createLogger } from '../../src/logger';
-import { startSystem, type System } from '../../src/system';
+import type { System } from '../../src/system';
 import { createPowerSyncTools } from '../../src/tools/powersync';
-import { makeDataDir } from '../support/system';
+import { startBareSystem, type BareSystem } from '../../harness/system';
+import { scoreContext, scoreWith } from './support';
 
+let bare: BareSystem;
 let system: System;
-let dataDir: string;
 let tools: ReturnType<typeof createPowerSyncTools>;
 
 beforeAll(async () => {
-  dataDir = await makeDataDir('one-agents-evals-synced-rows-');
-  const config = loadConfig({ PORT: '0', DATA_DIR: dataDir, LOG_LEVEL: 'silent', FEATURES: 'none', MODEL_MAX_RETRIES: '0' });
-  system = await startSystem(config, { logger: createLogger('silent') });
+  bare = await startBareSystem({ prefix: 'one-agents-evals-synced-rows-', env: { FEATURES: 'none' } });
+  system = bare.system;
   tools = createPowerSyncTools(system.ctx.db);
 });
 
 afterAll(async () => {
-  await system?.stop();
-  await fs.rm(dataDir, { recursive: true, force: true });
+  await bare?.stop();
 });
 
-const suite = { name: 'synced', agent: 'organizer', description: 'x', thresholds: {}, volatile: {}, cases: [], file: '' } as unknown as Suite;
 /** A user id of its own for every test: rows never leak between tests. */
 const user = (name: string) => `${name}-${randomUUID().slice(0, 8)}`;
 
@@ -47,22 +42,10 @@ async function asUser<T>(owner: string, tool: keyof typeof tools, input: Record<
 }
 
 function ctxFor(owner: string, expect: Expectation, toolCalls: ToolCallRecord[], startedAt: number, services: ScoreContext['services'] = { databaseUrl: system.ctx.urls.databaseUrl }): ScoreContext {
-  const c = evalCase.parse({ id: 'c', description: 'd', input: 'do it', expect, author: [{ text: 'x' }] });
-  return {
-    suite,
-    case: c,
-    run: { text: 'Saved it for you.', latencyMs: 1, startedAt, usage: { input: 0, output: 0, total: 0 }, threadId: 't', resourceId: owner, scorerInput: { inputMessages: [], rememberedMessages: [], systemMessages: [], taggedSystemMessages: {} }, scorerOutput: [], toolCalls },
-    services,
-    secrets: [],
-    memo: new Map(),
-  };
+  return scoreContext({ suite: { name: 'synced', agent: 'organizer' }, expect, toolCalls, text: 'Saved it for you.', services, run: { startedAt, resourceId: owner } });
 }
 
-async function score(ctx: ScoreContext) {
-  const r = await syncedRows.score(ctx);
-  if ('skipped' in r) throw new Error(`unexpected skip: ${r.skipped}`);
-  return r;
-}
+const score = (ctx: ScoreContext) => scoreWith(syncedRows, ctx);
 
 describe('synced-rows asks Postgres', () => {
   it('passes when the note the tool reports exists for the conversation user', async () => {

@@ -16,8 +16,8 @@ import { IpfsService } from '../../src/clients/ipfs/service';
 import { createLogger } from '../../src/logger';
 import { createIpfsTools } from '../../src/tools/ipfs';
 import { freePort } from '../../services/lib/net';
-import { lastUserText, pendingToolResult } from '../support/scripted-model';
-import { makeDataDir, startTestSystem, type TestSystem } from '../support/system';
+import { lastUserText, pendingToolResult } from '../../harness/scripted-model';
+import { makeDataDir, startTestSystem, type TestSystem } from '../../harness/system';
 
 let ts: TestSystem;
 let filesDir: string;

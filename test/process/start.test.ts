@@ -10,8 +10,8 @@ import path from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../services/lib/net';
-import { startScriptedModel, type ScriptedModel } from '../support/scripted-model';
-import { makeDataDir } from '../support/system';
+import { startScriptedModel, type ScriptedModel } from '../../harness/scripted-model';
+import { makeDataDir } from '../../harness/system';
 
 const ROOT = path.resolve(__dirname, '../..');
 let model: ScriptedModel;

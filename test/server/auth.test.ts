@@ -2,7 +2,7 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../services/lib/net';
-import { startTestSystem, type TestSystem } from '../support/system';
+import { startTestSystem, type TestSystem } from '../../harness/system';
 
 const ALICE = 'sk-one-alice-0123456789';
 const BOB = 'sk-one-bob-9876543210';

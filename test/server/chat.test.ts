@@ -4,8 +4,8 @@
  */
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { echoScript, lastUserText, textOf, type ChatRequest } from '../support/scripted-model';
-import { startTestSystem, type TestSystem } from '../support/system';
+import { echoScript, lastUserText, textOf, type ChatRequest } from '../../harness/scripted-model';
+import { startTestSystem, type TestSystem } from '../../harness/system';
 
 let t: TestSystem;
 let client: OpenAI;

@@ -6,9 +6,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { embeddedPowerSync } from '../../src/features/powersync';
 import { replyIdFor } from '../../src/workflows/powersync/answer-message';
-import { lastUserText, pendingToolResult, type Script } from '../support/scripted-model';
-import { startTestSystem, type TestSystem } from '../support/system';
-import { deviceDir, openDevice, replicationCaughtUp, waitForRows, type Device } from './support';
+import { lastUserText, pendingToolResult, type Script } from '../../harness/scripted-model';
+import { startTestSystem, type TestSystem } from '../../harness/system';
+import { deviceDir, openDevice, replicationCaughtUp, waitForRows, type Device } from '../../harness/devices';
 
 const ALICE_KEY = 'sk-alice-device-0001';
 const BOB_KEY = 'sk-bob-device-00001';

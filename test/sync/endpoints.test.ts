@@ -11,8 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSourceSchema, readSyncRulesYaml, validateSyncRules, SyncRules } from '../../services/powersync/embedded/rules';
 import { powerSyncClients } from '../../src/features/powersync';
 import { AppSchema } from '../../src/clients/powersync/client-schema';
-import { pendingToolResult, lastUserText, type Script } from '../support/scripted-model';
-import { startTestSystem, type TestSystem } from '../support/system';
+import { pendingToolResult, lastUserText, type Script } from '../../harness/scripted-model';
+import { startTestSystem, type TestSystem } from '../../harness/system';
 
 const ALICE_KEY = 'sk-alice-endpoint-01';
 const BOB_KEY = 'sk-bob-endpoint-0001';

@@ -1,8 +1,8 @@
-/** Helpers for the AT tests: other people's accounts on the embedded PDS, record reads, a tiny PNG. */
+/** AT Protocol helpers for tests and benchmarks: other people's accounts on the embedded PDS, record reads, a tiny PNG. */
 import { deflateSync } from 'node:zlib';
 import { AtpAgent, lexicons } from '@atproto/api';
-import type { System } from '../../src/system';
-import { atprotoClients } from '../../src/features/atproto';
+import type { System } from '../src/system';
+import { atprotoClients } from '../src/features/atproto';
 
 export async function createPerson(system: System, name: string, opts: { automated?: boolean } = {}): Promise<AtpAgent & { did: string; handle: string }> {
   const pdsUrl = system.ctx.urls.pdsUrl!;

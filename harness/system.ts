@@ -1,15 +1,15 @@
 /**
  * Starts the real system for a test file: embedded Postgres (its own data dir and
  * free port), the Mastra runtime, and the HTTP server, with OPENAI_BASE_URL pointing
- * at THE SCRIPTED MODEL (test/support/scripted-model.ts). Nothing else is replaced.
+ * at THE SCRIPTED MODEL (harness/scripted-model.ts). Nothing else is replaced.
  */
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import OpenAI from 'openai';
-import { loadConfig } from '../../src/config';
-import { createLogger } from '../../src/logger';
-import { startSystem, type System } from '../../src/system';
+import { loadConfig } from '../src/config';
+import { createLogger } from '../src/logger';
+import { startSystem, type System } from '../src/system';
 import { startScriptedModel, type Script, type ScriptedModel } from './scripted-model';
 
 export interface TestSystem {
@@ -63,4 +63,32 @@ export async function startTestSystem(opts: { script?: Script; env?: Record<stri
     },
   };
   return ts;
+}
+
+export interface BareSystem {
+  system: System;
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The real system on a fresh temp data dir without the scripted model, for code that
+ * never asks a model (scorers, services, sync tools) or brings its own model endpoint
+ * in `env` (the evals' recorded-responses model).
+ */
+export async function startBareSystem(opts: { prefix?: string; env?: Record<string, string> } = {}): Promise<BareSystem> {
+  const dataDir = await makeDataDir(opts.prefix);
+  const config = loadConfig({ PORT: '0', DATA_DIR: dataDir, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', MODEL_MAX_RETRIES: '0', ...opts.env });
+  const system = await startSystem(config, { logger: createLogger(config.logLevel) }).catch(async (err) => {
+    await fs.rm(dataDir, { recursive: true, force: true });
+    throw err;
+  });
+  return {
+    system,
+    dataDir,
+    async stop() {
+      await system.stop();
+      await fs.rm(dataDir, { recursive: true, force: true });
+    },
+  };
 }

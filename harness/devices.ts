@@ -1,5 +1,5 @@
 /**
- * A device for the sync tests: the real @powersync/node client (its own SQLite file)
+ * A device for the sync tests and benchmarks: the real @powersync/node client (its own SQLite file)
  * with a backend connector that uses our /powersync endpoints exactly as the README's
  * client script does: credentials for the token, upload for the CRUD queue
  * (4xx = permanent rejection → the transaction is dropped and recorded; else retry).
@@ -7,7 +7,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { PowerSyncDatabase, type AbstractPowerSyncDatabase, type PowerSyncBackendConnector, type PowerSyncCredentials } from '@powersync/node';
-import { AppSchema } from '../../src/clients/powersync/client-schema';
+import { AppSchema } from '../src/clients/powersync/client-schema';
 
 export interface DeviceOptions {
   /** A function when the backend moves (restart on a new port). */
