@@ -208,7 +208,7 @@ export interface IpfsConfig {
   filesDir: string;
 }
 
-/** PowerSync settings (src/features/sync.ts). */
+/** PowerSync settings (src/features/powersync.ts). */
 export interface PowerSyncConfig {
   /** External PowerSync Service; undefined = the embedded sync service. */
   url?: string;

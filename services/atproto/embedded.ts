@@ -158,7 +158,9 @@ export async function startEmbeddedAtproto(opts: EmbeddedAtprotoOptions): Promis
       await plcDb.close();
       await waitForBackendsGone(opts.databaseUrl, PLC_APP_NAME);
     });
-    const plcUrl = `http://${host}:${plcPort}`;
+    // By name, not IP: the PDS's own fetch (safeFetchWrap, allowIpHost: false) refuses IP
+    // hosts, so with an IP here it could not resolve its own accounts' DIDs (describeRepo).
+    const plcUrl = `http://${host === '127.0.0.1' ? 'localhost' : host}:${plcPort}`;
 
     // ---- PDS ------------------------------------------------------------------------
     const pdsMod = await import('@atproto/pds');

@@ -12,6 +12,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { requestUrl } from '../../lib/http';
 import type { Logger } from '../../lib/logger';
 import type { Replicator } from './replicator';
 import type { SyncRules } from './rules';
@@ -240,7 +241,8 @@ export async function startSyncServer(o: SyncServerOptions): Promise<RunningSync
   }
 
   const server = http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    const url = requestUrl(req);
+    if (!url) return sendError(res, new HttpError(400, 'PSYNC_S2001', 'malformed request URL'));
     const route = `${req.method} ${url.pathname}`;
     let handler: Promise<void>;
     if (route === 'POST /sync/stream') handler = stream(req, res);

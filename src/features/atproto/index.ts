@@ -12,6 +12,7 @@ import type { Agent } from '@mastra/core/agent';
 import { ensureEmbeddedAccounts, readAccounts } from '../../../services/atproto/accounts';
 import { startEmbeddedAtproto } from '../../../services/atproto/embedded';
 import { createAtprotoClients, type AtprotoClients } from '../../clients/atproto/clients';
+import { toAtprotoError } from '../../clients/atproto/errors';
 import { clientOf, type AppContext } from '../../clients/context';
 import { registerSecret } from '../../logger';
 import { createSocialAgent } from '../../mastra/agents/social';
@@ -115,7 +116,7 @@ export const atprotoFeature: Feature = {
   },
 
   readiness(ctx) {
-    return {
+    const checks: Record<string, () => Promise<void>> = {
       pds: async () => {
         const url = ctx.urls.pdsUrl;
         if (!url) throw new Error('no PDS configured');
@@ -123,6 +124,26 @@ export const atprotoFeature: Feature = {
         if (!res.ok) throw new Error(`PDS health answered ${res.status}`);
       },
     };
+    if (!ctx.clients.atproto) return checks;
+    // One entry per agent account: its session must log in. A failed login is retried at
+    // most once a minute, so a polling orchestrator cannot exhaust the PDS's login limits.
+    const failures = new Map<string, { at: number; message: string }>();
+    for (const name of ctx.config.atproto.agents) {
+      checks[`atproto:${name}`] = async () => {
+        const failed = failures.get(name);
+        if (failed && Date.now() - failed.at < 60_000) throw new Error(failed.message);
+        try {
+          await atprotoClients(ctx).session(name);
+          failures.delete(name);
+        } catch (err) {
+          const e = toAtprotoError(err, `agent ${name}`);
+          const message = `${e.code}: ${e.message}`;
+          failures.set(name, { at: Date.now(), message });
+          throw new Error(message);
+        }
+      };
+    }
+    return checks;
   },
 
   async startBackground({ ctx, mastra, onStop }) {
