@@ -19,6 +19,7 @@ import type { Socket } from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
 import type { Logger, SecretSink } from '../lib/logger';
+import { guardRequests } from '../lib/http';
 import { freePort } from '../lib/net';
 
 export interface EmbeddedAtprotoOptions {
@@ -110,6 +111,10 @@ const sockets = new WeakMap<http.Server, Set<Socket>>();
 function listen(app: { listen: (...args: unknown[]) => http.Server }, port: number, host: string): Promise<http.Server> {
   return new Promise((resolve, reject) => {
     const server = app.listen(port, host);
+    // A malformed request URL gets an XRPC 400 here; the PDS and PLC apps would answer 500.
+    guardRequests(server, (_req, res) => {
+      res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'InvalidRequest', message: 'malformed request URL' }));
+    });
     // Upgraded (websocket) connections are not closed by closeAllConnections(): track them all.
     const set = new Set<Socket>();
     sockets.set(server, set);

@@ -8,7 +8,8 @@
  */
 import { schemas } from '@atproto/api';
 import type { LexiconDoc } from '@atproto/lexicon';
-import { createServer, InvalidRequestError, MethodNotImplementedError, type Server } from '@atproto/xrpc-server';
+import { ResponseType } from '@atproto/xrpc';
+import { createServer, InvalidRequestError, XRPCError, type Server } from '@atproto/xrpc-server';
 import { clientOf, type AppContext } from '../../clients/context';
 import type { AtprotoClients } from '../../clients/atproto/clients';
 
@@ -39,9 +40,12 @@ export function createFeedGenerator(ctx: AppContext): Server {
   const store = clients.store;
   const server = createServer(schemas as LexiconDoc[], {
     validateResponse: true,
-    // Any other /xrpc/* method is answered in XRPC's format, not as an HTML/OpenAI 404.
-    catchall: (req, _res, next) => next(new MethodNotImplementedError(`${req.path.slice(1)} is not served here; this server is a feed generator`)),
+    // Any other /xrpc/* method is answered in XRPC's format, not as an HTML/OpenAI 404:
+    // a 4xx (the caller asked for what is not here), not XRPC's default 501.
+    catchall: (req, _res, next) =>
+      next(new XRPCError(ResponseType.XRPCNotSupported, `${req.path.slice(1)} is not served here; this server is a feed generator`, 'MethodNotImplemented')),
   });
+  server.router.disable('x-powered-by');
 
   server.method('app.bsky.feed.describeFeedGenerator', async () => {
     const uri = feedUri(clients);
