@@ -34,7 +34,11 @@ export function redact(value: unknown, depth = 0): unknown {
   if (depth > 6 || value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[k] = SECRET_KEY.test(k) && v ? '[redacted]' : redact(v, depth + 1);
+  for (const [k, v] of Object.entries(value)) {
+    // Stack traces (of errors serialised to plain objects) stay out of the one-line JSON log.
+    if (k === 'stack') continue;
+    out[k] = SECRET_KEY.test(k) && v ? '[redacted]' : redact(v, depth + 1);
+  }
   return out;
 }
 

@@ -22,6 +22,12 @@ export function mastraFields(args: unknown[]): Record<string, unknown> | undefin
   return { details: stripped };
 }
 
+/** Mastra sometimes puts an error's stack into the message text: keep the first lines, drop the frames. */
+export function withoutStack(message: string): string {
+  const i = message.search(/\n\s+at /);
+  return i < 0 ? message : message.slice(0, i);
+}
+
 export class JsonMastraLogger extends MastraLogger {
   constructor(
     private readonly logger: Logger,
@@ -34,15 +40,15 @@ export class JsonMastraLogger extends MastraLogger {
     return order[l] >= order[this.level as keyof typeof order];
   }
   debug(message: string, ...args: unknown[]) {
-    if (this.enabled('debug')) this.logger.debug(message, mastraFields(args));
+    if (this.enabled('debug')) this.logger.debug(withoutStack(message), mastraFields(args));
   }
   info(message: string, ...args: unknown[]) {
-    if (this.enabled('info')) this.logger.info(message, mastraFields(args));
+    if (this.enabled('info')) this.logger.info(withoutStack(message), mastraFields(args));
   }
   warn(message: string, ...args: unknown[]) {
-    if (this.enabled('warn')) this.logger.warn(message, mastraFields(args));
+    if (this.enabled('warn')) this.logger.warn(withoutStack(message), mastraFields(args));
   }
   error(message: string, ...args: unknown[]) {
-    if (this.enabled('error')) this.logger.error(message, mastraFields(args));
+    if (this.enabled('error')) this.logger.error(withoutStack(message), mastraFields(args));
   }
 }

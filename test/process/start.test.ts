@@ -134,5 +134,6 @@ describe('start command', () => {
     expect(await none.exited).toBe(0);
     expect(lines(none.output()).filter((l) => String(JSON.parse(l).msg).startsWith('no language model is configured'))).toHaveLength(1);
     expect(notJson(none.output())).toEqual([]);
+    expect(none.output()).not.toMatch(/\\n\s+at /);
   });
 });

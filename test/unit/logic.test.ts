@@ -66,3 +66,16 @@ describe('chat helpers', () => {
     expect(resolveResource(undefined, undefined)).toBe('anonymous');
   });
 });
+
+describe("Mastra's log lines through the JSON logger", async () => {
+  const { mastraFields, withoutStack } = await import('../../src/system/mastra-logger');
+  it('drops stack frames from a message and from error arguments, keeps name and message', () => {
+    expect(withoutStack('Error executing step draft: Boom: bad\n    at f (/x.ts:1:2)\n    at g (/y.ts:3:4)')).toBe('Error executing step draft: Boom: bad');
+    expect(withoutStack('no frames here')).toBe('no frames here');
+    const err = new Error('upstream down', { cause: new TypeError('fetch failed') });
+    const fields = mastraFields([{ error: err, runId: 'r1', nested: { stack: 'at x', keep: 1 } }]);
+    expect(fields).toEqual({ error: { name: 'Error', message: 'upstream down', cause: { name: 'TypeError', message: 'fetch failed' } }, runId: 'r1', nested: { keep: 1 } });
+    expect(mastraFields([])).toBeUndefined();
+    expect(mastraFields(['a', 2])).toEqual({ details: ['a', 2] });
+  });
+});
