@@ -90,6 +90,7 @@ const schema = z.object({
   MODEL_TIMEOUT_MS: intFrom(120_000, 100),
   MODEL_MAX_RETRIES: intFrom(1, 0, 10),
   AGENT_MAX_STEPS: intFrom(8, 1, 100),
+  LEADERSHIP_POLL_MS: intFrom(2000, 100, 60_000),
   FEATURES: optionalString,
 
   // AT Protocol (README "AT Protocol"): unset PDS_URL = embedded PLC + PDS.
@@ -168,6 +169,8 @@ export interface Config {
   adminUsers: Set<string>;
   rateLimitRpm: number;
   bodyLimit: string;
+  /** How often a replica tries to take over work that runs once (src/db/leadership.ts). */
+  leadershipPollMs: number;
   model: {
     default: string;
     baseUrl?: string;
@@ -316,6 +319,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     adminUsers: new Set((c.ADMIN_USERS ?? '').split(',').map((u) => u.trim()).filter(Boolean)),
     rateLimitRpm: c.RATE_LIMIT_RPM,
     bodyLimit: c.BODY_LIMIT.toLowerCase(),
+    leadershipPollMs: c.LEADERSHIP_POLL_MS,
     model: {
       default: c.MODEL,
       baseUrl: c.OPENAI_BASE_URL,

@@ -295,8 +295,10 @@ describe('feed generator (XRPC)', () => {
     expect(await unknown.json()).toMatchObject({ error: 'UnknownFeed' });
     const badCursor = await fetch(`${ts.system.url}/xrpc/app.bsky.feed.getFeedSkeleton?feed=${encodeURIComponent(feed)}&cursor=zzz`);
     expect(await badCursor.json()).toMatchObject({ error: 'BadCursor' });
+    // A method this server does not serve is the caller's mistake: 404, not XRPC's default 501.
     const nope = await fetch(`${ts.system.url}/xrpc/app.bsky.feed.getTimeline`);
-    expect(nope.status).toBe(501);
+    expect(nope.status).toBe(404);
+    expect(await nope.json()).toMatchObject({ error: 'MethodNotImplemented' });
   });
 });
 

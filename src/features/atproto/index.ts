@@ -19,6 +19,7 @@ import { createSocialAgent } from '../../mastra/agents/social';
 import { createAtprotoTools, type AtprotoToolDeps } from '../../tools/atproto';
 import { createReplyToMentionWorkflow } from '../../workflows/atproto/reply-to-mention';
 import { createScheduledPostWorkflow } from '../../workflows/atproto/scheduled-post';
+import { lead } from '../../db/leadership';
 import type { Feature } from '../types';
 import { createFeedGenerator } from './feed-generator';
 import { startFirehoseTrigger } from './firehose';
@@ -148,14 +149,26 @@ export const atprotoFeature: Feature = {
 
   async startBackground({ ctx, mastra, onStop }) {
     if (!ctx.clients.atproto) return;
-    const processor = new MentionProcessor(ctx, mastra);
-    onStop('atproto mention processor', () => processor.stop());
-    if (ctx.config.atproto.autoReply) {
-      const trigger = await startFirehoseTrigger(ctx, processor);
-      onStop('atproto firehose', () => trigger.stop());
-      processor.startRecovery();
-    }
-    const schedules = startSchedules(ctx, mastra);
-    onStop('atproto schedules', async () => schedules.stop());
+    // The firehose trigger, the recovery sweep and the schedules run on one replica at a
+    // time: the leader, chosen through Postgres (src/db/leadership.ts).
+    const leader = lead({
+      databaseUrl: ctx.urls.databaseUrl,
+      name: 'atproto-triggers',
+      logger: ctx.logger.child({ feature: 'atproto' }),
+      pollMs: ctx.config.leadershipPollMs,
+      start: async () => {
+        const processor = new MentionProcessor(ctx, mastra);
+        const trigger = ctx.config.atproto.autoReply ? await startFirehoseTrigger(ctx, processor) : undefined;
+        if (trigger) processor.startRecovery();
+        const schedules = startSchedules(ctx, mastra);
+        return async () => {
+          await trigger?.stop();
+          await processor.stop();
+          schedules.stop();
+        };
+      },
+    });
+    onStop('atproto triggers', () => leader.stop());
+    await leader.firstAttempt;
   },
 };

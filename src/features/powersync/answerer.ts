@@ -48,9 +48,15 @@ export class MessageAnswerer {
     this.timer.unref();
   }
 
+  /** Stops the periodic sweep only (leadership moved elsewhere); triggered answers go on. */
+  stopSweep() {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
   async stop() {
     this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
+    this.stopSweep();
     await Promise.allSettled([...this.inFlight.values()]);
   }
 }

@@ -19,6 +19,7 @@ import { migrate } from '../../db/migrate';
 import { createOrganizerAgent } from '../../mastra/agents/organizer';
 import { createPowerSyncTools } from '../../tools/powersync';
 import { createAnswerSyncedMessageWorkflow } from '../../workflows/powersync/answer-message';
+import { lead } from '../../db/leadership';
 import type { Feature } from '../types';
 import { MessageAnswerer } from './answerer';
 import { createPowerSyncRouter } from './routes';
@@ -111,8 +112,23 @@ export const powerSyncFeature: Feature = {
     await publishAgentDirectory(ctx.db, agents);
     const answerer = answerers.get(ctx);
     if (answerer && ctx.config.powersync.answerMessages) {
-      answerer.start(15_000);
-      onStop('synced-message answerer', () => answerer.stop());
+      // Every replica answers what its own uploads bring (trigger); the sweep that picks up
+      // what a stopped process left runs on one replica at a time (src/db/leadership.ts).
+      const leader = lead({
+        databaseUrl: ctx.urls.databaseUrl,
+        name: 'powersync-answerer-sweep',
+        logger: ctx.logger.child({ feature: 'powersync' }),
+        pollMs: ctx.config.leadershipPollMs,
+        start: () => {
+          answerer.start(15_000);
+          return () => answerer.stopSweep();
+        },
+      });
+      onStop('synced-message answerer', async () => {
+        await leader.stop();
+        await answerer.stop();
+      });
+      await leader.firstAttempt;
     }
   },
 };
