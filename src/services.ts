@@ -6,16 +6,21 @@
  *
  *   set -a; . .data/services.env; set +a; PORT=8788 DATA_DIR=.data/r1 npm start
  *
- * Each replica finds every URL set, so it embeds nothing; it logs the agents in with the
- * written per-agent credentials and signs PowerSync tokens with the same key the sync
- * service verifies. Stays up until SIGTERM/SIGINT, then stops the services and removes
+ * The database is migrated (app schema and Mastra's tables) before the file is written,
+ * so replicas may start all at once. Each replica finds every URL set, so it embeds
+ * nothing; it logs the agents in with the written per-agent credentials and signs
+ * PowerSync tokens with the same key the sync service verifies. Stays up until SIGTERM/SIGINT, then stops the services and removes
  * services.env (its ports are not kept across restarts).
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { PostgresStore } from '@mastra/pg';
+import pg from 'pg';
 import { readAccounts } from '../services/atproto/accounts';
 import { ConfigError, loadConfig, type Config } from './config';
 import type { ServiceUrls } from './clients/context';
+import { loadTokenKeys } from './clients/powersync/keys';
+import { migrate } from './db/migrate';
 import { enabledFeatures } from './features';
 import { createLogger, registerSecret } from './logger';
 import { startServices } from './system';
@@ -23,6 +28,27 @@ import { startServices } from './system';
 /** The file replicas source; in DATA_DIR, next to the services' data. */
 function servicesEnvFile(dataDir: string): string {
   return path.join(dataDir, 'services.env');
+}
+
+/**
+ * The shared database, ready before any replica starts: the app's schema (migrate, under
+ * an advisory lock) and Mastra's storage tables. PostgresStore.init() creates its tables
+ * without a lock, so replicas starting at once on an empty database would race
+ * ("duplicate key value violates unique constraint pg_class_relname_nsp_index").
+ */
+async function prepareDatabase(databaseUrl: string): Promise<void> {
+  const db = new pg.Pool({ connectionString: databaseUrl, max: 1 });
+  try {
+    await migrate(db);
+  } finally {
+    await db.end();
+  }
+  const storage = new PostgresStore({ id: 'one-agents-services', connectionString: databaseUrl });
+  try {
+    await storage.init();
+  } finally {
+    await storage.close();
+  }
 }
 
 const envName = (agent: string) => agent.toUpperCase().replace(/-/g, '_');
@@ -68,6 +94,9 @@ async function replicaEnv(config: Config, urls: ServiceUrls): Promise<Record<str
 
   if (on.has('powersync')) {
     const c = config.powersync;
+    // Makes DATA_DIR/powersync/jwt-key.json when no key is configured and none exists yet
+    // (an external POWERSYNC_URL: the embedded service did not create it).
+    if (!c.privateJwk) await loadTokenKeys(config.dataDir);
     Object.assign(env, {
       POWERSYNC_URL: urls.powersyncUrl,
       POWERSYNC_PUBLIC_URL: c.publicUrl,
@@ -132,6 +161,7 @@ async function main() {
 
   try {
     const urls = await startServices(config, logger, (name, stop) => stops.push({ name, stop }));
+    await prepareDatabase(urls.databaseUrl);
     const env = await replicaEnv(config, urls);
     await fs.mkdir(config.dataDir, { recursive: true });
     const tmp = `${file}.${process.pid}.tmp`;
