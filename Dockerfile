@@ -8,6 +8,10 @@ COPY tsconfig.json ./
 COPY src ./src
 COPY services ./services
 COPY evals ./evals
+# DATA_DIR: the PowerSync signing key, files for ipfs-pin-file. Owned by `node`, so a new
+# named volume mounted here (docker-compose.yml: appdata) starts out writable by the app.
+RUN mkdir -p /data && chown node:node /data
+ENV DATA_DIR=/data
 USER node
 EXPOSE 8787
 CMD ["node", "--import", "tsx", "src/main.ts"]

@@ -17,7 +17,7 @@ const LAYERS: Array<[name: string, test: (rel: string) => boolean]> = [
   ['server', (f) => f.startsWith('src/server/')],
   ['features', (f) => f.startsWith('src/features/')],
   ['system', (f) => f.startsWith('src/system/')],
-  ['entry points', (f) => ['src/main.ts', 'src/dev.ts', 'src/mastra/index.ts'].includes(f)],
+  ['entry points', (f) => ['src/main.ts', 'src/dev.ts', 'src/services.ts', 'src/mastra/index.ts'].includes(f)],
 ];
 
 function files(dir: string): string[] {
