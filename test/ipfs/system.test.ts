@@ -18,8 +18,10 @@ import { createIpfsTools } from '../../src/tools/ipfs';
 import { freePort } from '../../services/lib/net';
 import { lastUserText, pendingToolResult } from '../../harness/scripted-model';
 import { makeDataDir, startTestSystem, type TestSystem } from '../../harness/system';
+import { png } from '../../harness/atproto';
 
 let ts: TestSystem;
+const ENV_KEY = 'sk-proj-Zx8Qw2Er4Ty6Ui8Op0As2Df4Gh6Jk8Lz';
 let filesDir: string;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyTool = { execute: (input: unknown, ctx?: unknown) => Promise<any> };
@@ -32,6 +34,8 @@ beforeAll(async () => {
   await fs.mkdir(filesDir, { recursive: true });
   await fs.writeFile(path.join(filesDir, 'report.txt'), 'quarterly report\n');
   await fs.writeFile(path.join(dataDir, 'secret.txt'), 'not for IPFS');
+  await fs.writeFile(path.join(filesDir, '.env'), `PORT=8080\nOPENAI_API_KEY=${ENV_KEY}\n`);
+  await fs.writeFile(path.join(filesDir, 'picture.png'), png(64, 48));
   ts = await startTestSystem({ dataDir, env: { ATPROTO_AUTOREPLY: '0', IPFS_MAX_READ_BYTES: '64', IPFS_MAX_PIN_BYTES: '2000000' } });
 });
 afterAll(async () => {
@@ -105,6 +109,33 @@ describe('ipfs tools', () => {
     expect(JSON.stringify(r)).not.toContain('b3BlbnNzaC1rZXktdjEAAAAA');
     expect(await call('ipfs-pin-json', { data: { token: 'ghp_0123456789abcdefghijklmnopqrstuvwxyzAB' } })).toMatchObject({ ok: false, error: { code: 'SECRET_DETECTED' } });
     expect(await pins()).toBe(before);
+  });
+
+  it('refuses key material in a file and in base64 bytes too (the bytes pinned are scanned), and pins a benign PNG', async () => {
+    const kubo = create({ url: ts.system.ctx.urls.ipfsApiUrl! });
+    const pinnedCids = async () => {
+      const out: string[] = [];
+      for await (const p of kubo.pin.ls({ type: 'recursive' })) out.push(p.cid.toString());
+      return out.sort();
+    };
+    const before = await pinnedCids();
+    const file = await call('ipfs-pin-file', { path: '.env' });
+    expect(file).toMatchObject({ ok: false, error: { code: 'SECRET_DETECTED' } });
+    expect(JSON.stringify(file)).not.toContain(ENV_KEY);
+    const b64 = Buffer.from(`OPENAI_API_KEY=${ENV_KEY}\n`).toString('base64');
+    expect(await call('ipfs-pin-bytes', { base64: b64 })).toMatchObject({ ok: false, error: { code: 'SECRET_DETECTED' } });
+    expect(await call('ipfs-pin-bytes', { base64: `data:application/octet-stream;base64,${b64}` })).toMatchObject({ ok: false, error: { code: 'SECRET_DETECTED' } });
+    // A key past the first scan chunk, in otherwise binary content.
+    const big = Buffer.concat([png(200, 200), Buffer.alloc(70_000, 7), Buffer.from(`\0${ENV_KEY}\0`), Buffer.alloc(1000, 9)]);
+    expect(await call('ipfs-pin-bytes', { base64: big.toString('base64') })).toMatchObject({ ok: false, error: { code: 'SECRET_DETECTED' } });
+    // Nothing reached the node: the bytes were never added.
+    const hashes = await Promise.all([Buffer.from(`PORT=8080\nOPENAI_API_KEY=${ENV_KEY}\n`), Buffer.from(`OPENAI_API_KEY=${ENV_KEY}\n`), big].map((b) => ts.system.ctx.clients.ipfs!.hashOnly(b)));
+    expect(await pinnedCids()).toEqual(before);
+    for (const h of hashes) expect(await kubo.block.stat(h, { timeout: 500 }).then(() => 'present', () => 'absent')).toBe('absent');
+
+    const picture = await call('ipfs-pin-file', { path: 'picture.png' });
+    expect(picture).toMatchObject({ ok: true, name: 'picture.png' });
+    expect(await call('ipfs-pin-bytes', { base64: png(300, 10).toString('base64') })).toMatchObject({ ok: true });
   });
 
   it('errors: node down (UNAVAILABLE) and a node that never answers (TIMEOUT)', async () => {

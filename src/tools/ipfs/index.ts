@@ -10,13 +10,7 @@ import { createTool } from '@mastra/core/tools';
 import { z } from 'zod';
 import { IpfsError, toIpfsError } from '../../clients/ipfs/errors';
 import type { IpfsService } from '../../clients/ipfs/service';
-import { assertNoSecret } from '../../util/secrets';
 import { runTool, toolResult } from '../result';
-
-/** IPFS content is public and permanent: key material is refused before it is added. */
-function refuseSecrets(text: string): void {
-  assertNoSecret('content', text);
-}
 
 export interface IpfsToolDeps {
   ipfs: () => IpfsService;
@@ -43,7 +37,6 @@ export function createIpfsTools(d: IpfsToolDeps) {
     outputSchema: toolResult(pinResultShape),
     execute: async ({ text, name }) =>
       run(async () => {
-        refuseSecrets(text);
         return d.ipfs().pinBytes(new TextEncoder().encode(text), { name });
       }),
   });
@@ -57,7 +50,6 @@ export function createIpfsTools(d: IpfsToolDeps) {
       run(async () => {
         if (data === undefined) throw new IpfsError('BAD_INPUT', 'data is required');
         const json = JSON.stringify(data, null, 2);
-        refuseSecrets(json);
         return d.ipfs().pinBytes(new TextEncoder().encode(json), { name });
       }),
   });
