@@ -170,8 +170,8 @@ export function createOutboundFetch(opts: OutboundOptions = {}): OutboundFetch {
   const maxRedirects = opts.maxRedirects ?? 3;
   const lookup = opts.lookup ?? (async (host: string) => (await dns.lookup(host, { all: true, verbatim: true })).map((a) => ({ address: a.address, family: a.family })));
 
-  /** Checks one URL and resolves the address to connect to (never connects). */
-  async function check(url: URL): Promise<LookupAddress> {
+  /** Checks one URL and resolves the addresses it may connect to (never connects). */
+  async function check(url: URL): Promise<LookupAddress[]> {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new OutboundError('FETCH_REFUSED', `refused: only http and https URLs are fetched (${url.protocol})`);
     if (url.username || url.password) throw new OutboundError('FETCH_REFUSED', 'refused: URLs with credentials are not fetched');
     const host = url.hostname.replace(/^\[|\]$/g, '');
@@ -192,17 +192,18 @@ export function createOutboundFetch(opts: OutboundOptions = {}): OutboundFetch {
         if (kind) throw new OutboundError('FETCH_REFUSED', `refused: ${JSON.stringify(url.host.slice(0, 200))} is a ${kind} address; the server does not fetch from internal networks`);
       }
     }
-    return answers[0]!;
+    return answers;
   }
 
-  /** One request to the checked address; the body read whole, up to maxBytes. */
-  function send(url: URL, to: LookupAddress, init: { method: string; headers: Record<string, string>; body?: Buffer }, signal: AbortSignal): Promise<{ status: number; statusText: string; headers: Headers; body: Buffer }> {
+  /** One request to the checked addresses; the body read whole, up to maxBytes. */
+  function send(url: URL, to: LookupAddress[], init: { method: string; headers: Record<string, string>; body?: Buffer }, signal: AbortSignal): Promise<{ status: number; statusText: string; headers: Headers; body: Buffer }> {
     return new Promise((resolve, reject) => {
       const mod = url.protocol === 'https:' ? https : http;
       const host = url.hostname.replace(/^\[|\]$/g, '');
       const pinned = ((_h: string, o: { all?: boolean }, cb: (...args: unknown[]) => void) => {
-        if (o?.all) cb(null, [{ address: to.address, family: to.family }]);
-        else cb(null, to.address, to.family);
+        // Only the addresses checked above (all of them, for the socket's happy eyeballs).
+        if (o?.all) cb(null, to.map((a) => ({ address: a.address, family: a.family })));
+        else cb(null, to[0]!.address, to[0]!.family);
       }) as unknown as net.LookupFunction;
       const req = mod.request(
         {
