@@ -78,6 +78,16 @@ const schema = z.object({
   API_KEYS: apiKeys,
   RATE_LIMIT_RPM: intFrom(120, 0),
   ADMIN_USERS: optionalString,
+  // host:port (or URLs) that model- or document-steered fetches may reach although they are internal (src/util/outbound.ts).
+  OUTBOUND_ALLOW_HOSTS: optionalString.transform((raw, ctx) => {
+    const list = (raw ?? '').split(',').map((e) => e.trim()).filter(Boolean);
+    for (const e of list)
+      if (!/^(https?:\/\/[^\s/]+\/?|[A-Za-z0-9.-]+:\d{1,5}|\[[0-9A-Fa-f:.]+\]:\d{1,5})$/.test(e)) {
+        ctx.addIssue({ code: 'custom', message: 'must be a comma-separated list of host:port or http(s)://host[:port]' });
+        return z.NEVER;
+      }
+    return list;
+  }),
   BODY_LIMIT: z
     .string()
     .trim()
@@ -167,6 +177,8 @@ export interface Config {
   apiKeys: Map<string, string>;
   /** Key owners allowed on /api (Mastra's routes see every user's memory and every workflow). */
   adminUsers: Set<string>;
+  /** OUTBOUND_ALLOW_HOSTS: extra host:port the outbound guard lets through (besides the configured services). */
+  outboundAllowHosts: string[];
   rateLimitRpm: number;
   bodyLimit: string;
   /** How often a replica tries to take over work that runs once (src/db/leadership.ts). */
@@ -317,6 +329,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     embeddedPgPort: c.EMBEDDED_PG_PORT,
     apiKeys: c.API_KEYS,
     adminUsers: new Set((c.ADMIN_USERS ?? '').split(',').map((u) => u.trim()).filter(Boolean)),
+    outboundAllowHosts: c.OUTBOUND_ALLOW_HOSTS,
     rateLimitRpm: c.RATE_LIMIT_RPM,
     bodyLimit: c.BODY_LIMIT.toLowerCase(),
     leadershipPollMs: c.LEADERSHIP_POLL_MS,

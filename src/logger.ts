@@ -14,6 +14,13 @@ export function registerSecret(value: string | undefined): void {
   if (value && value.length >= 6) knownSecrets.add(value);
 }
 
+/** The length of the longest registered secret (0 when none): how far a chunked scan must overlap. */
+export function longestRegisteredSecret(): number {
+  let n = 0;
+  for (const s of knownSecrets) n = Math.max(n, s.length);
+  return n;
+}
+
 /** True when `text` contains any registered secret. */
 export function containsRegisteredSecret(text: string): boolean {
   for (const s of knownSecrets) if (text.includes(s)) return true;

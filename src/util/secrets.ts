@@ -6,7 +6,7 @@
  * here; what matched is named by kind, never echoed.
  */
 import { AppError } from '../errors';
-import { containsRegisteredSecret } from '../logger';
+import { containsRegisteredSecret, longestRegisteredSecret } from '../logger';
 
 const PATTERNS: Array<[kind: string, re: RegExp]> = [
   ['private key', /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----/],
@@ -27,6 +27,37 @@ export function findSecret(text: string): string | undefined {
   return undefined;
 }
 
+/** Bytes scanned per step of findSecretInBytes. */
+export const SCAN_CHUNK_BYTES = 64 * 1024;
+/**
+ * How far consecutive chunks overlap: longer than the shortest match of every pattern
+ * above (the longest, a fine-grained GitHub token, is 51 characters; a private-key header
+ * with several words well under 200), so a key split across a chunk boundary is still
+ * whole in one chunk. Registered secrets longer than this widen the overlap.
+ */
+export const SCAN_OVERLAP_BYTES = 1024;
+
+/**
+ * The kind of the first secret found in `bytes` (content about to be stored: a file, a
+ * decoded upload), or undefined. The bytes are read as latin1 (one character per byte,
+ * so every ASCII key is found whatever the encoding around it: UTF-8 text, binary) in
+ * chunks of SCAN_CHUNK_BYTES overlapping by SCAN_OVERLAP_BYTES: linear in the size, with
+ * bounded work per byte. A chunk holding NUL bytes is scanned a second time without them,
+ * so UTF-16 text does not hide a key either.
+ */
+export function findSecretInBytes(bytes: Uint8Array): string | undefined {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const overlap = Math.max(SCAN_OVERLAP_BYTES, longestRegisteredSecret());
+  const step = SCAN_CHUNK_BYTES;
+  for (let start = 0; start < buf.length; start += step) {
+    const chunk = buf.toString('latin1', start, Math.min(buf.length, start + step + overlap));
+    const kind = findSecret(chunk) ?? (chunk.includes('\0') ? findSecret(chunk.replace(/\0/g, '')) : undefined);
+    if (kind) return kind;
+    if (start + step + overlap >= buf.length) break;
+  }
+  return undefined;
+}
+
 export class SecretDetectedError extends AppError<'SECRET_DETECTED'> {
   constructor(kind: string, where: string) {
     super('SECRET_DETECTED', `refused: the ${where} contains what looks like a secret (${kind}); secrets are never published or stored by agents`);
@@ -40,6 +71,12 @@ export function secretIn(where: string, ...texts: Array<string | undefined>): Se
     if (kind) return new SecretDetectedError(kind, where);
   }
   return undefined;
+}
+
+/** Throws SECRET_DETECTED when `bytes` hold key material (findSecretInBytes). */
+export function assertNoSecretInBytes(where: string, bytes: Uint8Array): void {
+  const kind = findSecretInBytes(bytes);
+  if (kind) throw new SecretDetectedError(kind, where);
 }
 
 /** Throws SECRET_DETECTED when any of `texts` holds key material. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { registerSecret } from '../../src/logger';
-import { assertNoSecret, findSecret } from '../../src/util/secrets';
+import { assertNoSecret, assertNoSecretInBytes, findSecret, findSecretInBytes, SCAN_CHUNK_BYTES, SCAN_OVERLAP_BYTES } from '../../src/util/secrets';
 
 describe('secret detection', () => {
   it.each([
@@ -36,5 +36,42 @@ describe('secret detection', () => {
       expect((e as Error).message).not.toContain('sk-abcdefghijklmnopqrstuvwxyz');
       expect((e as { code?: string }).code).toBe('SECRET_DETECTED');
     }
+  });
+});
+
+describe('secret detection in bytes (content about to be pinned)', () => {
+  const key = 'sk-proj-abcdefghijklmnopqrstuvwxyz012345';
+
+  it('finds a key in UTF-8 text, in binary surroundings and in UTF-16', () => {
+    expect(findSecretInBytes(Buffer.from(`OPENAI_API_KEY=${key}\n`))).toBe('OpenAI-style API key');
+    const bin = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 0, 0xff]), Buffer.from(key), Buffer.from([0, 1, 2])]);
+    expect(findSecretInBytes(bin)).toBe('OpenAI-style API key');
+    expect(findSecretInBytes(Buffer.from(`token ${key}`, 'utf16le'))).toBe('OpenAI-style API key');
+    expect(findSecretInBytes(new Uint8Array(0))).toBeUndefined();
+  });
+
+  it('finds a key split across a chunk boundary, wherever the boundary falls', () => {
+    for (const before of [SCAN_CHUNK_BYTES - 1, SCAN_CHUNK_BYTES - 10, SCAN_CHUNK_BYTES - key.length + 1, SCAN_CHUNK_BYTES + SCAN_OVERLAP_BYTES - 5, 3 * SCAN_CHUNK_BYTES - 20]) {
+      const bytes = Buffer.concat([Buffer.alloc(before, 0x20), Buffer.from(key), Buffer.alloc(100, 0x20)]);
+      expect(findSecretInBytes(bytes), `key at ${before}`).toBe('OpenAI-style API key');
+    }
+  });
+
+  it('finds a registered secret longer than the overlap across a boundary', () => {
+    const long = `registered-${'q'.repeat(SCAN_OVERLAP_BYTES + 200)}`;
+    registerSecret(long);
+    const bytes = Buffer.concat([Buffer.alloc(SCAN_CHUNK_BYTES - 50, 0x2e), Buffer.from(long), Buffer.alloc(10, 0x2e)]);
+    expect(findSecretInBytes(bytes)).toBe("one of this server's own secrets");
+  });
+
+  it('passes benign binary (random bytes, a PNG header) and is linear in size', () => {
+    let x = 12345;
+    const rnd = Buffer.alloc(4 * 1024 * 1024);
+    for (let i = 0; i < rnd.length; i++) rnd[i] = (x = (x * 1103515245 + 12345) >>> 0) >>> 24;
+    const t0 = performance.now();
+    expect(findSecretInBytes(rnd)).toBeUndefined();
+    expect(performance.now() - t0).toBeLessThan(5000);
+    expect(() => assertNoSecretInBytes('content', Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))).not.toThrow();
+    expect(() => assertNoSecretInBytes('content', Buffer.from(key))).toThrow(/OpenAI-style API key/);
   });
 });

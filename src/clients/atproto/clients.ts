@@ -4,6 +4,11 @@
  * refresh token is gone, without dropping the call), identity resolution (handle → DID
  * → PDS) and record reads that go straight to the author's PDS, so no AppView is needed.
  *
+ * Every request whose target a DID document or a model chooses (DID resolution incl.
+ * did:web, handle resolution over HTTPS, record reads from the PDS a DID document names)
+ * goes through the outbound guard (src/util/outbound.ts): internal addresses are refused
+ * unless they are the configured services, and a remote's error text is never passed on.
+ *
  * Other features use `AtprotoClients`: e.g. fetch an agent's repo CAR with
  * `${clients.pdsUrl}/xrpc/com.atproto.sync.getRepo?did=${clients.account('social').did}`.
  */
@@ -14,6 +19,7 @@ import type pg from 'pg';
 import { readAccounts } from '../../../services/atproto/accounts';
 import type { AtprotoConfig } from '../../config';
 import { registerSecret, type Logger } from '../../logger';
+import { createOutboundFetch, outboundErrorIn, type OutboundFetch } from '../../util/outbound';
 import { AtprotoError, toAtprotoError } from './errors';
 import { AtprotoStore } from './store';
 
@@ -92,6 +98,10 @@ export interface CreateClientsOptions {
   embedded: boolean;
   logger: Logger;
   db: pg.Pool;
+  /** More URLs / host:port the outbound guard lets through: the other configured services, OUTBOUND_ALLOW_HOSTS. */
+  outboundAllow?: Array<string | undefined>;
+  /** The guarded fetch to use (default: one built from the configured URLs and outboundAllow). */
+  outboundFetch?: OutboundFetch;
 }
 
 export function createAtprotoClients(opts: CreateClientsOptions): AtprotoClients {
@@ -99,7 +109,9 @@ export function createAtprotoClients(opts: CreateClientsOptions): AtprotoClients
   // DID documents are cached (stale after 5 min and refreshed in the background, dropped
   // after an hour): thread reads, reply refs and handle lookups of the same people no
   // longer ask the PLC every time.
-  const idResolver = new IdResolver({ plcUrl: opts.plcUrl, timeout: 5000, fetch: globalThis.fetch, didCache: new MemoryCache(5 * 60_000, 60 * 60_000) });
+  const outbound =
+    opts.outboundFetch ?? createOutboundFetch({ allow: [opts.pdsUrl, opts.plcUrl, opts.relayUrl, opts.appViewUrl, ...(opts.outboundAllow ?? [])], timeoutMs: 10_000, maxBytes: 5 * 1024 * 1024 });
+  const idResolver = new IdResolver({ plcUrl: opts.plcUrl, timeout: 5000, fetch: outbound, didCache: new MemoryCache(5 * 60_000, 60 * 60_000) });
   const known = new Map<string, AgentAccount>();
   const sessions = new Map<string, Promise<AtpAgent>>();
   const handleCache = new Map<string, { did: string; at: number }>();
@@ -177,15 +189,27 @@ export function createAtprotoClients(opts: CreateClientsOptions): AtprotoClients
     try {
       data = await idResolver.did.resolveAtprotoData(did);
     } catch (err) {
-      throw new AtprotoError('DID_NOT_FOUND', `cannot resolve ${did} to a PDS: ${(err as Error).message}`);
+      // Never the resolver's or the remote's text: a generic message with a stable code.
+      if (outboundErrorIn(err)?.code === 'FETCH_REFUSED') throw new AtprotoError('FETCH_REFUSED', `cannot resolve ${did}: its DID document is on an address this server does not fetch from`);
+      throw new AtprotoError('DID_NOT_FOUND', `cannot resolve ${did} to a PDS`);
     }
     return data.pds;
+  }
+
+  /** A failure of a read from `pds`: our own code and message, never the remote's text. */
+  function readError(err: unknown, context: string, pds: string) {
+    const o = outboundErrorIn(err);
+    if (o?.code === 'FETCH_REFUSED') return new AtprotoError('FETCH_REFUSED', `${context}: the account's PDS is on an address this server does not fetch from`);
+    if (o) return new AtprotoError('PDS_ERROR', `${context}: the account's PDS cannot be reached`);
+    const e = toAtprotoError(err, context);
+    if (e.code === 'PDS_ERROR' && pds !== opts.pdsUrl) return new AtprotoError('PDS_ERROR', `${context}: the account's PDS answered with an error`);
+    return e;
   }
 
   const readers = new Map<string, AtpAgent>();
   const readerFor = (url: string) => {
     let r = readers.get(url);
-    if (!r) readers.set(url, (r = new AtpAgent({ service: url })));
+    if (!r) readers.set(url, (r = new AtpAgent({ service: url, fetch: outbound })));
     return r;
   };
 
@@ -197,7 +221,7 @@ export function createAtprotoClients(opts: CreateClientsOptions): AtprotoClients
       const res = await readerFor(pds).com.atproto.repo.getRecord({ repo: did, collection: u.collection, rkey: u.rkey });
       return { uri: res.data.uri, cid: res.data.cid ?? '', value: res.data.value as T };
     } catch (err) {
-      const e = toAtprotoError(err, `reading ${uri}`);
+      const e = readError(err, `reading ${uri}`, pds);
       if (e.code === 'RECORD_NOT_FOUND') return null;
       throw e;
     }
@@ -254,7 +278,7 @@ export function createAtprotoClients(opts: CreateClientsOptions): AtprotoClients
         const res = await readerFor(pds).com.atproto.repo.listRecords({ repo: did, collection, limit, cursor });
         return { records: res.data.records.map((r) => ({ uri: r.uri, cid: r.cid, value: r.value as T })), cursor: res.data.cursor };
       } catch (err) {
-        throw toAtprotoError(err, `listing ${collection} of ${actor}`);
+        throw readError(err, `listing ${collection} of ${actor}`, pds);
       }
     },
     async refreshAccounts() {

@@ -19,6 +19,7 @@ export type AtprotoErrorCode =
   | 'AUTH_FAILED'
   | 'PDS_ERROR'
   | 'POLICY'
+  | 'FETCH_REFUSED'
   | 'SECRET_DETECTED';
 
 export class AtprotoError extends AppError<AtprotoErrorCode> {}

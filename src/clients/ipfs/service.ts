@@ -11,6 +11,7 @@ import { create, type KuboRPCClient } from 'kubo-rpc-client';
 import { CID } from 'multiformats/cid';
 import type { IpfsConfig } from '../../config';
 import type { Logger } from '../../logger';
+import { assertNoSecretInBytes } from '../../util/secrets';
 import { IpfsError, toIpfsError } from './errors';
 
 export interface PinResult {
@@ -114,9 +115,15 @@ export class IpfsService {
     }
   }
 
-  /** Adds bytes (Kubo defaults: CIDv0, 256 KiB chunks) and pins them, by the cluster when there is one. */
+  /**
+   * Adds bytes (Kubo defaults: CIDv0, 256 KiB chunks) and pins them, by the cluster when
+   * there is one. IPFS content is public and permanent: the bytes themselves (whatever
+   * they were decoded from: text, base64, a file) are scanned for key material first
+   * and refused with SECRET_DETECTED; every tool and workflow that adds content comes here.
+   */
   async pinBytes(bytes: Uint8Array, opts: { name?: string; metadata?: Record<string, string> } = {}): Promise<PinResult> {
     if (bytes.length > this.config.maxPinBytes) throw new IpfsError('TOO_LARGE', `content is ${bytes.length} bytes; the limit is ${this.config.maxPinBytes} (IPFS_MAX_PIN_BYTES)`);
+    assertNoSecretInBytes('content', bytes);
     return this.guard('add', async () => {
       // Pinned by the add itself, also with a cluster: content added unpinned could be
       // collected by a gc on the node before the cluster's pin reaches it. The cluster

@@ -81,6 +81,8 @@ export const atprotoFeature: Feature = {
       embedded: !c.pdsUrl || Object.keys(await readAccounts(ctx.config.dataDir, registerSecret)).length > 0,
       logger: ctx.logger.child({ feature: 'atproto' }),
       db: ctx.db,
+      // The outbound guard lets through every configured service (IPFS API and gateway too) and OUTBOUND_ALLOW_HOSTS.
+      outboundAllow: [...Object.entries(ctx.urls).filter(([k]) => k !== 'databaseUrl').map(([, v]) => v), ...ctx.config.outboundAllowHosts],
     });
     ctx.clients.atproto = clients;
     for (const a of await clients.refreshAccounts()) {

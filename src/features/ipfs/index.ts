@@ -19,7 +19,7 @@ import { createIpfsWorkflows } from '../../workflows/ipfs';
 import type { Feature } from '../types';
 
 function tools(ctx: AppContext) {
-  return createIpfsTools({ ipfs: () => clientOf(ctx, 'ipfs'), filesDir: ctx.config.ipfs.filesDir });
+  return createIpfsTools({ ipfs: () => clientOf(ctx, 'ipfs'), db: ctx.db, filesDir: ctx.config.ipfs.filesDir });
 }
 
 export const ipfsFeature: Feature = {

@@ -11,6 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AppContext } from '../../clients/context';
 import { IpfsError } from '../../clients/ipfs/errors';
+import { IpfsPins } from '../../clients/ipfs/pins';
 import type { IpfsService } from '../../clients/ipfs/service';
 
 export type ArchiveKind = 'at-repo' | 'conversations';
@@ -111,7 +112,8 @@ export interface ArchiveOutcome {
 }
 
 export async function archiveAgent(ctx: AppContext, input: { agent: string; ownerId?: string; includeRepo?: boolean }): Promise<ArchiveOutcome> {
-  const ipfs = ipfsOf(ctx);
+  // The archives' pins belong to the archive rows' owner (ipfs_pins), like tool pins.
+  const ipfs = new IpfsPins(ctx.db, ipfsOf(ctx));
   const ownerId = input.ownerId ?? `agent:${input.agent}`;
   const notes: string[] = [];
   const archives: ArchiveRecord[] = [];
@@ -125,14 +127,14 @@ export async function archiveAgent(ctx: AppContext, input: { agent: string; owne
     if (!did) notes.push(`AT repo skipped: the agent "${input.agent}" has no DID (no AT account)`);
     else {
       const car = await fetchRepoCar(ctx, did, ctx.config.ipfs.maxPinBytes);
-      const pinned = await ipfs.pinBytes(car, { name: `archive/${input.agent}/at-repo/${stamp}`, metadata: { agent: input.agent, kind: 'at-repo', did } });
+      const pinned = await ipfs.pinBytes(ownerId, car, { name: `archive/${input.agent}/at-repo/${stamp}`, metadata: { agent: input.agent, kind: 'at-repo', did } });
       archives.push(await record(ctx, { ownerId, agent: input.agent, kind: 'at-repo', cid: pinned.cid, size: car.length }));
     }
   }
 
   const conv = await exportConversations(ctx, input.agent, input.ownerId);
   const json = new TextEncoder().encode(JSON.stringify(conv, null, 2));
-  const pinned = await ipfs.pinBytes(json, { name: `archive/${input.agent}/conversations/${stamp}`, metadata: { agent: input.agent, kind: 'conversations' } });
+  const pinned = await ipfs.pinBytes(ownerId, json, { name: `archive/${input.agent}/conversations/${stamp}`, metadata: { agent: input.agent, kind: 'conversations' } });
   archives.push(await record(ctx, { ownerId, agent: input.agent, kind: 'conversations', cid: pinned.cid, size: json.length }));
   if (!conv.conversations.length) notes.push('no conversations were found for this agent: the conversations archive is empty');
   return { agent: input.agent, ownerId, did: did ?? null, archives, notes };

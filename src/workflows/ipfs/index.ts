@@ -5,11 +5,14 @@
  *   verify-archive     re-read one recorded archive by id and check CID and size
  *   publish-with-media pin an image or document, then post it with its CID through the
  *                      runtime's `atproto-post` tool when there is one (else say it was skipped)
+ * Their pins are recorded with an owner (ipfs_pins) like the tools' pins.
  */
+import { MASTRA_RESOURCE_ID_KEY } from '@mastra/core/request-context';
 import { createStep, createWorkflow } from '@mastra/core/workflows';
 import { z } from 'zod';
 import { clientOf, type AppContext } from '../../clients/context';
 import { IpfsError } from '../../clients/ipfs/errors';
+import { IpfsPins } from '../../clients/ipfs/pins';
 import { archiveAgent, verifyArchive, type VerifyOutcome } from './archive';
 
 const archiveRecord = z.object({
@@ -91,6 +94,7 @@ export function createPublishWithMediaWorkflow(ctx: AppContext) {
       alt: z.string().max(2000).optional().describe('alt text for an image'),
     }),
     agent: z.string().optional().describe('the agent account that posts (default: the AT feature’s first agent)'),
+    ownerId: z.string().min(1).optional().describe('who owns the pin (default: the run’s memory resource, else agent:<agent>)'),
   });
   const pinnedShape = z.object({ cid: z.string(), size: z.number(), gatewayUrl: z.string(), mimeType: z.string(), input });
   const output = z.object({
@@ -106,13 +110,15 @@ export function createPublishWithMediaWorkflow(ctx: AppContext) {
     id: 'pin-media',
     inputSchema: input,
     outputSchema: pinnedShape,
-    execute: async ({ inputData }) => {
+    execute: async ({ inputData, requestContext }) => {
+      const fromRun = requestContext?.get(MASTRA_RESOURCE_ID_KEY);
+      const owner = inputData.ownerId ?? (typeof fromRun === 'string' && fromRun ? fromRun : `agent:${inputData.agent ?? 'publish-with-media'}`);
       const mimeType = inputData.media.mimeType.toLowerCase();
       if (!DOC_TYPES.test(mimeType)) throw new IpfsError('BAD_INPUT', `media type ${mimeType} is not an image or document this workflow publishes`);
       const b64 = inputData.media.base64.replace(/^data:[^,]*,/, '').replace(/\s+/g, '');
       if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(b64)) throw new IpfsError('BAD_INPUT', 'media.base64 is not base64');
       const bytes = Buffer.from(b64, 'base64');
-      const r = await clientOf(ctx, 'ipfs').pinBytes(bytes, { name: inputData.media.filename ?? `media/${new Date().toISOString()}`, metadata: { mimeType } });
+      const r = await new IpfsPins(ctx.db, clientOf(ctx, 'ipfs')).pinBytes(owner, bytes, { name: inputData.media.filename ?? `media/${new Date().toISOString()}`, metadata: { mimeType } });
       return { cid: r.cid, size: r.size, gatewayUrl: r.gatewayUrl, mimeType, input: inputData };
     },
   });
