@@ -16,7 +16,7 @@ import type { Logger } from '../../logger';
 import { resolveResource } from '../auth';
 import type { CompletedTurn } from '../turns';
 import { errors, OpenAIError, upstreamError } from './errors';
-import { chatCompletionRequest, paramName, textContent, type ChatCompletionRequest, type RequestMessage } from './schema';
+import { chatCompletionRequest, MAX_MESSAGES, paramName, textContent, type ChatCompletionRequest, type RequestMessage } from './schema';
 
 export interface ChatDeps {
   agents: Record<string, Agent>;
@@ -61,7 +61,12 @@ function toOpenAIUsage(u: UsageLike | undefined) {
 
 
 function parseBody(body: unknown): ChatCompletionRequest {
-  if (body === undefined || body === null || typeof body !== 'object') throw errors.invalidBody('The request body must be a JSON object.');
+  if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) throw errors.invalidBody('The request body must be a JSON object.');
+  // Checked before the schema walks every element: an over-long list is refused in O(1).
+  const messages = (body as { messages?: unknown }).messages;
+  if (Array.isArray(messages) && messages.length > MAX_MESSAGES) {
+    throw errors.invalidBody(`Invalid value for 'messages': at most ${MAX_MESSAGES} messages per request (got ${messages.length}); continue a conversation with x-thread-id and only the new messages.`, 'messages');
+  }
   const parsed = chatCompletionRequest.safeParse(body);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
