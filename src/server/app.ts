@@ -7,6 +7,7 @@ import type { Agent } from '@mastra/core/agent';
 import type { Mastra } from '@mastra/core';
 import { MastraServer } from '@mastra/express';
 import type { Memory } from '@mastra/memory';
+import type pg from 'pg';
 import express, { type Express, type RequestHandler, type Router } from 'express';
 import type { Config } from '../config';
 import { redactText, type Logger } from '../logger';
@@ -25,6 +26,8 @@ export interface AppDeps {
   mastra: Mastra;
   agents: Record<string, Agent>;
   memory: Memory;
+  /** The app's database (thread claims). */
+  db: pg.Pool;
   readiness: Readiness;
   onTurn?: (turn: CompletedTurn) => Promise<void> | void;
   /** Mounted before the /v1 catch-all, e.g. [['/xrpc', router]]. */
@@ -62,7 +65,7 @@ export async function createApp(deps: AppDeps): Promise<Express> {
   v1.use(auth);
   v1.use(express.json({ limit: config.bodyLimit }));
   v1.use(modelsRouter(deps.agents, startedAt));
-  v1.post('/chat/completions', createChatHandler({ agents: deps.agents, memory: deps.memory, logger, maxSteps: config.model.maxSteps, onTurn: deps.onTurn }));
+  v1.post('/chat/completions', createChatHandler({ agents: deps.agents, memory: deps.memory, db: deps.db, logger, maxSteps: config.model.maxSteps, onTurn: deps.onTurn }));
   v1.use((req, _res, next) => next(errors.routeNotFound(req.method, req.originalUrl)));
   app.use('/v1', v1);
 

@@ -113,6 +113,7 @@ export async function startSystem(config: Config, opts: { logger?: Logger } = {}
       mastra: runtime.mastra,
       agents: runtime.mastra.listAgents() as never,
       memory: runtime.memory,
+      db: ctx.db,
       readiness,
       extraRouters,
       onTurn: hooks.length ? async (turn) => void (await Promise.all(hooks.map((f) => f.onTurn!(ctx, turn)))) : undefined,

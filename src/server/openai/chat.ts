@@ -12,15 +12,20 @@ import { randomUUID } from 'node:crypto';
 import type { Agent } from '@mastra/core/agent';
 import type { Memory } from '@mastra/memory';
 import type { Request, Response } from 'express';
+import type pg from 'pg';
+import { claimThread, threadOwner } from '../../db/threads';
 import type { Logger } from '../../logger';
 import { resolveResource } from '../auth';
 import type { CompletedTurn } from '../turns';
 import { errors, OpenAIError, upstreamError } from './errors';
+import { agentNamed } from './models';
 import { chatCompletionRequest, MAX_MESSAGES, paramName, textContent, type ChatCompletionRequest, type RequestMessage } from './schema';
 
 export interface ChatDeps {
   agents: Record<string, Agent>;
   memory: Memory;
+  /** The app's database: thread claims (thread_owners). */
+  db: pg.Pool;
   logger: Logger;
   maxSteps: number;
   /** Called after a completed turn (e.g. to mirror it into synced tables). Errors are logged, never sent. */
@@ -96,7 +101,7 @@ function planMessages(messages: RequestMessage[], threadExists: boolean) {
 export function createChatHandler(deps: ChatDeps) {
   return async function chatCompletions(req: Request, res: Response) {
     const body = parseBody(req.body);
-    const agent = deps.agents[body.model];
+    const agent = agentNamed(deps.agents, body.model);
     if (!agent) throw errors.modelNotFound(body.model);
 
     const resourceId = resolveResource(res.locals.caller?.owner, body.user);
@@ -105,11 +110,17 @@ export function createChatHandler(deps: ChatDeps) {
       throw errors.invalidBody('x-thread-id must be 1-128 characters of letters, digits and _ . : -', 'x-thread-id');
     }
     const threadId = headerThread ?? randomUUID();
+    // The claim is atomic in Postgres: of two callers naming the same new thread at once,
+    // exactly one owns it; the other gets 404 before the model or memory is touched.
     let threadExists = false;
     if (headerThread) {
+      const claimed = await threadOwner(deps.db, threadId);
+      if (claimed !== undefined && claimed !== resourceId) throw errors.threadNotFound();
       const thread = await deps.memory.getThreadById({ threadId });
-      if (thread && thread.resourceId !== resourceId) throw errors.threadNotFound();
+      if (claimed === undefined && !(await claimThread(deps.db, threadId, resourceId, thread?.resourceId))) throw errors.threadNotFound();
       threadExists = Boolean(thread);
+    } else if (!(await claimThread(deps.db, threadId, resourceId))) {
+      throw errors.threadNotFound();
     }
     const { system, turns } = planMessages(body.messages, threadExists);
 

@@ -84,6 +84,9 @@ function chain(err: unknown, seen = new Set<unknown>()): ErrorLike[] {
 export function upstreamError(err: unknown): OpenAIError {
   if (err instanceof OpenAIError) return err;
   const all = chain(err);
+  // Mastra's own ownership check (a thread of another resource): never a 5xx. Claims
+  // (src/db/threads.ts) normally refuse such a request before the agent runs.
+  if (all.some((e) => /resourceId does not match the current resourceId/.test(e.message ?? ''))) return errors.threadNotFound();
   if (all.some((e) => e.code === 'MODEL_NOT_CONFIGURED')) {
     return new OpenAIError(503, 'No language model is configured on this server (set OPENAI_BASE_URL and/or OPENAI_API_KEY).', 'server_error', 'model_not_configured');
   }

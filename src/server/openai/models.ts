@@ -3,6 +3,11 @@ import type { Agent } from '@mastra/core/agent';
 import { Router } from 'express';
 import { errors } from './errors';
 
+/** The agent named by request data (`model`, a URL), or undefined: own properties only, so `constructor` or `__proto__` is just unknown. */
+export function agentNamed(agents: Record<string, Agent>, name: string): Agent | undefined {
+  return Object.hasOwn(agents, name) ? agents[name] : undefined;
+}
+
 export function modelsRouter(agents: Record<string, Agent>, startedAt: number) {
   const router = Router();
   const created = Math.floor(startedAt / 1000);
@@ -18,7 +23,7 @@ export function modelsRouter(agents: Record<string, Agent>, startedAt: number) {
   });
   router.get('/models/:id', (req, res) => {
     const id = req.params.id;
-    if (!agents[id]) throw errors.modelNotFound(id);
+    if (!agentNamed(agents, id)) throw errors.modelNotFound(id);
     res.json(describe(id));
   });
   return router;
