@@ -230,6 +230,15 @@ describe('upload', () => {
     const del = await upload(BOB_KEY, [{ op: 'DELETE', table: 'notes', id: 'up-1' }]);
     expect(del.status).toBe(403);
     expect((await db().query("select 1 from notes where id = 'up-1'")).rowCount).toBe(1);
+    // Table names that are properties of every object are just unknown tables: permanent 422, not 500.
+    for (const table of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+      const r = await upload(ALICE_KEY, [{ op: 'PUT', table, id: 'proto-1', data: { title: 'x' } }]);
+      expect({ table, status: r.status, code: r.body.error?.code, retryable: r.body.error?.retryable }).toEqual({ table, status: 422, code: 'unknown_table', retryable: false });
+    }
+    // A body the server cannot decode is the client's fault: 4xx, not retryable.
+    const latin1 = await fetch(`${url()}/powersync/upload`, { method: 'POST', headers: { authorization: `Bearer ${ALICE_KEY}`, 'content-type': 'application/json; charset=latin1' }, body: '{"batch": []}' });
+    expect(latin1.status).toBe(415);
+    expect((await latin1.json()).error).toMatchObject({ code: 'unsupported_charset', retryable: false });
     const notJson = await fetch(`${url()}/powersync/upload`, { method: 'POST', headers: { authorization: `Bearer ${ALICE_KEY}`, 'content-type': 'application/json' }, body: '{"batch": [' });
     expect(notJson.status).toBe(400);
   });
