@@ -244,6 +244,31 @@ describe('upload', () => {
   });
 });
 
+describe('chat turns mirrored into the synced tables', () => {
+  it('stores a turn holding U+0000 (NUL) as U+FFFD: the conversation and both messages reach Postgres, and memory keeps the turn', async () => {
+    ts.model.setScript(() => ({ text: 'reply with a \u0000 NUL' }));
+    try {
+      const threadId = `nul-thread-${Date.now()}`;
+      const r = await ts.client(ALICE_KEY).chat.completions.create({ model: 'assistant', messages: [{ role: 'user', content: 'hello \u0000 world' }] }, { headers: { 'x-thread-id': threadId } });
+      expect(r.choices[0]!.message.content).toBe('reply with a \u0000 NUL');
+      const conv = await db().query<{ id: string; owner_id: string }>('select id, owner_id from conversations where thread_id = $1', [threadId]);
+      expect(conv.rows).toEqual([{ id: expect.any(String), owner_id: 'alice' }]);
+      const msgs = await db().query('select role, content from messages where conversation_id = $1 order by created_at', [conv.rows[0]!.id]);
+      expect(msgs.rows).toEqual([
+        { role: 'user', content: 'hello \uFFFD world' },
+        { role: 'assistant', content: 'reply with a \uFFFD NUL' },
+      ]);
+      // Mastra's memory took the turn too: the next request in the thread sees it.
+      ts.model.setScript(() => ({ text: 'second' }));
+      await ts.client(ALICE_KEY).chat.completions.create({ model: 'assistant', messages: [{ role: 'user', content: 'again' }] }, { headers: { 'x-thread-id': threadId } });
+      const seen = ts.model.requests.at(-1)!.messages.map((m) => (typeof m.content === 'string' ? m.content : JSON.stringify(m.content)));
+      expect(seen.some((c) => c.includes('hello \uFFFD world'))).toBe(true);
+    } finally {
+      ts.model.setScript(script);
+    }
+  });
+});
+
 describe('sync tools', () => {
   it("save-artifact / list-artifacts / update-task act only for the conversation's user", async () => {
     await db().query("insert into tasks (id, owner_id, title) values ('bob-task', 'bob', 'bob only')");

@@ -14,6 +14,7 @@ import type { Memory } from '@mastra/memory';
 import type { Request, Response } from 'express';
 import type pg from 'pg';
 import { claimThread, threadOwner } from '../../db/threads';
+import { pgText } from '../../util/text';
 import type { Logger } from '../../logger';
 import { resolveResource } from '../auth';
 import type { CompletedTurn } from '../turns';
@@ -93,8 +94,9 @@ function planMessages(messages: RequestMessage[], threadExists: boolean) {
     throw errors.invalidBody('The last message must be a user message (after any system messages).', 'messages');
   }
   return {
-    system: system.join('\n\n') || undefined,
-    turns: turns.map((m): Turn => (m.role === 'user' ? { role: 'user', content: textContent(m.content) } : { role: 'assistant', content: textContent(m.content) })),
+    // NUL cannot be stored in Postgres text (memory, synced tables): it becomes U+FFFD.
+    system: pgText(system.join('\n\n')) || undefined,
+    turns: turns.map((m): Turn => (m.role === 'user' ? { role: 'user', content: pgText(textContent(m.content)) } : { role: 'assistant', content: pgText(textContent(m.content)) })),
   };
 }
 
