@@ -9,7 +9,7 @@ import { MastraServer } from '@mastra/express';
 import type { Memory } from '@mastra/memory';
 import type pg from 'pg';
 import express, { type Express, type RequestHandler, type Router } from 'express';
-import type { Config } from '../config';
+import { mayUseAgent, type Config } from '../config';
 import { redactText, type Logger } from '../logger';
 import { authMiddleware, RateLimiter } from './auth';
 import { errorSender } from './errors';
@@ -64,8 +64,9 @@ export async function createApp(deps: AppDeps): Promise<Express> {
   const v1 = express.Router();
   v1.use(auth);
   v1.use(express.json({ limit: config.bodyLimit }));
-  v1.use(modelsRouter(deps.agents, startedAt));
-  v1.post('/chat/completions', createChatHandler({ agents: deps.agents, memory: deps.memory, db: deps.db, logger, maxSteps: config.model.maxSteps, onTurn: deps.onTurn }));
+  const mayUse = (owner: string | undefined, agent: string) => mayUseAgent(config, owner, agent);
+  v1.use(modelsRouter(deps.agents, startedAt, mayUse));
+  v1.post('/chat/completions', createChatHandler({ agents: deps.agents, memory: deps.memory, db: deps.db, mayUse, logger, maxSteps: config.model.maxSteps, onTurn: deps.onTurn }));
   v1.use((req, _res, next) => next(errors.routeNotFound(req.method, req.originalUrl)));
   app.use('/v1', v1);
 

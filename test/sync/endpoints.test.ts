@@ -244,6 +244,21 @@ describe('upload', () => {
   });
 });
 
+describe('agent access through sync', () => {
+  it('refuses a conversation with, or a message to, an agent the caller may not use (social is ADMIN_USERS-only) with 403 agent_forbidden', async () => {
+    const before = ts.model.requests.length;
+    const conv = await upload(ALICE_KEY, [{ op: 'PUT', table: 'conversations', id: 'conv-social-1', data: { agent: 'social' } }]);
+    expect({ status: conv.status, code: conv.body.error?.code, retryable: conv.body.error?.retryable }).toEqual({ status: 403, code: 'agent_forbidden', retryable: false });
+    // A conversation that predates the rule: its new messages are refused too.
+    await db().query("insert into conversations (id, owner_id, agent, thread_id) values ('conv-social-old', 'alice', 'social', 'thread-social-old')");
+    const msg = await upload(ALICE_KEY, [{ op: 'PUT', table: 'messages', id: 'msg-social-1', data: { conversation_id: 'conv-social-old', role: 'user', content: 'post this', status: 'pending' } }]);
+    expect({ status: msg.status, code: msg.body.error?.code }).toEqual({ status: 403, code: 'agent_forbidden' });
+    expect((await db().query("select 1 from messages where id = 'msg-social-1'")).rowCount).toBe(0);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(ts.model.requests.length).toBe(before);
+  });
+});
+
 describe('chat turns mirrored into the synced tables', () => {
   it('stores a turn holding U+0000 (NUL) as U+FFFD: the conversation and both messages reach Postgres, and memory keeps the turn', async () => {
     ts.model.setScript(() => ({ text: 'reply with a \u0000 NUL' }));

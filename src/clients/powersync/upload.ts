@@ -129,7 +129,12 @@ export interface UploadResult {
 
 type Row = Record<string, unknown>;
 
-export async function applyCrudBatch(db: pg.Pool, userId: string, body: unknown, knownAgents: Set<string>): Promise<UploadResult> {
+/**
+ * `mayUseAgent`: whether the caller may use an agent (AGENT_USERS_<NAME>); a conversation
+ * naming, or a message addressed to, an agent the caller may not use refuses the batch
+ * with 403 agent_forbidden, so the agent is never asked.
+ */
+export async function applyCrudBatch(db: pg.Pool, userId: string, body: unknown, knownAgents: Set<string>, mayUseAgent: (agent: string) => boolean = () => true): Promise<UploadResult> {
   const parsed = batchSchema.safeParse(body);
   if (!parsed.success) throw new UploadError(400, 'invalid_batch', 'The body must be {"batch": [{op, table, id, data}]} with at most 10000 ops.');
   const ops = parsed.data.batch.map((raw, index) => {
@@ -179,9 +184,11 @@ export async function applyCrudBatch(db: pg.Pool, userId: string, body: unknown,
         if (missing.length) throw fail(422, 'missing_value', `missing ${missing.join(', ')}`);
       }
       if (op.table === 'conversations' && typeof values.agent === 'string' && !knownAgents.has(values.agent)) throw fail(422, 'unknown_agent', `no agent named '${values.agent}'`);
+      if (op.table === 'conversations' && typeof values.agent === 'string' && !mayUseAgent(values.agent)) throw fail(403, 'agent_forbidden', `you may not use the agent '${values.agent}'`);
       if (op.table === 'messages' && values.conversation_id !== undefined) {
-        const conv = await client.query<{ owner_id: string }>('select owner_id from conversations where id = $1', [values.conversation_id]);
+        const conv = await client.query<{ owner_id: string; agent: string }>('select owner_id, agent from conversations where id = $1', [values.conversation_id]);
         if (conv.rows[0]?.owner_id !== userId) throw fail(422, 'unknown_conversation', 'conversation_id is not one of your conversations');
+        if (!mayUseAgent(conv.rows[0].agent)) throw fail(403, 'agent_forbidden', `you may not use the agent '${conv.rows[0].agent}'`);
       }
       if (op.table === 'conversations' && op.op === 'PUT' && owner === undefined && values.thread_id === undefined) values.thread_id = op.id;
       if (op.table === 'conversations' && typeof values.thread_id === 'string' && !(await claimThread(client, values.thread_id, userId))) throw fail(403, 'not_owner', NOT_YOURS);
@@ -210,8 +217,14 @@ export async function applyCrudBatch(db: pg.Pool, userId: string, body: unknown,
         throw err;
       }
       if (op.table === 'messages') {
-        const m = await client.query<{ role: string; status: string | null }>('select role, status from messages where id = $1', [op.id]);
-        if (m.rows[0]?.role === 'user' && m.rows[0].status === 'pending') pendingMessages.push(op.id);
+        const m = await client.query<{ role: string; status: string | null; agent: string | null }>(
+          'select m.role, m.status, c.agent from messages m left join conversations c on c.id = m.conversation_id where m.id = $1',
+          [op.id],
+        );
+        if (m.rows[0]?.role === 'user' && m.rows[0].status === 'pending') {
+          if (m.rows[0].agent && !mayUseAgent(m.rows[0].agent)) throw fail(403, 'agent_forbidden', `you may not use the agent '${m.rows[0].agent}'`);
+          pendingMessages.push(op.id);
+        }
       }
     }
     await client.query('commit');

@@ -9,6 +9,7 @@
  */
 import express, { type Request, type Router } from 'express';
 import type { AppContext } from '../../clients/context';
+import { mayUseAgent } from '../../config';
 import { authMiddleware, RateLimiter, resolveResource } from '../../server/auth';
 import { errorSender } from '../../server/errors';
 import { errors, OpenAIError } from '../../server/openai/errors';
@@ -57,7 +58,8 @@ export function createPowerSyncRouter(d: PowerSyncRouteDeps): Router {
 
   router.post('/upload', async (req, res) => {
     const userId = resourceOf(req, res.locals.caller?.owner);
-    const result = await applyCrudBatch(ctx.db, userId, req.body, d.knownAgents());
+    const owner = res.locals.caller?.owner;
+    const result = await applyCrudBatch(ctx.db, userId, req.body, d.knownAgents(), (agent) => mayUseAgent(c, owner, agent));
     d.onUploaded(userId, result);
     res.json({ applied: result.applied });
   });

@@ -29,6 +29,8 @@ export interface ChatDeps {
   db: pg.Pool;
   logger: Logger;
   maxSteps: number;
+  /** May this key owner use this agent (AGENT_USERS_<NAME>, src/config.ts mayUseAgent)? */
+  mayUse?: (owner: string | undefined, agent: string) => boolean;
   /** Called after a completed turn (e.g. to mirror it into synced tables). Errors are logged, never sent. */
   onTurn?: (turn: CompletedTurn) => Promise<void> | void;
 }
@@ -105,6 +107,7 @@ export function createChatHandler(deps: ChatDeps) {
     const body = parseBody(req.body);
     const agent = agentNamed(deps.agents, body.model);
     if (!agent) throw errors.modelNotFound(body.model);
+    if (deps.mayUse && !deps.mayUse(res.locals.caller?.owner, body.model)) throw errors.agentForbidden(body.model);
 
     const resourceId = resolveResource(res.locals.caller?.owner, body.user);
     const headerThread = req.get('x-thread-id');

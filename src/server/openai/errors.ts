@@ -42,6 +42,8 @@ export const errors = {
     new OpenAIError(401, "You didn't provide an API key. Send it as 'Authorization: Bearer YOUR_KEY'.", 'invalid_request_error', 'missing_api_key'),
   badKey: () => new OpenAIError(401, 'Incorrect API key provided.', 'invalid_request_error', 'invalid_api_key'),
   forbidden: (what: string) => new OpenAIError(403, `This API key may not use ${what}.`, 'invalid_request_error', 'forbidden'),
+  agentForbidden: (model: string) =>
+    new OpenAIError(403, `This API key may not use the agent \`${model}\` (see AGENT_USERS_<NAME>).`, 'permission_error', 'agent_forbidden', 'model'),
   modelNotFound: (model: string) =>
     new OpenAIError(404, `The model \`${model}\` does not exist or you do not have access to it.`, 'invalid_request_error', 'model_not_found', 'model'),
   threadNotFound: () =>
