@@ -20,6 +20,7 @@ import path from 'node:path';
 import pg from 'pg';
 import type { Logger, SecretSink } from '../lib/logger';
 import { freePort } from '../lib/net';
+import { withoutPoweredBy } from '../lib/powered-by';
 
 export interface EmbeddedAtprotoOptions {
   dataDir: string;
@@ -109,7 +110,7 @@ const sockets = new WeakMap<http.Server, Set<Socket>>();
 
 function listen(app: { listen: (...args: unknown[]) => http.Server }, port: number, host: string): Promise<http.Server> {
   return new Promise((resolve, reject) => {
-    const server = app.listen(port, host);
+    const server = withoutPoweredBy(app.listen(port, host));
     // Upgraded (websocket) connections are not closed by closeAllConnections(): track them all.
     const set = new Set<Socket>();
     sockets.set(server, set);

@@ -28,6 +28,8 @@ export interface AppDeps {
   memory: Memory;
   /** The app's database (thread claims). */
   db: pg.Pool;
+  /** Shared with the feature routes (one bucket per key); a new one when absent. */
+  limiter?: RateLimiter;
   readiness: Readiness;
   onTurn?: (turn: CompletedTurn) => Promise<void> | void;
   /** Mounted before the /v1 catch-all, e.g. [['/xrpc', router]]. */
@@ -51,7 +53,7 @@ export async function createApp(deps: AppDeps): Promise<Express> {
     res.status(r.ready ? 200 : 503).json(r);
   });
 
-  const limiter = new RateLimiter(config.rateLimitRpm);
+  const limiter = deps.limiter ?? new RateLimiter(config.rateLimitRpm);
   const auth = authMiddleware(config.apiKeys, limiter, config.rateLimitRpm);
   // Behind the API keys when they are set (a Prometheus scraper can send a bearer token).
   app.get('/metrics', config.apiKeys.size ? authMiddleware(config.apiKeys, new RateLimiter(0), 0) : (_q, _s, n) => n(), (_req, res) => {
@@ -72,6 +74,7 @@ export async function createApp(deps: AppDeps): Promise<Express> {
 
   // ---- /api: Mastra's own routes (agents, workflows, memory, Responses API…) --------
   const api = express();
+  api.disable('x-powered-by');
   api.use(express.json({ limit: config.bodyLimit }));
   const mastraServer = new MastraServer({ app: api, mastra: deps.mastra, prefix: '/api' });
   await mastraServer.init();

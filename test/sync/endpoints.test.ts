@@ -244,6 +244,23 @@ describe('upload', () => {
   });
 });
 
+describe('thread ids through sync', () => {
+  it("answers a conversation with another user's thread_id exactly like another user's row id: 403 not_owner, never 'already exists'", async () => {
+    const own = await upload(ALICE_KEY, [{ op: 'PUT', table: 'conversations', id: 'conv-alice-th', data: { agent: 'assistant', thread_id: 'thread-taken-by-alice' } }]);
+    expect(own.status).toBe(200);
+    const byThread = await upload(BOB_KEY, [{ op: 'PUT', table: 'conversations', id: 'conv-bob-th', data: { agent: 'assistant', thread_id: 'thread-taken-by-alice' } }]);
+    const byRow = await upload(BOB_KEY, [{ op: 'PUT', table: 'conversations', id: 'conv-alice-th', data: { agent: 'assistant' } }]);
+    const tail = (m?: string) => m?.replace(/^op \d+ \([^)]*\): /, '');
+    expect({ status: byThread.status, code: byThread.body.error?.code }).toEqual({ status: 403, code: 'not_owner' });
+    expect({ status: byRow.status, code: byRow.body.error?.code }).toEqual({ status: 403, code: 'not_owner' });
+    expect(tail(byThread.body.error?.message)).toBe(tail(byRow.body.error?.message));
+    expect(byThread.body.error?.message).not.toMatch(/exist/i);
+    // The /v1 side sees the same claim: bob cannot chat in alice's synced thread.
+    const err = await ts.client(BOB_KEY).chat.completions.create({ model: 'assistant', messages: [{ role: 'user', content: 'hi' }] }, { headers: { 'x-thread-id': 'thread-taken-by-alice' } }).catch((e) => e);
+    expect({ status: err.status, code: err.code }).toEqual({ status: 404, code: 'thread_not_found' });
+  });
+});
+
 describe('agent access through sync', () => {
   it('refuses a conversation with, or a message to, an agent the caller may not use (social is ADMIN_USERS-only) with 403 agent_forbidden', async () => {
     const before = ts.model.requests.length;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { registerSecret } from '../../src/logger';
+import { redactText, registerSecret } from '../../src/logger';
 import { assertNoSecret, findSecret } from '../../src/util/secrets';
 
 describe('secret detection', () => {
@@ -35,6 +35,17 @@ describe('secret detection', () => {
     } catch (e) {
       expect((e as Error).message).not.toContain('sk-abcdefghijklmnopqrstuvwxyz');
       expect((e as { code?: string }).code).toBe('SECRET_DETECTED');
+    }
+  });
+});
+
+describe('redactText: help text vs. real tokens', () => {
+  it('keeps placeholders in help text', () => {
+    for (const s of ["Send it as 'Authorization: Bearer YOUR_KEY'.", 'Authorization: Bearer API_KEY', 'Token YOUR_ACCESS_TOKEN']) expect(redactText(s)).toBe(s);
+  });
+  it('still redacts real bearer tokens, whatever they look like', () => {
+    for (const tok of ['sk-live-abc123def456', 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abc', 'ABCDEF1234567890', 'abcdefghijklmnop', 'MY_KEY_1']) {
+      expect(redactText(`Authorization: Bearer ${tok}`)).toBe('Authorization: Bearer [redacted]');
     }
   });
 });

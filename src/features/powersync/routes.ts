@@ -23,6 +23,8 @@ export interface PowerSyncRouteDeps {
   keys: TokenKeys;
   knownAgents: () => Set<string>;
   onUploaded: (userId: string, result: UploadResult) => void;
+  /** The server's rate limiter: /powersync counts against the same per-key bucket as /v1. */
+  limiter: RateLimiter;
 }
 
 /** The synced data's user: the caller's memory resource, exactly as on /v1. */
@@ -42,7 +44,7 @@ export function createPowerSyncRouter(d: PowerSyncRouteDeps): Router {
     res.setHeader('cache-control', 'public, max-age=300');
     res.json(keys.jwks);
   });
-  router.use(authMiddleware(c.apiKeys, new RateLimiter(c.rateLimitRpm), c.rateLimitRpm));
+  router.use(authMiddleware(c.apiKeys, d.limiter, c.rateLimitRpm));
   router.use(express.json({ limit: c.bodyLimit }));
 
   const credentials: express.RequestHandler = async (req, res) => {
