@@ -21,6 +21,7 @@ import pg from 'pg';
 import type { Logger, SecretSink } from '../lib/logger';
 import { freePort } from '../lib/net';
 import { withoutPoweredBy } from '../lib/powered-by';
+import { DataFileError, parseDataFile } from '../lib/data-file';
 
 export interface EmbeddedAtprotoOptions {
   dataDir: string;
@@ -58,10 +59,16 @@ interface PdsState {
 
 async function loadOrCreateState(file: string, wantedPort: number): Promise<PdsState> {
   let state: PdsState | undefined;
+  let text: string | undefined;
   try {
-    state = JSON.parse(await fs.readFile(file, 'utf8')) as PdsState;
+    text = await fs.readFile(file, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`cannot read ${file}: ${(err as Error).message}`);
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new DataFileError(file, (err as NodeJS.ErrnoException).code ?? 'unreadable');
+  }
+  if (text !== undefined) {
+    state = parseDataFile<PdsState>(file, text, (v) =>
+      typeof v.port === 'number' && ['jwtSecret', 'adminPassword', 'dpopSecret', 'plcRotationKeyHex'].every((k) => typeof v[k] === 'string') ? undefined : 'missing port or secrets',
+    );
   }
   if (!state) {
     const { Secp256k1Keypair } = await import('@atproto/crypto');
