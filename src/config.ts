@@ -179,6 +179,8 @@ export interface Config {
   adminUsers: Set<string>;
   /** OUTBOUND_ALLOW_HOSTS: extra host:port the outbound guard lets through (besides the configured services). */
   outboundAllowHosts: string[];
+  /** agent name → key owners who may use it ('*' = every key owner), from AGENT_USERS_<NAME>; see mayUseAgent. */
+  agentUsers: Map<string, Set<string> | '*'>;
   rateLimitRpm: number;
   bodyLimit: string;
   /** How often a replica tries to take over work that runs once (src/db/leadership.ts). */
@@ -292,6 +294,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     else perAgent[m[1]!.toLowerCase().replace(/_/g, '-')] = check.data;
   }
 
+  const agentUsers = new Map<string, Set<string> | '*'>();
+  for (const [key, value] of Object.entries(env)) {
+    const m = /^AGENT_USERS_([A-Z0-9_]+)$/.exec(key);
+    if (!m || value === undefined || value.trim() === '') continue;
+    const owners = value.split(',').map((u) => u.trim()).filter(Boolean);
+    agentUsers.set(m[1]!.toLowerCase().replace(/_/g, '-'), owners.includes('*') ? '*' : new Set(owners));
+  }
+
   const atCredentials: AtprotoConfig['credentials'] = {};
   for (const [key, value] of Object.entries(env)) {
     const m = /^ATPROTO_PASSWORD_([A-Z0-9_]+)$/.exec(key);
@@ -330,6 +340,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     apiKeys: c.API_KEYS,
     adminUsers: new Set((c.ADMIN_USERS ?? '').split(',').map((u) => u.trim()).filter(Boolean)),
     outboundAllowHosts: c.OUTBOUND_ALLOW_HOSTS,
+    agentUsers,
     rateLimitRpm: c.RATE_LIMIT_RPM,
     bodyLimit: c.BODY_LIMIT.toLowerCase(),
     leadershipPollMs: c.LEADERSHIP_POLL_MS,
@@ -388,4 +399,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       filesDir: path.resolve(c.IPFS_FILES_DIR ?? path.join(c.DATA_DIR, 'files')),
     },
   };
+}
+
+/**
+ * May the key owner `owner` use `agent` (chat, list, synced messages)? Keyless
+ * development (no API_KEYS): everyone. Otherwise AGENT_USERS_<NAME> when set ('*' =
+ * every key owner); without it, agents that publish or delete on a shared external
+ * account (the AT Protocol agents, ATPROTO_AGENTS, default `social`) are for ADMIN_USERS
+ * only, and every other agent is for every key owner.
+ */
+export function mayUseAgent(config: Pick<Config, 'apiKeys' | 'adminUsers' | 'agentUsers' | 'atproto'>, owner: string | undefined, agent: string): boolean {
+  if (config.apiKeys.size === 0) return true;
+  if (owner === undefined) return false;
+  const rule = config.agentUsers.get(agent);
+  if (rule !== undefined) return rule === '*' || rule.has(owner);
+  if (config.atproto.agents.includes(agent)) return config.adminUsers.has(owner);
+  return true;
 }

@@ -27,9 +27,15 @@ export function containsRegisteredSecret(text: string): boolean {
   return false;
 }
 
+/**
+ * Help text, not a credential: `Bearer YOUR_KEY`, `Bearer API_KEY`, `Token <TOKEN>`: upper
+ * case and `_` only, naming a key/token/secret. Real tokens hold lower case or digits.
+ */
+const PLACEHOLDER = /^(?=[A-Z_]{3,40}$)[A-Z_]*(KEY|TOKEN|SECRET|JWT)[A-Z_]*$/;
+
 export function redactText(text: string): string {
   let out = text
-    .replace(/(Bearer|Token)\s+[A-Za-z0-9._~+/=-]+/g, '$1 [redacted]')
+    .replace(/(Bearer|Token)\s+([A-Za-z0-9._~+/=-]+)/g, (m, scheme: string, value: string) => (PLACEHOLDER.test(value) ? m : `${scheme} [redacted]`))
     .replace(/(\w+:\/\/[^:/\s@]+:)[^@\s]+@/g, '$1[redacted]@');
   for (const s of knownSecrets) if (out.includes(s)) out = out.split(s).join('[redacted]');
   return out;

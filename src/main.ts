@@ -36,7 +36,20 @@ async function main() {
   process.on('SIGINT', () => void shutdown('SIGINT'));
 }
 
+/** A DataFileError (services/lib/data-file.ts) anywhere in the cause chain, recognised by its code. */
+function dataFileError(err: unknown, depth = 0): { message: string } | undefined {
+  if (!err || typeof err !== 'object' || depth > 5) return undefined;
+  const e = err as { code?: unknown; file?: unknown; message?: unknown; cause?: unknown };
+  if (e.code === 'DATA_FILE_INVALID' && typeof e.file === 'string' && typeof e.message === 'string') return { message: e.message };
+  return dataFileError(e.cause, depth + 1);
+}
+
 main().catch((err) => {
+  const bad = dataFileError(err);
+  if (bad) {
+    process.stderr.write(`ONE Agents cannot start: ${bad.message.replace(/\s+/g, ' ')}\n`);
+    process.exit(78); // EX_CONFIG: like a bad configuration
+  }
   process.stderr.write(`ONE Agents failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 });

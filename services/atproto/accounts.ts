@@ -8,6 +8,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { AtpAgent } from '@atproto/api';
 import type { Logger, SecretSink } from '../lib/logger';
+import { DataFileError, parseDataFile } from '../lib/data-file';
 
 export interface StoredAccount {
   handle: string;
@@ -23,14 +24,21 @@ export function accountsFile(dataDir: string): string {
 
 /** The stored accounts; `onSecret` is told every password read. */
 export async function readAccounts(dataDir: string, onSecret?: SecretSink): Promise<AccountFile> {
+  const file = accountsFile(dataDir);
+  let text: string;
   try {
-    const data = JSON.parse(await fs.readFile(accountsFile(dataDir), 'utf8')) as AccountFile;
-    if (onSecret) for (const a of Object.values(data)) onSecret(a.password);
-    return data;
+    text = await fs.readFile(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
-    throw new Error(`cannot read ${accountsFile(dataDir)}: ${(err as Error).message}`);
+    throw new DataFileError(file, (err as NodeJS.ErrnoException).code ?? 'unreadable');
   }
+  const data = parseDataFile<AccountFile>(file, text, (v) =>
+    Object.values(v).every((a) => a && typeof a === 'object' && typeof (a as { password?: unknown }).password === 'string' && typeof (a as { did?: unknown }).did === 'string')
+      ? undefined
+      : 'an account without did or password',
+  );
+  if (onSecret) for (const a of Object.values(data)) onSecret(a.password);
+  return data;
 }
 
 async function writeAccounts(dataDir: string, data: AccountFile): Promise<void> {

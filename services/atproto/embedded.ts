@@ -21,6 +21,8 @@ import pg from 'pg';
 import type { Logger, SecretSink } from '../lib/logger';
 import { guardRequests } from '../lib/http';
 import { freePort } from '../lib/net';
+import { withoutPoweredBy } from '../lib/powered-by';
+import { DataFileError, parseDataFile } from '../lib/data-file';
 
 export interface EmbeddedAtprotoOptions {
   dataDir: string;
@@ -58,10 +60,16 @@ interface PdsState {
 
 async function loadOrCreateState(file: string, wantedPort: number): Promise<PdsState> {
   let state: PdsState | undefined;
+  let text: string | undefined;
   try {
-    state = JSON.parse(await fs.readFile(file, 'utf8')) as PdsState;
+    text = await fs.readFile(file, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`cannot read ${file}: ${(err as Error).message}`);
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new DataFileError(file, (err as NodeJS.ErrnoException).code ?? 'unreadable');
+  }
+  if (text !== undefined) {
+    state = parseDataFile<PdsState>(file, text, (v) =>
+      typeof v.port === 'number' && ['jwtSecret', 'adminPassword', 'dpopSecret', 'plcRotationKeyHex'].every((k) => typeof v[k] === 'string') ? undefined : 'missing port or secrets',
+    );
   }
   if (!state) {
     const { Secp256k1Keypair } = await import('@atproto/crypto');
@@ -110,7 +118,7 @@ const sockets = new WeakMap<http.Server, Set<Socket>>();
 
 function listen(app: { listen: (...args: unknown[]) => http.Server }, port: number, host: string): Promise<http.Server> {
   return new Promise((resolve, reject) => {
-    const server = app.listen(port, host);
+    const server = withoutPoweredBy(app.listen(port, host));
     // A malformed request URL gets an XRPC 400 here; the PDS and PLC apps would answer 500.
     guardRequests(server, (_req, res) => {
       res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'InvalidRequest', message: 'malformed request URL' }));

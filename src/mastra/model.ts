@@ -14,7 +14,7 @@ import type { Config } from '../config';
 import { AppError } from '../errors';
 
 export function modelIdFor(config: Config, agentName: string): string {
-  return config.model.perAgent[agentName] ?? config.model.default;
+  return (Object.hasOwn(config.model.perAgent, agentName) ? config.model.perAgent[agentName] : undefined) ?? config.model.default;
 }
 
 /**

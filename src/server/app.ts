@@ -7,8 +7,9 @@ import type { Agent } from '@mastra/core/agent';
 import type { Mastra } from '@mastra/core';
 import { MastraServer } from '@mastra/express';
 import type { Memory } from '@mastra/memory';
+import type pg from 'pg';
 import express, { type Express, type RequestHandler, type Router } from 'express';
-import type { Config } from '../config';
+import { mayUseAgent, type Config } from '../config';
 import { redactText, type Logger } from '../logger';
 import { authMiddleware, RateLimiter } from './auth';
 import { errorSender } from './errors';
@@ -25,6 +26,10 @@ export interface AppDeps {
   mastra: Mastra;
   agents: Record<string, Agent>;
   memory: Memory;
+  /** The app's database (thread claims). */
+  db: pg.Pool;
+  /** Shared with the feature routes (one bucket per key); a new one when absent. */
+  limiter?: RateLimiter;
   readiness: Readiness;
   onTurn?: (turn: CompletedTurn) => Promise<void> | void;
   /** Mounted before the /v1 catch-all, e.g. [['/xrpc', router]]. */
@@ -48,7 +53,7 @@ export async function createApp(deps: AppDeps): Promise<Express> {
     res.status(r.ready ? 200 : 503).json(r);
   });
 
-  const limiter = new RateLimiter(config.rateLimitRpm);
+  const limiter = deps.limiter ?? new RateLimiter(config.rateLimitRpm);
   const auth = authMiddleware(config.apiKeys, limiter, config.rateLimitRpm);
   // Behind the API keys when they are set (a Prometheus scraper can send a bearer token).
   app.get('/metrics', config.apiKeys.size ? authMiddleware(config.apiKeys, new RateLimiter(0), 0) : (_q, _s, n) => n(), (_req, res) => {
@@ -61,13 +66,15 @@ export async function createApp(deps: AppDeps): Promise<Express> {
   const v1 = express.Router();
   v1.use(auth);
   v1.use(express.json({ limit: config.bodyLimit }));
-  v1.use(modelsRouter(deps.agents, startedAt));
-  v1.post('/chat/completions', createChatHandler({ agents: deps.agents, memory: deps.memory, logger, maxSteps: config.model.maxSteps, onTurn: deps.onTurn }));
+  const mayUse = (owner: string | undefined, agent: string) => mayUseAgent(config, owner, agent);
+  v1.use(modelsRouter(deps.agents, startedAt, mayUse));
+  v1.post('/chat/completions', createChatHandler({ agents: deps.agents, memory: deps.memory, db: deps.db, mayUse, logger, maxSteps: config.model.maxSteps, onTurn: deps.onTurn }));
   v1.use((req, _res, next) => next(errors.routeNotFound(req.method, req.originalUrl)));
   app.use('/v1', v1);
 
   // ---- /api: Mastra's own routes (agents, workflows, memory, Responses API…) --------
   const api = express();
+  api.disable('x-powered-by');
   api.use(express.json({ limit: config.bodyLimit }));
   const mastraServer = new MastraServer({ app: api, mastra: deps.mastra, prefix: '/api' });
   await mastraServer.init();

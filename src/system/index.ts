@@ -8,6 +8,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
+import { withoutPoweredBy } from '../../services/lib/powered-by';
 import { startEmbeddedPostgres } from '../../services/postgres/embedded';
 import { migrate } from '../db/migrate';
 import type { Config } from '../config';
@@ -18,6 +19,7 @@ import { createLogger, registerSecret, type Logger } from '../logger';
 import { createRuntime, type Runtime } from './runtime';
 import { modelConfigured } from '../mastra/model';
 import { createApp } from '../server/app';
+import { RateLimiter } from '../server/auth';
 import { Readiness } from '../server/readiness';
 
 export interface System {
@@ -102,7 +104,9 @@ export async function startSystem(config: Config, opts: { logger?: Logger } = {}
     });
     for (const f of features) for (const [name, check] of Object.entries(f.readiness?.(ctx) ?? {})) readiness.add(name, check);
 
-    const phase = { ctx, mastra: runtime.mastra, memory: runtime.memory, onStop: stoppers.add };
+    // One limiter: a key gets RATE_LIMIT_RPM across /v1, /api and /powersync together.
+    const limiter = new RateLimiter(config.rateLimitRpm);
+    const phase = { ctx, mastra: runtime.mastra, memory: runtime.memory, onStop: stoppers.add, limiter };
     const extraRouters = [];
     for (const f of features) extraRouters.push(...((await f.routes?.(phase)) ?? []));
     const hooks = features.filter((f) => f.onTurn);
@@ -113,11 +117,13 @@ export async function startSystem(config: Config, opts: { logger?: Logger } = {}
       mastra: runtime.mastra,
       agents: runtime.mastra.listAgents() as never,
       memory: runtime.memory,
+      db: ctx.db,
+      limiter,
       readiness,
       extraRouters,
       onTurn: hooks.length ? async (turn) => void (await Promise.all(hooks.map((f) => f.onTurn!(ctx, turn)))) : undefined,
     });
-    const server = http.createServer(app);
+    const server = withoutPoweredBy(http.createServer(app));
     server.keepAliveTimeout = 65_000;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

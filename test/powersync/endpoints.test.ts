@@ -230,8 +230,74 @@ describe('upload', () => {
     const del = await upload(BOB_KEY, [{ op: 'DELETE', table: 'notes', id: 'up-1' }]);
     expect(del.status).toBe(403);
     expect((await db().query("select 1 from notes where id = 'up-1'")).rowCount).toBe(1);
+    // Table names that are properties of every object are just unknown tables: permanent 422, not 500.
+    for (const table of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+      const r = await upload(ALICE_KEY, [{ op: 'PUT', table, id: 'proto-1', data: { title: 'x' } }]);
+      expect({ table, status: r.status, code: r.body.error?.code, retryable: r.body.error?.retryable }).toEqual({ table, status: 422, code: 'unknown_table', retryable: false });
+    }
+    // A body the server cannot decode is the client's fault: 4xx, not retryable.
+    const latin1 = await fetch(`${url()}/powersync/upload`, { method: 'POST', headers: { authorization: `Bearer ${ALICE_KEY}`, 'content-type': 'application/json; charset=latin1' }, body: '{"batch": []}' });
+    expect(latin1.status).toBe(415);
+    expect((await latin1.json()).error).toMatchObject({ code: 'unsupported_charset', retryable: false });
     const notJson = await fetch(`${url()}/powersync/upload`, { method: 'POST', headers: { authorization: `Bearer ${ALICE_KEY}`, 'content-type': 'application/json' }, body: '{"batch": [' });
     expect(notJson.status).toBe(400);
+  });
+});
+
+describe('thread ids through sync', () => {
+  it("answers a conversation with another user's thread_id exactly like another user's row id: 403 not_owner, never 'already exists'", async () => {
+    const own = await upload(ALICE_KEY, [{ op: 'PUT', table: 'conversations', id: 'conv-alice-th', data: { agent: 'assistant', thread_id: 'thread-taken-by-alice' } }]);
+    expect(own.status).toBe(200);
+    const byThread = await upload(BOB_KEY, [{ op: 'PUT', table: 'conversations', id: 'conv-bob-th', data: { agent: 'assistant', thread_id: 'thread-taken-by-alice' } }]);
+    const byRow = await upload(BOB_KEY, [{ op: 'PUT', table: 'conversations', id: 'conv-alice-th', data: { agent: 'assistant' } }]);
+    const tail = (m?: string) => m?.replace(/^op \d+ \([^)]*\): /, '');
+    expect({ status: byThread.status, code: byThread.body.error?.code }).toEqual({ status: 403, code: 'not_owner' });
+    expect({ status: byRow.status, code: byRow.body.error?.code }).toEqual({ status: 403, code: 'not_owner' });
+    expect(tail(byThread.body.error?.message)).toBe(tail(byRow.body.error?.message));
+    expect(byThread.body.error?.message).not.toMatch(/exist/i);
+    // The /v1 side sees the same claim: bob cannot chat in alice's synced thread.
+    const err = await ts.client(BOB_KEY).chat.completions.create({ model: 'assistant', messages: [{ role: 'user', content: 'hi' }] }, { headers: { 'x-thread-id': 'thread-taken-by-alice' } }).catch((e) => e);
+    expect({ status: err.status, code: err.code }).toEqual({ status: 404, code: 'thread_not_found' });
+  });
+});
+
+describe('agent access through sync', () => {
+  it('refuses a conversation with, or a message to, an agent the caller may not use (social is ADMIN_USERS-only) with 403 agent_forbidden', async () => {
+    const before = ts.model.requests.length;
+    const conv = await upload(ALICE_KEY, [{ op: 'PUT', table: 'conversations', id: 'conv-social-1', data: { agent: 'social' } }]);
+    expect({ status: conv.status, code: conv.body.error?.code, retryable: conv.body.error?.retryable }).toEqual({ status: 403, code: 'agent_forbidden', retryable: false });
+    // A conversation that predates the rule: its new messages are refused too.
+    await db().query("insert into conversations (id, owner_id, agent, thread_id) values ('conv-social-old', 'alice', 'social', 'thread-social-old')");
+    const msg = await upload(ALICE_KEY, [{ op: 'PUT', table: 'messages', id: 'msg-social-1', data: { conversation_id: 'conv-social-old', role: 'user', content: 'post this', status: 'pending' } }]);
+    expect({ status: msg.status, code: msg.body.error?.code }).toEqual({ status: 403, code: 'agent_forbidden' });
+    expect((await db().query("select 1 from messages where id = 'msg-social-1'")).rowCount).toBe(0);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(ts.model.requests.length).toBe(before);
+  });
+});
+
+describe('chat turns mirrored into the synced tables', () => {
+  it('stores a turn holding U+0000 (NUL) as U+FFFD: the conversation and both messages reach Postgres, and memory keeps the turn', async () => {
+    ts.model.setScript(() => ({ text: 'reply with a \u0000 NUL' }));
+    try {
+      const threadId = `nul-thread-${Date.now()}`;
+      const r = await ts.client(ALICE_KEY).chat.completions.create({ model: 'assistant', messages: [{ role: 'user', content: 'hello \u0000 world' }] }, { headers: { 'x-thread-id': threadId } });
+      expect(r.choices[0]!.message.content).toBe('reply with a \u0000 NUL');
+      const conv = await db().query<{ id: string; owner_id: string }>('select id, owner_id from conversations where thread_id = $1', [threadId]);
+      expect(conv.rows).toEqual([{ id: expect.any(String), owner_id: 'alice' }]);
+      const msgs = await db().query('select role, content from messages where conversation_id = $1 order by created_at', [conv.rows[0]!.id]);
+      expect(msgs.rows).toEqual([
+        { role: 'user', content: 'hello \uFFFD world' },
+        { role: 'assistant', content: 'reply with a \uFFFD NUL' },
+      ]);
+      // Mastra's memory took the turn too: the next request in the thread sees it.
+      ts.model.setScript(() => ({ text: 'second' }));
+      await ts.client(ALICE_KEY).chat.completions.create({ model: 'assistant', messages: [{ role: 'user', content: 'again' }] }, { headers: { 'x-thread-id': threadId } });
+      const seen = ts.model.requests.at(-1)!.messages.map((m) => (typeof m.content === 'string' ? m.content : JSON.stringify(m.content)));
+      expect(seen.some((c) => c.includes('hello \uFFFD world'))).toBe(true);
+    } finally {
+      ts.model.setScript(script);
+    }
   });
 });
 

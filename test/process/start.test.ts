@@ -95,6 +95,29 @@ describe('start command', () => {
     expect(bad.output()).toContain('HOST: refusing to listen on 0.0.0.0 without API_KEYS');
   });
 
+  it('exits 78 with one line naming a corrupt data file (PowerSync key, AT accounts, PDS state)', async () => {
+    const cases: Array<[string, string, string]> = [
+      ['sync', 'powersync/jwt-key.json', '{"kty": "RSA", '],
+      ['atproto', 'pds/state.json', '[1, 2, 3]'],
+      ['atproto', 'atproto/accounts.json', '{"social": null}'],
+    ];
+    await Promise.all(cases.map(async ([features, rel, content]) => {
+      const dir = await makeDataDir('one-agents-corrupt-');
+      try {
+        await fs.mkdir(path.dirname(path.join(dir, rel)), { recursive: true });
+        await fs.writeFile(path.join(dir, rel), content);
+        const run = start({ PORT: String(await freePort()), DATA_DIR: dir, FEATURES: features, ATPROTO_AUTOREPLY: '0', LOG_LEVEL: 'silent' });
+        run.up.catch(() => {});
+        expect({ rel, code: await run.exited }).toEqual({ rel, code: 78 });
+        const out = run.output().trim();
+        expect(out.split('\n')).toHaveLength(1);
+        expect(out).toContain(path.join(dir, rel));
+      } finally {
+        await fs.rm(dir, { recursive: true, force: true });
+      }
+    }));
+  }, 240_000);
+
   it('writes one JSON object per log line when the model fails, and says once at start-up that no model is configured', async () => {
     const lines = (out: string) => out.split('\n').filter((l) => l.trim());
     const notJson = (out: string) =>

@@ -216,6 +216,33 @@ describe('errors', () => {
     expect((await r2.json()).error.param).toBe('x-thread-id');
   });
 
+  it("answers the caller's own malformed requests with 4xx in OpenAI's shape, never 500", async () => {
+    const body = JSON.stringify({ model: 'assistant', messages: [{ role: 'user', content: 'x' }] });
+    const cases: Array<[string, RequestInit, number, string]> = [
+      ['latin1 charset', { method: 'POST', headers: { 'content-type': 'application/json; charset=latin1' }, body }, 415, 'unsupported_charset'],
+      ['unknown Content-Encoding', { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'bogus' }, body }, 415, 'unsupported_encoding'],
+      ['invalid gzip', { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: 'this is not gzip' }, 400, 'invalid_body'],
+    ];
+    for (const [what, init, status, code] of cases) {
+      const r = await fetch(`${t.system.url}/v1/chat/completions`, init);
+      expect({ what, status: r.status, error: (await r.json()).error }).toMatchObject({ what, status, error: { type: 'invalid_request_error', code } });
+    }
+    const uri = await fetch(`${t.system.url}/v1/models/%E0%A4%A`);
+    expect(uri.status).toBe(400);
+    expect((await uri.json()).error).toMatchObject({ type: 'invalid_request_error', code: 'invalid_url' });
+  });
+
+  it('404 model_not_found for names that are properties of every object (constructor, __proto__, toString)', async () => {
+    for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+      const err = await client.chat.completions.create({ model: name, messages: [{ role: 'user', content: 'hi' }] }).catch((e) => e);
+      expect({ name, status: err.status, code: err.code }).toEqual({ name, status: 404, code: 'model_not_found' });
+      const r = await fetch(`${t.system.url}/v1/models/${name}`);
+      expect({ name, status: r.status }).toEqual({ name, status: 404 });
+      expect((await r.json()).error.code).toBe('model_not_found');
+    }
+    expect((await client.models.list()).data.map((m) => m.id)).not.toContain('constructor');
+  });
+
   it('413 for a body over the limit', async () => {
     const big = 'x'.repeat(100 * 1024);
     const err = await client.chat.completions.create({ model: 'assistant', messages: [{ role: 'user', content: big }] }).catch((e) => e);

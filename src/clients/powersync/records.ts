@@ -4,6 +4,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type pg from 'pg';
+import { pgText } from '../../util/text';
 
 /** A UUID-shaped id derived from its parts: the same inputs always give the same row id (idempotent writes). */
 export function stableId(...parts: string[]): string {
@@ -19,13 +20,13 @@ export async function ensureConversation(db: pg.Pool | pg.PoolClient, a: { owner
   await db.query(
     `insert into conversations (id, owner_id, agent, thread_id, title) values ($1, $2, $3, $4, $5)
      on conflict (thread_id) do update set updated_at = now() where conversations.owner_id = excluded.owner_id`,
-    [id, a.ownerId, a.agent, a.threadId, a.title ?? null],
+    [id, a.ownerId, a.agent, a.threadId, a.title === undefined ? null : pgText(a.title)],
   );
   const r = await db.query<{ id: string; owner_id: string }>('select id, owner_id from conversations where thread_id = $1', [a.threadId]);
   return { id: r.rows[0]!.id, ownerId: r.rows[0]!.owner_id };
 }
 
-/** Mirrors one /v1 chat turn into conversations + messages. */
+/** Mirrors one /v1 chat turn into conversations + messages (U+0000 stored as U+FFFD: Postgres text cannot hold it). */
 export async function mirrorTurn(db: pg.Pool, t: { agent: string; resourceId: string; threadId: string; userMessages: string[]; reply: string }): Promise<void> {
   const client = await db.connect();
   try {
@@ -37,9 +38,9 @@ export async function mirrorTurn(db: pg.Pool, t: { agent: string; resourceId: st
     const base = Date.now();
     let i = 0;
     for (const content of t.userMessages) {
-      await client.query(`insert into messages (id, owner_id, conversation_id, role, content, created_at) values ($1, $2, $3, 'user', $4, $5)`, [newId(), t.resourceId, conv.id, content, new Date(base + i++)]);
+      await client.query(`insert into messages (id, owner_id, conversation_id, role, content, created_at) values ($1, $2, $3, 'user', $4, $5)`, [newId(), t.resourceId, conv.id, pgText(content), new Date(base + i++)]);
     }
-    await client.query(`insert into messages (id, owner_id, conversation_id, role, content, created_at) values ($1, $2, $3, 'assistant', $4, $5)`, [newId(), t.resourceId, conv.id, t.reply, new Date(base + i++)]);
+    await client.query(`insert into messages (id, owner_id, conversation_id, role, content, created_at) values ($1, $2, $3, 'assistant', $4, $5)`, [newId(), t.resourceId, conv.id, pgText(t.reply), new Date(base + i++)]);
     await client.query('update conversations set updated_at = now() where id = $1', [conv.id]);
     await client.query('commit');
   } catch (err) {

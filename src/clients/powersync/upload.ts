@@ -9,6 +9,7 @@
  */
 import type pg from 'pg';
 import { z } from 'zod';
+import { claimThread } from '../../db/threads';
 import { AppError } from '../../errors';
 
 export class UploadError extends AppError {
@@ -42,7 +43,7 @@ const timestamp = z
   .refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO 8601 timestamp');
 
 /** Columns a device may write, per table (owner_id is always the token's user). */
-const TABLES = {
+const TABLE_SCHEMAS = {
   conversations: z
     .object({
       agent: text(64).regex(/^[A-Za-z0-9_.-]+$/, 'must be an agent name'),
@@ -93,9 +94,12 @@ const TABLES = {
     .partial()
     .strict(),
 } as const;
+type TableName = keyof typeof TABLE_SCHEMAS;
+/** Looked up by the op's table name (request data): a Map, so `constructor` or `__proto__` is just unknown. */
+const TABLES = new Map<string, (typeof TABLE_SCHEMAS)[TableName]>(Object.entries(TABLE_SCHEMAS));
 
 /** Columns a PUT must carry (a PATCH may carry any subset). */
-const REQUIRED: Record<keyof typeof TABLES, string[]> = {
+const REQUIRED: Record<TableName, string[]> = {
   conversations: ['agent'],
   messages: ['conversation_id', 'role', 'content'],
   notes: [],
@@ -104,6 +108,7 @@ const REQUIRED: Record<keyof typeof TABLES, string[]> = {
 };
 
 const READ_ONLY = new Set(['agents', 'archives']);
+const NOT_YOURS = 'this id cannot be used by you (choose another id)';
 
 const opSchema = z.object({
   op: z.enum(['PUT', 'PATCH', 'DELETE']),
@@ -124,7 +129,12 @@ export interface UploadResult {
 
 type Row = Record<string, unknown>;
 
-export async function applyCrudBatch(db: pg.Pool, userId: string, body: unknown, knownAgents: Set<string>): Promise<UploadResult> {
+/**
+ * `mayUseAgent`: whether the caller may use an agent (AGENT_USERS_<NAME>); a conversation
+ * naming, or a message addressed to, an agent the caller may not use refuses the batch
+ * with 403 agent_forbidden, so the agent is never asked.
+ */
+export async function applyCrudBatch(db: pg.Pool, userId: string, body: unknown, knownAgents: Set<string>, mayUseAgent: (agent: string) => boolean = () => true): Promise<UploadResult> {
   const parsed = batchSchema.safeParse(body);
   if (!parsed.success) throw new UploadError(400, 'invalid_batch', 'The body must be {"batch": [{op, table, id, data}]} with at most 10000 ops.');
   const ops = parsed.data.batch.map((raw, index) => {
@@ -134,14 +144,14 @@ export async function applyCrudBatch(db: pg.Pool, userId: string, body: unknown,
     const id = ID.safeParse(o.data.id);
     if (!id.success) throw new UploadError(422, 'invalid_id', `op ${index}: ${id.error.issues[0]!.message}`, { index, table });
     if (READ_ONLY.has(table)) throw new UploadError(403, 'read_only_table', `op ${index}: ${table} is written by the server only`, { index, table, id: o.data.id });
-    if (!(table in TABLES)) throw new UploadError(422, 'unknown_table', `op ${index}: unknown table '${table}'`, { index, table, id: o.data.id });
-    const data = (o.data.data ?? o.data.opData ?? {}) as Row;
+    if (!TABLES.has(table)) throw new UploadError(422, 'unknown_table', `op ${index}: unknown table '${table}'`, { index, table, id: o.data.id });
+    const data = { ...(o.data.data ?? o.data.opData ?? {}) } as Row;
     if (o.data.op !== 'DELETE') {
-      if ('owner_id' in data && data.owner_id !== userId) throw new UploadError(403, 'not_owner', `op ${index}: owner_id must be your own user id`, { index, table, id: o.data.id });
+      if (Object.hasOwn(data, 'owner_id') && data.owner_id !== userId) throw new UploadError(403, 'not_owner', `op ${index}: owner_id must be your own user id`, { index, table, id: o.data.id });
       delete data.owner_id;
       delete data.id;
     }
-    return { index, op: o.data.op, table: table as keyof typeof TABLES, id: o.data.id, data };
+    return { index, op: o.data.op, table: table as TableName, id: o.data.id, data };
   });
 
   const client = await db.connect();
@@ -154,13 +164,14 @@ export async function applyCrudBatch(db: pg.Pool, userId: string, body: unknown,
       const t = client.escapeIdentifier(op.table);
       const existing = await client.query<{ owner_id: string }>(`select owner_id from ${t} where id = $1 for update`, [op.id]);
       const owner = existing.rows[0]?.owner_id;
-      if (owner !== undefined && owner !== userId) throw fail(403, 'not_owner', 'this row belongs to another user');
+      // The same answer for every id the caller may not use (another user's row id or thread id): never "exists".
+      if (owner !== undefined && owner !== userId) throw fail(403, 'not_owner', NOT_YOURS);
 
       if (op.op === 'DELETE') {
         if (owner !== undefined) await client.query(`delete from ${t} where id = $1 and owner_id = $2`, [op.id, userId]);
         continue;
       }
-      const check = TABLES[op.table].safeParse(op.data);
+      const check = TABLES.get(op.table)!.safeParse(op.data);
       if (!check.success) {
         const issue = check.error.issues[0]!;
         const col = issue.path.join('.');
@@ -173,11 +184,14 @@ export async function applyCrudBatch(db: pg.Pool, userId: string, body: unknown,
         if (missing.length) throw fail(422, 'missing_value', `missing ${missing.join(', ')}`);
       }
       if (op.table === 'conversations' && typeof values.agent === 'string' && !knownAgents.has(values.agent)) throw fail(422, 'unknown_agent', `no agent named '${values.agent}'`);
+      if (op.table === 'conversations' && typeof values.agent === 'string' && !mayUseAgent(values.agent)) throw fail(403, 'agent_forbidden', `you may not use the agent '${values.agent}'`);
       if (op.table === 'messages' && values.conversation_id !== undefined) {
-        const conv = await client.query<{ owner_id: string }>('select owner_id from conversations where id = $1', [values.conversation_id]);
+        const conv = await client.query<{ owner_id: string; agent: string }>('select owner_id, agent from conversations where id = $1', [values.conversation_id]);
         if (conv.rows[0]?.owner_id !== userId) throw fail(422, 'unknown_conversation', 'conversation_id is not one of your conversations');
+        if (!mayUseAgent(conv.rows[0].agent)) throw fail(403, 'agent_forbidden', `you may not use the agent '${conv.rows[0].agent}'`);
       }
       if (op.table === 'conversations' && op.op === 'PUT' && owner === undefined && values.thread_id === undefined) values.thread_id = op.id;
+      if (op.table === 'conversations' && typeof values.thread_id === 'string' && !(await claimThread(client, values.thread_id, userId))) throw fail(403, 'not_owner', NOT_YOURS);
       if ((op.table === 'notes' || op.table === 'tasks' || op.table === 'conversations') && values.updated_at === undefined) values.updated_at = new Date().toISOString();
 
       const cols = Object.keys(values).filter((c) => values[c] !== undefined);
@@ -203,8 +217,14 @@ export async function applyCrudBatch(db: pg.Pool, userId: string, body: unknown,
         throw err;
       }
       if (op.table === 'messages') {
-        const m = await client.query<{ role: string; status: string | null }>('select role, status from messages where id = $1', [op.id]);
-        if (m.rows[0]?.role === 'user' && m.rows[0].status === 'pending') pendingMessages.push(op.id);
+        const m = await client.query<{ role: string; status: string | null; agent: string | null }>(
+          'select m.role, m.status, c.agent from messages m left join conversations c on c.id = m.conversation_id where m.id = $1',
+          [op.id],
+        );
+        if (m.rows[0]?.role === 'user' && m.rows[0].status === 'pending') {
+          if (m.rows[0].agent && !mayUseAgent(m.rows[0].agent)) throw fail(403, 'agent_forbidden', `you may not use the agent '${m.rows[0].agent}'`);
+          pendingMessages.push(op.id);
+        }
       }
     }
     await client.query('commit');

@@ -80,11 +80,12 @@ export const powerSyncFeature: Feature = {
   agents: (ctx, memory) => ({ organizer: createOrganizerAgent(ctx, memory) }),
   workflows: (ctx) => ({ 'answer-synced-message': createAnswerSyncedMessageWorkflow(ctx.db) }),
 
-  routes({ ctx, mastra }) {
+  routes({ ctx, mastra, limiter }) {
     const answerer = new MessageAnswerer(mastra, ctx.db, ctx.logger.child({ feature: 'powersync' }));
     answerers.set(ctx, answerer);
     const router = createPowerSyncRouter({
       ctx,
+      limiter,
       keys: powerSyncClients(ctx).keys,
       knownAgents: () => new Set(Object.keys(mastra.listAgents())),
       onUploaded: (_user, result) => {

@@ -9,6 +9,7 @@
  */
 import express, { type Request, type Router } from 'express';
 import type { AppContext } from '../../clients/context';
+import { mayUseAgent } from '../../config';
 import { authMiddleware, RateLimiter, resolveResource } from '../../server/auth';
 import { errorSender } from '../../server/errors';
 import { errors, OpenAIError } from '../../server/openai/errors';
@@ -22,6 +23,8 @@ export interface PowerSyncRouteDeps {
   keys: TokenKeys;
   knownAgents: () => Set<string>;
   onUploaded: (userId: string, result: UploadResult) => void;
+  /** The server's rate limiter: /powersync counts against the same per-key bucket as /v1. */
+  limiter: RateLimiter;
 }
 
 /** The synced data's user: the caller's memory resource, exactly as on /v1. */
@@ -41,7 +44,7 @@ export function createPowerSyncRouter(d: PowerSyncRouteDeps): Router {
     res.setHeader('cache-control', 'public, max-age=300');
     res.json(keys.jwks);
   });
-  router.use(authMiddleware(c.apiKeys, new RateLimiter(c.rateLimitRpm), c.rateLimitRpm));
+  router.use(authMiddleware(c.apiKeys, d.limiter, c.rateLimitRpm));
   router.use(express.json({ limit: c.bodyLimit }));
 
   const credentials: express.RequestHandler = async (req, res) => {
@@ -57,7 +60,8 @@ export function createPowerSyncRouter(d: PowerSyncRouteDeps): Router {
 
   router.post('/upload', async (req, res) => {
     const userId = resourceOf(req, res.locals.caller?.owner);
-    const result = await applyCrudBatch(ctx.db, userId, req.body, d.knownAgents());
+    const owner = res.locals.caller?.owner;
+    const result = await applyCrudBatch(ctx.db, userId, req.body, d.knownAgents(), (agent) => mayUseAgent(c, owner, agent));
     d.onUploaded(userId, result);
     res.json({ applied: result.applied });
   });

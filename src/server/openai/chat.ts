@@ -12,17 +12,25 @@ import { randomUUID } from 'node:crypto';
 import type { Agent } from '@mastra/core/agent';
 import type { Memory } from '@mastra/memory';
 import type { Request, Response } from 'express';
+import type pg from 'pg';
+import { claimThread, threadOwner } from '../../db/threads';
+import { pgText } from '../../util/text';
 import type { Logger } from '../../logger';
 import { resolveResource } from '../auth';
 import type { CompletedTurn } from '../turns';
 import { errors, OpenAIError, upstreamError } from './errors';
-import { chatCompletionRequest, paramName, textContent, type ChatCompletionRequest, type RequestMessage } from './schema';
+import { agentNamed } from './models';
+import { chatCompletionRequest, MAX_MESSAGES, paramName, textContent, type ChatCompletionRequest, type RequestMessage } from './schema';
 
 export interface ChatDeps {
   agents: Record<string, Agent>;
   memory: Memory;
+  /** The app's database: thread claims (thread_owners). */
+  db: pg.Pool;
   logger: Logger;
   maxSteps: number;
+  /** May this key owner use this agent (AGENT_USERS_<NAME>, src/config.ts mayUseAgent)? */
+  mayUse?: (owner: string | undefined, agent: string) => boolean;
   /** Called after a completed turn (e.g. to mirror it into synced tables). Errors are logged, never sent. */
   onTurn?: (turn: CompletedTurn) => Promise<void> | void;
 }
@@ -61,7 +69,12 @@ function toOpenAIUsage(u: UsageLike | undefined) {
 
 
 function parseBody(body: unknown): ChatCompletionRequest {
-  if (body === undefined || body === null || typeof body !== 'object') throw errors.invalidBody('The request body must be a JSON object.');
+  if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) throw errors.invalidBody('The request body must be a JSON object.');
+  // Checked before the schema walks every element: an over-long list is refused in O(1).
+  const messages = (body as { messages?: unknown }).messages;
+  if (Array.isArray(messages) && messages.length > MAX_MESSAGES) {
+    throw errors.invalidBody(`Invalid value for 'messages': at most ${MAX_MESSAGES} messages per request (got ${messages.length}); continue a conversation with x-thread-id and only the new messages.`, 'messages');
+  }
   const parsed = chatCompletionRequest.safeParse(body);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -83,16 +96,18 @@ function planMessages(messages: RequestMessage[], threadExists: boolean) {
     throw errors.invalidBody('The last message must be a user message (after any system messages).', 'messages');
   }
   return {
-    system: system.join('\n\n') || undefined,
-    turns: turns.map((m): Turn => (m.role === 'user' ? { role: 'user', content: textContent(m.content) } : { role: 'assistant', content: textContent(m.content) })),
+    // NUL cannot be stored in Postgres text (memory, synced tables): it becomes U+FFFD.
+    system: pgText(system.join('\n\n')) || undefined,
+    turns: turns.map((m): Turn => (m.role === 'user' ? { role: 'user', content: pgText(textContent(m.content)) } : { role: 'assistant', content: pgText(textContent(m.content)) })),
   };
 }
 
 export function createChatHandler(deps: ChatDeps) {
   return async function chatCompletions(req: Request, res: Response) {
     const body = parseBody(req.body);
-    const agent = deps.agents[body.model];
+    const agent = agentNamed(deps.agents, body.model);
     if (!agent) throw errors.modelNotFound(body.model);
+    if (deps.mayUse && !deps.mayUse(res.locals.caller?.owner, body.model)) throw errors.agentForbidden(body.model);
 
     const resourceId = resolveResource(res.locals.caller?.owner, body.user);
     const headerThread = req.get('x-thread-id');
@@ -100,11 +115,17 @@ export function createChatHandler(deps: ChatDeps) {
       throw errors.invalidBody('x-thread-id must be 1-128 characters of letters, digits and _ . : -', 'x-thread-id');
     }
     const threadId = headerThread ?? randomUUID();
+    // The claim is atomic in Postgres: of two callers naming the same new thread at once,
+    // exactly one owns it; the other gets 404 before the model or memory is touched.
     let threadExists = false;
     if (headerThread) {
+      const claimed = await threadOwner(deps.db, threadId);
+      if (claimed !== undefined && claimed !== resourceId) throw errors.threadNotFound();
       const thread = await deps.memory.getThreadById({ threadId });
-      if (thread && thread.resourceId !== resourceId) throw errors.threadNotFound();
+      if (claimed === undefined && !(await claimThread(deps.db, threadId, resourceId, thread?.resourceId))) throw errors.threadNotFound();
       threadExists = Boolean(thread);
+    } else if (!(await claimThread(deps.db, threadId, resourceId))) {
+      throw errors.threadNotFound();
     }
     const { system, turns } = planMessages(body.messages, threadExists);
 

@@ -42,6 +42,8 @@ export const errors = {
     new OpenAIError(401, "You didn't provide an API key. Send it as 'Authorization: Bearer YOUR_KEY'.", 'invalid_request_error', 'missing_api_key'),
   badKey: () => new OpenAIError(401, 'Incorrect API key provided.', 'invalid_request_error', 'invalid_api_key'),
   forbidden: (what: string) => new OpenAIError(403, `This API key may not use ${what}.`, 'invalid_request_error', 'forbidden'),
+  agentForbidden: (model: string) =>
+    new OpenAIError(403, `This API key may not use the agent \`${model}\` (see AGENT_USERS_<NAME>).`, 'permission_error', 'agent_forbidden', 'model'),
   modelNotFound: (model: string) =>
     new OpenAIError(404, `The model \`${model}\` does not exist or you do not have access to it.`, 'invalid_request_error', 'model_not_found', 'model'),
   threadNotFound: () =>
@@ -84,6 +86,9 @@ function chain(err: unknown, seen = new Set<unknown>()): ErrorLike[] {
 export function upstreamError(err: unknown): OpenAIError {
   if (err instanceof OpenAIError) return err;
   const all = chain(err);
+  // Mastra's own ownership check (a thread of another resource): never a 5xx. Claims
+  // (src/db/threads.ts) normally refuse such a request before the agent runs.
+  if (all.some((e) => /resourceId does not match the current resourceId/.test(e.message ?? ''))) return errors.threadNotFound();
   if (all.some((e) => e.code === 'MODEL_NOT_CONFIGURED')) {
     return new OpenAIError(503, 'No language model is configured on this server (set OPENAI_BASE_URL and/or OPENAI_API_KEY).', 'server_error', 'model_not_configured');
   }

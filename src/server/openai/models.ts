@@ -3,7 +3,13 @@ import type { Agent } from '@mastra/core/agent';
 import { Router } from 'express';
 import { errors } from './errors';
 
-export function modelsRouter(agents: Record<string, Agent>, startedAt: number) {
+/** The agent named by request data (`model`, a URL), or undefined: own properties only, so `constructor` or `__proto__` is just unknown. */
+export function agentNamed(agents: Record<string, Agent>, name: string): Agent | undefined {
+  return Object.hasOwn(agents, name) ? agents[name] : undefined;
+}
+
+/** Lists and describes only the agents the caller may use (`mayUse`); others are 404 as if unknown. */
+export function modelsRouter(agents: Record<string, Agent>, startedAt: number, mayUse: (owner: string | undefined, agent: string) => boolean = () => true) {
   const router = Router();
   const created = Math.floor(startedAt / 1000);
   const describe = (name: string) => ({
@@ -14,11 +20,12 @@ export function modelsRouter(agents: Record<string, Agent>, startedAt: number) {
     description: agents[name]!.getDescription?.() ?? '',
   });
   router.get('/models', (_req, res) => {
-    res.json({ object: 'list', data: Object.keys(agents).sort().map(describe) });
+    const owner = res.locals.caller?.owner;
+    res.json({ object: 'list', data: Object.keys(agents).filter((name) => mayUse(owner, name)).sort().map(describe) });
   });
   router.get('/models/:id', (req, res) => {
     const id = req.params.id;
-    if (!agents[id]) throw errors.modelNotFound(id);
+    if (!agentNamed(agents, id) || !mayUse(res.locals.caller?.owner, id)) throw errors.modelNotFound(id);
     res.json(describe(id));
   });
   return router;

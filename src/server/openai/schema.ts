@@ -1,15 +1,28 @@
 /** The request body of POST /v1/chat/completions, as much of OpenAI's as an agent can honour. */
 import { z } from 'zod';
 
+/**
+ * At most this many messages per request. Mastra's message list de-duplicates every
+ * added message against the ones before it (quadratic in the count), so an unbounded
+ * list lets one request stall the event loop for seconds (10 000 messages: 12 s). 256
+ * messages at the 1 MB body limit cost ~10 ms of synchronous work (test/server/limits.test.ts); longer conversations continue with `x-thread-id` and only
+ * the new messages (the thread's history comes from memory).
+ */
+export const MAX_MESSAGES = 256;
+/** At most this many content parts per message. */
+export const MAX_CONTENT_PARTS = 100;
+
 const textPart = z.object({ type: z.literal('text'), text: z.string() });
-const contentParts = z.array(
+const contentParts = z
+  .array(
   z.union([
     textPart,
     z.object({ type: z.string() }).passthrough().refine(() => false, {
       message: 'only text content parts are supported',
     }),
   ]),
-);
+)
+  .max(MAX_CONTENT_PARTS, `at most ${MAX_CONTENT_PARTS} content parts per message`);
 const content = z.union([z.string(), contentParts]);
 
 const message = z.discriminatedUnion('role', [
@@ -26,7 +39,7 @@ const message = z.discriminatedUnion('role', [
 
 export const chatCompletionRequest = z.object({
   model: z.string().min(1, 'model is required'),
-  messages: z.array(message).min(1, 'messages must contain at least one message'),
+  messages: z.array(message).min(1, 'messages must contain at least one message').max(MAX_MESSAGES, `at most ${MAX_MESSAGES} messages per request; continue a conversation with x-thread-id and only the new messages`),
   stream: z.boolean().nullable().optional(),
   stream_options: z.object({ include_usage: z.boolean().optional() }).nullable().optional(),
   temperature: z.number().min(0).max(2).nullable().optional(),

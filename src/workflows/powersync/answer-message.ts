@@ -12,6 +12,7 @@ import { createStep, createWorkflow } from '@mastra/core/workflows';
 import type pg from 'pg';
 import { z } from 'zod';
 import { stableId } from '../../clients/powersync/records';
+import { pgText } from '../../util/text';
 
 const input = z.object({ messageId: z.string(), reclaim: z.boolean().default(false) });
 const output = z.object({ messageId: z.string(), outcome: z.enum(['answered', 'already-answered', 'not-pending', 'failed']), replyId: z.string().optional() });
@@ -91,7 +92,7 @@ export function createAnswerSyncedMessageWorkflow(db: pg.Pool) {
           `insert into messages (id, owner_id, conversation_id, role, content, created_at)
            values ($1, $2, $3, 'assistant', $4, greatest(now(), (select created_at from messages where id = $5) + interval '1 millisecond'))
            on conflict (id) do nothing`,
-          [replyId, inputData.ownerId, inputData.conversationId, text, messageId],
+          [replyId, inputData.ownerId, inputData.conversationId, pgText(text), messageId],
         );
         await client.query("update messages set status = 'answered' where id = $1", [messageId]);
         await client.query('update conversations set updated_at = now() where id = $1', [inputData.conversationId]);

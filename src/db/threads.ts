@@ -1,0 +1,29 @@
+/**
+ * Thread ownership, atomic through Postgres (table thread_owners, migration 030): the
+ * first caller to claim a thread id owns it, whichever app process it reached. Claims
+ * never move: a thread id is refused to everyone else for good.
+ */
+import type pg from 'pg';
+
+type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
+
+/** The resource (user) that owns a thread, or undefined when nobody has claimed it. */
+export async function threadOwner(db: Queryable, threadId: string): Promise<string | undefined> {
+  const r = await db.query<{ resource_id: string }>('select resource_id from thread_owners where thread_id = $1', [threadId]);
+  return r.rows[0]?.resource_id;
+}
+
+/**
+ * Claims `threadId` for `resourceId` unless someone owns it already; true when
+ * `resourceId` is (now) its owner. `existingOwner` names the owner of a thread that
+ * predates claims (e.g. from memory), who gets the claim instead.
+ */
+export async function claimThread(db: Queryable, threadId: string, resourceId: string, existingOwner?: string): Promise<boolean> {
+  const candidate = existingOwner ?? resourceId;
+  const r = await db.query<{ resource_id: string }>(
+    'insert into thread_owners (thread_id, resource_id) values ($1, $2) on conflict (thread_id) do nothing returning resource_id',
+    [threadId, candidate],
+  );
+  const owner = r.rows[0]?.resource_id ?? (await threadOwner(db, threadId));
+  return owner === resourceId;
+}
