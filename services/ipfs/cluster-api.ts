@@ -11,7 +11,7 @@
  */
 import type http from 'node:http';
 import type { CID } from 'multiformats/cid';
-import type { Logger } from '../../src/logger';
+import type { Logger } from './logger';
 import { KuboError, toKuboError } from './errors';
 import { multipartParts, Params, readPieces, sendJson } from './http-util';
 import { parseIpfsPath, type AddEntry, type IpfsNode } from './node';

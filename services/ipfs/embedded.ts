@@ -5,7 +5,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Logger } from '../../src/logger';
+import { silentLogger, type Logger } from './logger';
 import { createClusterApi } from './cluster-api';
 import { createGateway, createKuboApi } from './kubo-api';
 import { IpfsNode } from './node';
@@ -24,7 +24,7 @@ export interface EmbeddedIpfs {
 export interface EmbeddedIpfsOptions {
   /** The repo directory (blocks, datastore, identity). */
   dir: string;
-  logger: Logger;
+  logger?: Logger;
   host?: string;
   apiPort?: number;
   clusterPort?: number;
@@ -54,10 +54,11 @@ function closeServer(server: http.Server): Promise<void> {
 
 export async function startEmbeddedIpfs(opts: EmbeddedIpfsOptions): Promise<EmbeddedIpfs> {
   const host = opts.host ?? '127.0.0.1';
+  const logger = opts.logger ?? silentLogger;
   const node = await IpfsNode.open(opts.dir);
-  const kubo = createKuboApi({ node, logger: opts.logger, maxAddBytes: opts.maxAddBytes });
+  const kubo = createKuboApi({ node, logger, maxAddBytes: opts.maxAddBytes });
   const gateway = createGateway(node);
-  const cluster = createClusterApi({ node, logger: opts.logger });
+  const cluster = createClusterApi({ node, logger });
 
   const api = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://ipfs.local');
@@ -67,7 +68,7 @@ export async function startEmbeddedIpfs(opts: EmbeddedIpfsOptions): Promise<Embe
       return;
     }
     route.catch((err) => {
-      opts.logger.error('ipfs api crashed on a request', { error: err });
+      logger.error('ipfs api crashed on a request', { error: err });
       if (!res.headersSent) res.writeHead(500).end();
       else res.destroy();
     });
@@ -75,7 +76,7 @@ export async function startEmbeddedIpfs(opts: EmbeddedIpfsOptions): Promise<Embe
   api.keepAliveTimeout = 30_000;
   const clusterServer = http.createServer((req, res) => {
     cluster(req, res).catch((err) => {
-      opts.logger.error('ipfs cluster api crashed on a request', { error: err });
+      logger.error('ipfs cluster api crashed on a request', { error: err });
       if (!res.headersSent) res.writeHead(500).end();
       else res.destroy();
     });
@@ -91,7 +92,7 @@ export async function startEmbeddedIpfs(opts: EmbeddedIpfsOptions): Promise<Embe
     await node.close();
     throw err;
   }
-  opts.logger.info('embedded IPFS node ready', { peerId: node.identity.peerId, apiUrl, clusterUrl, dir: opts.dir });
+  logger.info('embedded IPFS node ready', { peerId: node.identity.peerId, apiUrl, clusterUrl, dir: opts.dir });
   return {
     node,
     apiUrl,

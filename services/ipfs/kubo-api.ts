@@ -13,7 +13,7 @@ import { CID } from 'multiformats/cid';
 import { argError, KuboError, toKuboError } from './errors';
 import { firstPartBytes, multipartParts, Params, readPieces, parseGoDuration, sendJson, sendKuboError, streamOut } from './http-util';
 import { KUBO_CHUNK_SIZE, MAX_CHUNK_SIZE, parseIpfsPath, type AddEntry, type AddSettings, type IpfsNode, type PinType } from './node';
-import type { Logger } from '../../src/logger';
+import type { Logger } from './logger';
 
 /** The Kubo release whose API this face follows. */
 export const KUBO_COMPAT_VERSION = '0.38.0';
