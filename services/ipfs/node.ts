@@ -26,8 +26,16 @@ import * as raw from 'multiformats/codecs/raw';
 import { identity } from 'multiformats/hashes/identity';
 import { sha256, sha512 } from 'multiformats/hashes/sha2';
 import { RepoBlockstore, type WriteBehind } from './blockstore';
+import { codecByName, decodeBlock, hasherByName, linksOf } from './codecs';
 import { argError, KuboError, notFoundLocally } from './errors';
 import { loadOrCreateIdentity, type NodeIdentity } from './identity';
+import { RwLock } from './lock';
+import { normalizePath, parseIpfsPath } from './paths';
+import { mhKey, Pins, type PinInfo, type PinMetadata, type PinType, type PinView } from './pins';
+
+export { CODECS, codecByName, hasherByName, linksOf, type CodecName } from './codecs';
+export { parseIpfsPath } from './paths';
+export type { PinInfo, PinType } from './pins';
 
 /** Kubo's defaults: 256 KiB chunks, 174 links per node (boxo's DefaultLinksPerBlock). */
 export const KUBO_CHUNK_SIZE = 262_144;
@@ -58,58 +66,6 @@ export interface AddResult {
   size: bigint;
 }
 
-export type PinType = 'recursive' | 'direct' | 'indirect';
-export interface PinInfo {
-  cid: CID;
-  type: PinType;
-  name?: string;
-  /** For an indirect pin asked about by CID: the recursive pin that holds it. */
-  via?: CID;
-}
-
-export const CODECS = {
-  'dag-pb': dagPb,
-  'dag-cbor': dagCbor,
-  'dag-json': dagJson,
-  raw,
-  json,
-} as const;
-export type CodecName = keyof typeof CODECS;
-const CODEC_BY_CODE = new Map<number, (typeof CODECS)[CodecName]>(Object.values(CODECS).map((c) => [c.code, c]));
-const HASHERS = { 'sha2-256': sha256, 'sha2-512': sha512 } as const;
-
-export function codecByName(name: string): (typeof CODECS)[CodecName] {
-  const alias: Record<string, CodecName> = { protobuf: 'dag-pb', cbor: 'dag-cbor', v0: 'dag-pb' };
-  const c = CODECS[(alias[name] ?? name) as CodecName];
-  if (!c) throw argError(`unknown multicodec: "${name}" (supported: ${Object.keys(CODECS).join(', ')})`);
-  return c;
-}
-
-export function hasherByName(name: string) {
-  const h = HASHERS[name as keyof typeof HASHERS];
-  if (!h) throw argError(`unrecognized hash function: ${name} (supported: ${Object.keys(HASHERS).join(', ')})`);
-  return h;
-}
-
-/** `Qm…`, `/ipfs/Qm…/a/b` → root CID and the rest of the path. Kubo's wording on failure. */
-export function parseIpfsPath(arg: string): { cid: CID; rest: string; path: string } {
-  let p = arg.trim();
-  if (p.startsWith('/ipfs/')) p = p.slice('/ipfs/'.length);
-  else if (p.startsWith('/ipns/')) throw new KuboError(`invalid path "${arg}": IPNS names cannot be resolved by this node`);
-  else if (p.startsWith('/')) throw new KuboError(`invalid path "${arg}": unknown namespace "${p.split('/')[1]}"`);
-  const slash = p.indexOf('/');
-  const head = slash === -1 ? p : p.slice(0, slash);
-  const rest = slash === -1 ? '' : p.slice(slash + 1).replace(/\/+$/, '');
-  if (!head) throw new KuboError(`invalid path "${arg}": path does not have enough components`);
-  let cid: CID;
-  try {
-    cid = CID.parse(head);
-  } catch (err) {
-    throw new KuboError(`invalid path "${arg}": invalid cid: ${(err as Error).message}`);
-  }
-  return { cid, rest, path: rest ? `${cid}/${rest}` : cid.toString() };
-}
-
 async function concat(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
   let n = 0;
@@ -125,53 +81,9 @@ function isMissingBlock(err: unknown): boolean {
   return name === 'BlockNotFoundWhileOfflineError' || name === 'NotFoundError' || (err as NodeJS.ErrnoException)?.code === 'ENOENT';
 }
 
-/** A pin as stored: one JSON file per pin under DATA_DIR/ipfs/pins, written atomically. */
-interface PinRecord {
-  cid: string;
-  /** -1 recursive, 0 direct (Kubo has no other depths). */
-  depth: -1 | 0;
-  metadata: Record<string, string | number | boolean>;
-  created: string;
-}
-
-/** Many readers (adds, pins, reads) or one writer (gc). Writers go first once waiting. */
-class RwLock {
-  private readers = 0;
-  private writer = false;
-  private queue: Array<{ write: boolean; go: () => void }> = [];
-
-  private pump() {
-    while (this.queue.length) {
-      const next = this.queue[0]!;
-      if (next.write ? this.writer || this.readers > 0 : this.writer) return;
-      this.queue.shift();
-      if (next.write) this.writer = true;
-      else this.readers++;
-      next.go();
-      if (next.write) return;
-    }
-  }
-
-  async run<T>(write: boolean, fn: () => Promise<T>): Promise<T> {
-    await new Promise<void>((go) => {
-      this.queue.push({ write, go });
-      this.pump();
-    });
-    try {
-      return await fn();
-    } finally {
-      if (write) this.writer = false;
-      else this.readers--;
-      this.pump();
-    }
-  }
-}
-
-const mhKey = (cid: CID) => Buffer.from(cid.multihash.bytes).toString('base64url');
-
 export class IpfsNode {
-  private readonly pinRecords = new Map<string, PinRecord>();
   private readonly lock = new RwLock();
+  private pinStore!: Pins;
 
   private constructor(
     readonly dir: string,
@@ -190,31 +102,12 @@ export class IpfsNode {
     const helia = createHeliaLight({ blockstore, datastore, codecs: [dagCbor, dagJson, json], hashers: [sha512], blockBrokers: [], routers: [] });
     await helia.start();
     const node = new IpfsNode(dir, helia, blockstore, identity);
-    await node.loadPins();
+    node.pinStore = await Pins.open(path.join(dir, 'pins'), {
+      lock: node.lock,
+      walk: (root, signal) => node.walk(root, signal),
+      getBlock: (cid, signal) => node.getBlock(cid, signal),
+    });
     return node;
-  }
-
-  private async loadPins() {
-    const dir = path.join(this.dir, 'pins');
-    for (const f of await fs.readdir(dir)) {
-      if (!f.endsWith('.json')) continue;
-      const rec = JSON.parse(await fs.readFile(path.join(dir, f), 'utf8')) as PinRecord;
-      this.pinRecords.set(f.slice(0, -5), rec);
-    }
-  }
-
-  private async writePin(cid: CID, rec: PinRecord | undefined) {
-    const key = mhKey(cid);
-    const file = path.join(this.dir, 'pins', `${key}.json`);
-    if (!rec) {
-      await fs.rm(file, { force: true });
-      this.pinRecords.delete(key);
-      return;
-    }
-    const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-    await fs.writeFile(tmp, JSON.stringify(rec));
-    await fs.rename(tmp, file);
-    this.pinRecords.set(key, rec);
   }
 
   async close(): Promise<void> {
@@ -287,26 +180,13 @@ export class IpfsNode {
       }
     })();
     // The read lock keeps gc from sweeping blocks of an import before they are pinned.
-    const release = await this.readLock();
+    const release = await this.lock.readLock();
     try {
       yield* this.addLocked(candidates, store, writer, explicitDirs, s, signal);
     } finally {
       await writer?.flush().catch(() => {});
       release();
     }
-  }
-
-  private async readLock(): Promise<() => void> {
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
-    let acquired!: () => void;
-    const ready = new Promise<void>((r) => (acquired = r));
-    void this.lock.run(false, async () => {
-      acquired();
-      await held;
-    });
-    await ready;
-    return release;
   }
 
   private async *addLocked(
@@ -349,7 +229,7 @@ export class IpfsNode {
     if (s.pin && !s.onlyHash && results.length) {
       // Kubo pins the roots: the wrapping directory, or every top-level entry.
       const roots = s.wrapWithDirectory ? results.filter((r) => r.path === '') : results.filter((r) => !r.path.includes('/'));
-      for (const r of roots.length ? roots : [results[results.length - 1]!]) await this.pinUnlocked(r.cid, { recursive: true, name: s.pinName, fresh: true });
+      for (const r of roots.length ? roots : [results[results.length - 1]!]) await this.pinStore.addUnlocked(r.cid, { recursive: true, name: s.pinName, fresh: true });
     }
   }
 
@@ -400,46 +280,38 @@ export class IpfsNode {
   // ---------------------------------------------------------------- pins
 
   async pinAdd(cid: CID, opts: { recursive?: boolean; name?: string; signal?: AbortSignal } = {}): Promise<void> {
-    await this.lock.run(false, () => this.pinUnlocked(cid, opts));
-  }
-
-  /** `fresh`: the DAG was written by this add a moment ago, under the same lock. */
-  private async pinUnlocked(cid: CID, opts: { recursive?: boolean; name?: string; signal?: AbortSignal; fresh?: boolean }): Promise<void> {
-    const depth = opts.recursive === false ? 0 : -1;
-    const existing = this.pinRecords.get(mhKey(cid));
-    if (existing?.depth === depth) {
-      if (opts.name !== undefined) await this.writePin(cid, { ...existing, metadata: { ...existing.metadata, name: opts.name } });
-      return;
-    }
-    // Kubo upgrades a direct pin to recursive; it refuses the other way round.
-    if (existing && depth === 0) throw new KuboError(`${cid} already pinned recursively`);
-    // Every block must be here before the pin is recorded (Kubo fetches them; offline, a missing one fails).
-    if (depth === -1 && !opts.fresh) await this.walkAll(cid, opts.signal);
-    else if (!opts.fresh) await this.getBlock(cid, opts.signal);
-    const metadata = { ...(existing?.metadata ?? {}) };
-    if (opts.name) metadata.name = opts.name;
-    await this.writePin(cid, { cid: cid.toString(), depth, metadata, created: existing?.created ?? new Date().toISOString() });
+    await this.pinStore.add(cid, opts);
   }
 
   /** Replaces a pin's metadata. */
-  async setPinMetadata(cid: CID, metadata: Record<string, string | number | boolean>): Promise<void> {
-    const existing = this.pinRecords.get(mhKey(cid));
-    if (!existing) throw new KuboError(`${cid} is not pinned`);
-    await this.writePin(cid, { ...existing, metadata });
+  async setPinMetadata(cid: CID, metadata: PinMetadata): Promise<void> {
+    await this.pinStore.setMetadata(cid, metadata);
   }
 
   /** Every direct and recursive pin, with its CID as pinned and its metadata. */
-  async *pins(signal?: AbortSignal): AsyncGenerator<{ cid: CID; depth: number; metadata: Record<string, string | number | boolean>; created: string }> {
-    for (const rec of [...this.pinRecords.values()]) {
+  async *pins(signal?: AbortSignal): AsyncGenerator<PinView> {
+    for (const p of this.pinStore.all()) {
       signal?.throwIfAborted();
-      yield { cid: CID.parse(rec.cid), depth: rec.depth === 0 ? 0 : Infinity, metadata: rec.metadata, created: rec.created };
+      yield p;
     }
   }
 
   /** The pin record of a CID pinned directly or recursively (not indirectly). */
-  pinOf(cid: CID): { cid: CID; depth: number; metadata: Record<string, string | number | boolean>; created: string } | undefined {
-    const rec = this.pinRecords.get(mhKey(cid));
-    return rec ? { cid: CID.parse(rec.cid), depth: rec.depth === 0 ? 0 : Infinity, metadata: rec.metadata, created: rec.created } : undefined;
+  pinOf(cid: CID): PinView | undefined {
+    return this.pinStore.get(cid);
+  }
+
+  pinLs(opts: { type?: 'all' | PinType; cids?: CID[]; signal?: AbortSignal } = {}): AsyncGenerator<PinInfo> {
+    return this.pinStore.ls(opts);
+  }
+
+  async pinRm(cid: CID, opts: { recursive?: boolean; signal?: AbortSignal } = {}): Promise<void> {
+    await this.pinStore.rm(cid, opts);
+  }
+
+  /** Pinned directly or recursively (indirect pins are not looked for). */
+  isPinned(cid: CID): boolean {
+    return this.pinStore.has(cid);
   }
 
   /** Visits every block of a DAG (fails at the first missing one); yields each CID once. */
@@ -459,71 +331,6 @@ export class IpfsNode {
     }
   }
 
-  private async walkAll(root: CID, signal?: AbortSignal) {
-    for await (const _ of this.walk(root, signal)) void _;
-  }
-
-  async *pinLs(opts: { type?: 'all' | PinType; cids?: CID[]; signal?: AbortSignal } = {}): AsyncGenerator<PinInfo> {
-    const type = opts.type ?? 'all';
-    const pins: PinInfo[] = [];
-    for await (const p of this.pins(opts.signal)) {
-      const name = typeof p.metadata?.name === 'string' ? p.metadata.name : undefined;
-      pins.push({ cid: p.cid, type: p.depth === 0 ? 'direct' : 'recursive', name });
-    }
-    if (opts.cids?.length) {
-      for (const cid of opts.cids) {
-        const direct = pins.find((p) => p.cid.equals(cid) && (type === 'all' || p.type === type));
-        if (direct) {
-          yield direct;
-          continue;
-        }
-        let via: CID | undefined;
-        if (type === 'all' || type === 'indirect') {
-          for (const p of pins.filter((x) => x.type === 'recursive')) {
-            for await (const b of this.walk(p.cid, opts.signal)) {
-              if (!b.cid.equals(p.cid) && equalBytes(b.cid.multihash.bytes, cid.multihash.bytes)) via = p.cid;
-              if (via) break;
-            }
-            if (via) break;
-          }
-        }
-        if (via) {
-          yield { cid, type: 'indirect', via };
-          continue;
-        }
-        throw new KuboError(`path '${cid}' is not pinned`);
-      }
-      return;
-    }
-    for (const p of pins) if (type === 'all' || p.type === type) yield p;
-    if (type === 'all' || type === 'indirect') {
-      const direct = new Set(pins.map((p) => p.cid.toString()));
-      const seen = new Set<string>();
-      for (const p of pins.filter((x) => x.type === 'recursive')) {
-        for await (const b of this.walk(p.cid, opts.signal)) {
-          const key = b.cid.toString();
-          if (b.cid.equals(p.cid) || direct.has(key) || seen.has(key)) continue;
-          seen.add(key);
-          yield { cid: b.cid, type: 'indirect' };
-        }
-      }
-    }
-  }
-
-  async pinRm(cid: CID, opts: { recursive?: boolean; signal?: AbortSignal } = {}): Promise<void> {
-    await this.lock.run(false, async () => {
-      const existing = this.pinRecords.get(mhKey(cid));
-      if (!existing) throw new KuboError('not pinned or pinned indirectly');
-      if (existing.depth !== 0 && opts.recursive === false) throw new KuboError(`${cid} is pinned recursively`);
-      await this.writePin(cid, undefined);
-    });
-  }
-
-  /** Pinned directly or recursively (indirect pins are not looked for). */
-  isPinned(cid: CID): boolean {
-    return this.pinRecords.has(mhKey(cid));
-  }
-
   // ---------------------------------------------------------------- blocks and dags
 
   async blockPut(bytes: Uint8Array, opts: { codec: string; hash: string; cidVersion?: 0 | 1; pin?: boolean }): Promise<CID> {
@@ -536,7 +343,7 @@ export class IpfsNode {
     const cid = v0 ? CID.createV0(digest as never) : CID.createV1(codec.code, digest);
     await this.lock.run(false, async () => {
       await this.putBlock(cid, bytes);
-      if (opts.pin) await this.pinUnlocked(cid, { recursive: true });
+      if (opts.pin) await this.pinStore.addUnlocked(cid, { recursive: true });
     });
     return cid;
   }
@@ -574,7 +381,7 @@ export class IpfsNode {
     const cid = CID.createV1(store.code, digest);
     await this.lock.run(false, async () => {
       await this.putBlock(cid, encoded);
-      if (opts.pin) await this.pinUnlocked(cid, { recursive: true });
+      if (opts.pin) await this.pinStore.addUnlocked(cid, { recursive: true });
     });
     return cid;
   }
@@ -612,9 +419,7 @@ export class IpfsNode {
   }
 
   decode(cid: CID, bytes: Uint8Array): unknown {
-    const codec = CODEC_BY_CODE.get(cid.code);
-    if (!codec) throw new KuboError(`unsupported codec 0x${cid.code.toString(16)} in ${cid}`);
-    return codec.decode(bytes);
+    return decodeBlock(cid, bytes);
   }
 
   /** A CARv1 stream of the whole DAG (depth-first, root first), as `ipfs dag export` writes it. */
@@ -646,8 +451,8 @@ export class IpfsNode {
     await this.lock.run(true, async () => {
       const live = new Set<string>();
       let incomplete = false;
-      for (const rec of this.pinRecords.values()) {
-        const root = CID.parse(rec.cid);
+      for (const rec of this.pinStore.all()) {
+        const root = rec.cid;
         if (rec.depth === 0) {
           live.add(mhKey(root));
           continue;
@@ -687,11 +492,6 @@ export class IpfsNode {
     await visit(path.join(this.dir, 'blocks'));
     return { blocks, bytes };
   }
-}
-
-/** `a//b/` → `a/b`, as the importer names paths. */
-function normalizePath(p: string): string {
-  return p.split('/').filter(Boolean).join('/');
 }
 
 /** The empty UnixFS directory (Kubo: QmUNLLsPACCz1vLxQVkXqqLX5R1X345qqfHbsf67hvA3Nn, 4 bytes). */
@@ -748,30 +548,4 @@ export async function* rechunk(source: AsyncIterable<Uint8Array>, size: number):
     }
   }
   if (fill > 0) yield buf.subarray(0, fill);
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
-}
-
-/** The CIDs a block links to, by codec. */
-export function linksOf(cid: CID, bytes: Uint8Array): CID[] {
-  switch (cid.code) {
-    case dagPb.code:
-      return dagPb.decode(bytes).Links.map((l) => l.Hash);
-    case dagCbor.code:
-      return collectCids(dagCbor.decode(bytes));
-    case dagJson.code:
-      return collectCids(dagJson.decode(bytes));
-    default:
-      return [];
-  }
-}
-
-function collectCids(value: unknown, out: CID[] = []): CID[] {
-  const cid = CID.asCID(value);
-  if (cid) out.push(cid);
-  else if (Array.isArray(value)) for (const v of value) collectCids(v, out);
-  else if (value && typeof value === 'object' && !(value instanceof Uint8Array)) for (const v of Object.values(value)) collectCids(v, out);
-  return out;
 }

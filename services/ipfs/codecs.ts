@@ -1,0 +1,72 @@
+/**
+ * The IPLD codecs and hash functions the node knows (dag-pb, dag-cbor, dag-json, raw,
+ * json; sha2-256, sha2-512), looked up by Kubo's names, and the links of a block by
+ * its codec (what gc, pin and export walk).
+ */
+import * as dagCbor from '@ipld/dag-cbor';
+import * as dagJson from '@ipld/dag-json';
+import * as dagPb from '@ipld/dag-pb';
+import type { CID as CIDType } from 'multiformats/cid';
+import { CID } from 'multiformats/cid';
+import * as json from 'multiformats/codecs/json';
+import * as raw from 'multiformats/codecs/raw';
+import { sha256, sha512 } from 'multiformats/hashes/sha2';
+import { argError, KuboError } from './errors';
+
+export const CODECS = {
+  'dag-pb': dagPb,
+  'dag-cbor': dagCbor,
+  'dag-json': dagJson,
+  raw,
+  json,
+} as const;
+export type CodecName = keyof typeof CODECS;
+export type Codec = (typeof CODECS)[CodecName];
+const CODEC_BY_CODE = new Map<number, Codec>(Object.values(CODECS).map((c) => [c.code, c]));
+export const HASHERS = { 'sha2-256': sha256, 'sha2-512': sha512 } as const;
+
+export function codecByName(name: string): Codec {
+  const alias: Record<string, CodecName> = { protobuf: 'dag-pb', cbor: 'dag-cbor', v0: 'dag-pb' };
+  const c = CODECS[(alias[name] ?? name) as CodecName];
+  if (!c) throw argError(`unknown multicodec: "${name}" (supported: ${Object.keys(CODECS).join(', ')})`);
+  return c;
+}
+
+export function codecByCode(code: number): Codec | undefined {
+  return CODEC_BY_CODE.get(code);
+}
+
+export function hasherByName(name: string) {
+  const h = HASHERS[name as keyof typeof HASHERS];
+  if (!h) throw argError(`unrecognized hash function: ${name} (supported: ${Object.keys(HASHERS).join(', ')})`);
+  return h;
+}
+
+/** Decodes a block with the codec its CID names. */
+export function decodeBlock(cid: CIDType, bytes: Uint8Array): unknown {
+  const codec = CODEC_BY_CODE.get(cid.code);
+  if (!codec) throw new KuboError(`unsupported codec 0x${cid.code.toString(16)} in ${cid}`);
+  return codec.decode(bytes);
+}
+
+/** The CIDs a block links to, by codec. */
+export function linksOf(cid: CIDType, bytes: Uint8Array): CIDType[] {
+  switch (cid.code) {
+    case dagPb.code:
+      return dagPb.decode(bytes).Links.map((l) => l.Hash);
+    case dagCbor.code:
+      return collectCids(dagCbor.decode(bytes));
+    case dagJson.code:
+      return collectCids(dagJson.decode(bytes));
+    default:
+      return [];
+  }
+}
+
+function collectCids(value: unknown, out: CIDType[] = []): CIDType[] {
+  const cid = CID.asCID(value);
+  if (cid) out.push(cid);
+  else if (Array.isArray(value)) for (const v of value) collectCids(v, out);
+  else if (value && typeof value === 'object' && !(value instanceof Uint8Array)) for (const v of Object.values(value)) collectCids(v, out);
+  return out;
+}
