@@ -42,31 +42,55 @@ export function hasherByName(name: string) {
   return h;
 }
 
+/**
+ * Runs a codec's decode or encode. The codecs recurse once per nesting level, so a
+ * block of a few hundred KiB of `[[[[…` exhausts the stack: that RangeError (and any
+ * other codec failure) becomes a KuboError here, so no caller sees a bare stack
+ * overflow and gc or a pin walk can report the block instead of failing blindly.
+ */
+export function codecCall<T>(what: string, fn: () => T, client = false): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof KuboError) throw err;
+    const msg = err instanceof RangeError && /call stack/i.test(err.message) ? 'the node is nested too deeply' : (err as Error).message;
+    throw client ? argError(`${what}: ${msg}`) : new KuboError(`${what}: ${msg}`);
+  }
+}
+
 /** Decodes a block with the codec its CID names. */
 export function decodeBlock(cid: CIDType, bytes: Uint8Array): unknown {
   const codec = CODEC_BY_CODE.get(cid.code);
   if (!codec) throw new KuboError(`unsupported codec 0x${cid.code.toString(16)} in ${cid}`);
-  return codec.decode(bytes);
+  return codecCall(`cannot decode ${cid} as ${codec.name}`, () => codec.decode(bytes));
 }
 
-/** The CIDs a block links to, by codec. */
+/** The CIDs a block links to, by codec (none for raw, json and unknown codecs). */
 export function linksOf(cid: CIDType, bytes: Uint8Array): CIDType[] {
   switch (cid.code) {
     case dagPb.code:
-      return dagPb.decode(bytes).Links.map((l) => l.Hash);
+      return codecCall(`cannot decode ${cid} as dag-pb`, () => dagPb.decode(bytes).Links.map((l) => l.Hash));
     case dagCbor.code:
-      return collectCids(dagCbor.decode(bytes));
     case dagJson.code:
-      return collectCids(dagJson.decode(bytes));
+      return collectCids(decodeBlock(cid, bytes));
     default:
       return [];
   }
 }
 
-function collectCids(value: unknown, out: CIDType[] = []): CIDType[] {
-  const cid = CID.asCID(value);
-  if (cid) out.push(cid);
-  else if (Array.isArray(value)) for (const v of value) collectCids(v, out);
-  else if (value && typeof value === 'object' && !(value instanceof Uint8Array)) for (const v of Object.values(value)) collectCids(v, out);
+/** Every CID in a decoded value, in document order; iterative (no recursion per level). */
+function collectCids(root: unknown): CIDType[] {
+  const out: CIDType[] = [];
+  const stack: unknown[] = [root];
+  while (stack.length) {
+    const value = stack.pop();
+    const cid = CID.asCID(value);
+    if (cid) out.push(cid);
+    else if (Array.isArray(value)) for (let i = value.length - 1; i >= 0; i--) stack.push(value[i]);
+    else if (value && typeof value === 'object' && !(value instanceof Uint8Array)) {
+      const vals = Object.values(value);
+      for (let i = vals.length - 1; i >= 0; i--) stack.push(vals[i]);
+    }
+  }
   return out;
 }

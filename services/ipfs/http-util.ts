@@ -189,7 +189,7 @@ export async function* multipartParts(req: http.IncomingMessage, limits: { files
     // A deep file buffer is the upload's read-ahead: busboy keeps taking bytes off the
     // socket while the importer hashes and writes the previous chunks (it works in
     // batches of 16 and does not read meanwhile); without it the two take turns.
-    bb = Busboy({ headers: req.headers, limits: { files: limits.files ?? 100_000, fieldSize: 1024 * 1024 }, preservePath: true, defParamCharset: 'utf8', highWaterMark: 1024 * 1024, fileHwm: FILE_READ_AHEAD });
+    bb = Busboy({ headers: req.headers, limits: { files: limits.files ?? 100_000, fields: 100, fieldSize: 64 * 1024, parts: (limits.files ?? 100_000) + 100 }, preservePath: true, defParamCharset: 'utf8', highWaterMark: 1024 * 1024, fileHwm: FILE_READ_AHEAD });
   } catch (err) {
     throw argError(`bad multipart body: ${(err as Error).message}`);
   }

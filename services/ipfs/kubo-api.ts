@@ -11,6 +11,7 @@
 import type http from 'node:http';
 import { CID } from 'multiformats/cid';
 import { argError, KuboError, toKuboError } from './errors';
+import { safeDecode } from './guard';
 import { firstPartBytes, multipartParts, Params, readPieces, parseGoDuration, sendJson, sendKuboError, streamOut } from './http-util';
 import { KUBO_CHUNK_SIZE, MAX_CHUNK_SIZE, parseIpfsPath, type AddEntry, type AddSettings, type IpfsNode, type PinType } from './node';
 import type { Logger } from './logger';
@@ -304,14 +305,34 @@ const MIME: Record<string, string> = {
   car: 'application/vnd.ipld.car',
 };
 
+/**
+ * Headers on every gateway response. The gateway shares its origin with /api/v0, and
+ * that origin is one the API trusts: content served here must not run as that origin.
+ * `Content-Security-Policy: sandbox` gives any document an opaque origin with scripts,
+ * forms and plugins off (a request it still managed to make would carry `Origin: null`,
+ * which the API refuses); `nosniff` keeps a browser from reading a file as HTML or
+ * script against its content type.
+ */
+export const GATEWAY_HEADERS: Readonly<Record<string, string>> = {
+  'content-type': 'text/plain; charset=utf-8',
+  'content-security-policy': 'sandbox',
+  'x-content-type-options': 'nosniff',
+  'cross-origin-resource-policy': 'same-origin',
+  'x-frame-options': 'DENY',
+};
+
 /** GET/HEAD /ipfs/<cid>[/path]: a read-only path gateway over the local repo. */
 export function createGateway(node: IpfsNode) {
   return async function gateway(req: http.IncomingMessage, res: http.ServerResponse, url: URL) {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { allow: 'GET, HEAD' }).end();
+      res.writeHead(405, { ...GATEWAY_HEADERS, allow: 'GET, HEAD' }).end();
       return;
     }
-    const p = decodeURIComponent(url.pathname);
+    const p = safeDecode(url.pathname);
+    if (p === undefined) {
+      res.writeHead(400, GATEWAY_HEADERS).end('invalid percent-encoding in the path\n');
+      return;
+    }
     try {
       let entry = await node.resolve(p);
       if (entry.type === 'directory') {
@@ -320,21 +341,22 @@ export function createGateway(node: IpfsNode) {
         if (names.includes('index.html')) entry = await node.resolve(`${p.replace(/\/$/, '')}/index.html`);
         else {
           const body = JSON.stringify({ cid: entry.cid.toString(), entries: names }) + '\n';
-          res.writeHead(200, { 'content-type': 'application/json', etag: `"${entry.cid}"` }).end(req.method === 'HEAD' ? undefined : body);
+          res.writeHead(200, { ...GATEWAY_HEADERS, 'content-type': 'application/json', etag: `"${entry.cid}"` }).end(req.method === 'HEAD' ? undefined : body);
           return;
         }
       }
       if (entry.type === 'object' || entry.type === 'directory') {
-        res.writeHead(406, { 'content-type': 'text/plain' }).end('not a UnixFS file: use /api/v0/dag/get\n');
+        res.writeHead(406, GATEWAY_HEADERS).end('not a UnixFS file: use /api/v0/dag/get\n');
         return;
       }
       const ext = (entry.path.split('/').pop() ?? '').split('.').pop()?.toLowerCase() ?? '';
       res.writeHead(200, {
+        ...GATEWAY_HEADERS,
         'content-type': MIME[ext] ?? 'application/octet-stream',
         'content-length': String(entry.size),
         etag: `"${entry.cid}"`,
         'cache-control': 'public, max-age=29030400, immutable',
-        'x-ipfs-path': p,
+        'x-ipfs-path': url.pathname,
       });
       if (req.method === 'HEAD') {
         res.end();
@@ -347,7 +369,7 @@ export function createGateway(node: IpfsNode) {
       if (res.headersSent) res.destroy();
       else {
         const status = /invalid path|invalid cid/.test(k.message) ? 400 : /not found|no link/.test(k.message) ? 404 : 500;
-        res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' }).end(`${k.message}\n`);
+        res.writeHead(status, GATEWAY_HEADERS).end(`${k.message}\n`);
       }
     }
   };
