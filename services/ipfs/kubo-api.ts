@@ -152,13 +152,16 @@ export function createKuboApi(opts: KuboApiOptions) {
     'pin/ls': async ({ res, p, signal }) => {
       const type = (p.str('type', 't') ?? 'all') as 'all' | PinType;
       if (!['all', 'recursive', 'direct', 'indirect'].includes(type)) throw argError(`invalid type '${type}', must be one of {direct, indirect, recursive, all}`);
-      const cids = p.args().map((a) => parseIpfsPath(a).cid);
+      // Each arg is a path, resolved to the CID it names (a missing sub-path is an error).
+      const labels = p.args();
+      const cids: CID[] = [];
+      for (const a of labels) cids.push((await node.resolveCid(a, signal)).cid);
       const names = p.bool('names', false, 'n');
       const nameFilter = p.str('name');
       const quiet = p.bool('quiet', false, 'q');
       const encodeType = (pin: { type: PinType; via?: CID }) => (pin.via ? `indirect through ${pin.via}` : pin.type);
       const source = (async function* () {
-        for await (const pin of node.pinLs({ type, cids, signal })) {
+        for await (const pin of node.pinLs({ type, cids, labels, signal })) {
           if (nameFilter !== undefined && pin.name !== nameFilter) continue;
           yield pin;
         }
@@ -192,6 +195,28 @@ export function createKuboApi(opts: KuboApiOptions) {
       const bytes = await node.getBlock(cidArg(p), signal);
       res.writeHead(200, { 'content-type': 'text/plain', 'content-length': bytes.length, 'x-stream-output': '1' });
       res.end(bytes);
+    },
+
+    'block/rm': async ({ res, p, signal }) => {
+      const args = p.args();
+      if (!args.length) p.arg('cid');
+      const cids = args.map((a) => {
+        const { cid, rest } = parseIpfsPath(a);
+        if (rest) throw argError(`invalid path "${a}": block rm takes CIDs`);
+        return cid;
+      });
+      const force = p.bool('force', false, 'f');
+      const quiet = p.bool('quiet', false, 'q');
+      const results = await node.blockRm(cids, { force, signal });
+      // Kubo streams one {Hash, Error} per block (quiet: only failures) and ends normally.
+      const out = results.filter((r) => r.error || !quiet);
+      res.writeHead(200, { 'content-type': 'application/json', 'x-stream-output': '1', 'x-chunked-output': '1' });
+      // Error is omitted when empty (Kubo's removedBlock: `json:",omitempty"`).
+      res.end(out.map((r) => JSON.stringify(r.error ? { Hash: r.cid.toString(), Error: r.error } : { Hash: r.cid.toString() }) + '\n').join(''));
+    },
+
+    'refs/local': async ({ res, signal }) => {
+      await streamOut(res, node.refsLocal(signal), { contentType: 'application/json', encode: (cid) => JSON.stringify({ Ref: cid.toString(), Err: '' }) + '\n' });
     },
 
     'block/stat': async ({ res, p, signal }) => sendJson(res, 200, await node.blockStat(cidArg(p), signal)),

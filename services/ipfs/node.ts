@@ -26,11 +26,11 @@ import * as raw from 'multiformats/codecs/raw';
 import { identity } from 'multiformats/hashes/identity';
 import { sha256, sha512 } from 'multiformats/hashes/sha2';
 import { RepoBlockstore, type WriteBehind } from './blockstore';
-import { codecByName, decodeBlock, hasherByName, linksOf } from './codecs';
+import { codecByName, codecCall, decodeBlock, hasherByName, linksOf } from './codecs';
 import { argError, KuboError, notFoundLocally } from './errors';
 import { loadOrCreateIdentity, type NodeIdentity } from './identity';
 import { RwLock } from './lock';
-import { normalizePath, parseIpfsPath } from './paths';
+import { normalizePath, parseIpfsPath, resolveDagPath, resolveUnixfsPath } from './paths';
 import { mhKey, Pins, type PinInfo, type PinMetadata, type PinType, type PinView } from './pins';
 
 export { CODECS, codecByName, hasherByName, linksOf, type CodecName } from './codecs';
@@ -233,17 +233,22 @@ export class IpfsNode {
     }
   }
 
+  /** A UnixFS path (cat, ls, get, pin add/rm): see resolveUnixfsPath. */
   async resolve(arg: string, signal?: AbortSignal): Promise<UnixFSEntry> {
-    const { path: p } = parseIpfsPath(arg);
-    try {
-      return await exporter(p, this.localStore as never, { signal, offline: true });
-    } catch (err) {
-      if (err instanceof KuboError) throw err;
-      const name = (err as Error).name;
-      if (name === 'NotFoundError' || name === 'ERR_NOT_FOUND') throw new KuboError(`no link named "${p.split('/').pop()}" under ${p.split('/')[0]}`);
-      if (name === 'NoResolverError' || name === 'ERR_NO_RESOLVER') throw new KuboError(`unsupported codec in ${arg}`);
-      throw err;
-    }
+    return resolveUnixfsPath(arg, this.localStore, signal);
+  }
+
+  /**
+   * The CID a path names, for commands that take any path (pin ls, dag resolve, refs):
+   * through UnixFS names under a dag-pb root, through fields and links under dag-cbor
+   * or dag-json. `remPath` is what is left inside the last node (Kubo's RemPath).
+   */
+  async resolveCid(arg: string, signal?: AbortSignal): Promise<{ cid: CID; remPath: string }> {
+    const { cid, rest } = parseIpfsPath(arg);
+    if (!rest) return { cid, remPath: '' };
+    if (cid.code === dagPb.code) return { cid: (await this.resolve(arg, signal)).cid, remPath: '' };
+    const r = await resolveDagPath(arg, async (c) => this.decode(c, await this.getBlock(c, signal)));
+    return { cid: r.cid, remPath: r.remPath };
   }
 
   async *cat(arg: string, opts: { offset?: number; length?: number; signal?: AbortSignal } = {}): AsyncGenerator<Uint8Array> {
@@ -301,7 +306,7 @@ export class IpfsNode {
     return this.pinStore.get(cid);
   }
 
-  pinLs(opts: { type?: 'all' | PinType; cids?: CID[]; signal?: AbortSignal } = {}): AsyncGenerator<PinInfo> {
+  pinLs(opts: { type?: 'all' | PinType; cids?: CID[]; labels?: string[]; signal?: AbortSignal } = {}): AsyncGenerator<PinInfo> {
     return this.pinStore.ls(opts);
   }
 
@@ -333,12 +338,17 @@ export class IpfsNode {
 
   // ---------------------------------------------------------------- blocks and dags
 
+  /**
+   * `block put`: the bytes as sent, under a CID of the codec asked for. As in Kubo, the
+   * codec only names the bytes: they are not decoded or validated ("passing alternative
+   * --cid-codec does not modify imported data, nor run any validation"). CIDv1 always,
+   * except `cidVersion: 0` (Kubo's `--format=v0`), which is dag-pb + sha2-256 only.
+   */
   async blockPut(bytes: Uint8Array, opts: { codec: string; hash: string; cidVersion?: 0 | 1; pin?: boolean }): Promise<CID> {
     const codec = codecByName(opts.codec);
     const hasher = hasherByName(opts.hash);
-    if (codec.code !== raw.code) this.validate(codec, bytes);
     const digest = await hasher.digest(bytes);
-    const v0 = (opts.cidVersion ?? (codec.code === dagPb.code && hasher.code === sha256.code ? 0 : 1)) === 0;
+    const v0 = opts.cidVersion === 0;
     if (v0 && (codec.code !== dagPb.code || hasher.code !== sha256.code)) throw argError('cidv0 only supports dag-pb and sha2-256');
     const cid = v0 ? CID.createV0(digest as never) : CID.createV1(codec.code, digest);
     await this.lock.run(false, async () => {
@@ -348,35 +358,21 @@ export class IpfsNode {
     return cid;
   }
 
-  private validate(codec: { name: string; decode(b: Uint8Array): unknown }, bytes: Uint8Array) {
-    try {
-      codec.decode(bytes);
-    } catch (err) {
-      throw argError(`the block is not valid ${codec.name}: ${(err as Error).message}`);
-    }
-  }
-
   async blockStat(cid: CID, signal?: AbortSignal) {
     const bytes = await this.getBlock(cid, signal);
     return { Key: cid.toString(), Size: bytes.length };
   }
 
-  /** `dag put`: decode with the input codec, store with the store codec. */
+  /**
+   * `dag put`: decode with the input codec, encode with the store codec, always — also
+   * when both are the same, as Kubo does (its sharness t0053 "dag-json to dag-json"):
+   * the stored bytes are the canonical encoding, whatever key order or spacing came in.
+   */
   async dagPut(bytes: Uint8Array, opts: { inputCodec: string; storeCodec: string; hash: string; pin: boolean }): Promise<CID> {
     const input = codecByName(opts.inputCodec);
     const store = codecByName(opts.storeCodec);
-    let value: unknown;
-    try {
-      value = input.decode(bytes);
-    } catch (err) {
-      throw argError(`failed to decode the input as ${input.name}: ${(err as Error).message}`);
-    }
-    let encoded: Uint8Array;
-    try {
-      encoded = input.code === store.code ? bytes : (store.encode as (v: unknown) => Uint8Array)(value);
-    } catch (err) {
-      throw argError(`cannot store the input as ${store.name}: ${(err as Error).message}`);
-    }
+    const value = codecCall(`failed to decode the input as ${input.name}`, () => input.decode(bytes), true);
+    const encoded = codecCall(`cannot store the input as ${store.name}`, () => (store.encode as (v: unknown) => Uint8Array)(value), true);
     const digest = await hasherByName(opts.hash).digest(encoded);
     const cid = CID.createV1(store.code, digest);
     await this.lock.run(false, async () => {
@@ -389,33 +385,8 @@ export class IpfsNode {
   /** `dag get`: the node (or the value at a path inside it) encoded with the output codec. */
   async dagGet(arg: string, outputCodec: string, signal?: AbortSignal): Promise<Uint8Array> {
     const out = codecByName(outputCodec);
-    const { cid, rest } = parseIpfsPath(arg);
-    let current: CID = cid;
-    let value: unknown = this.decode(current, await this.getBlock(current, signal));
-    const parts = rest ? rest.split('/').filter(Boolean) : [];
-    for (let i = 0; i < parts.length; i++) {
-      const part = parts[i]!;
-      let next: unknown;
-      if (current.code === dagPb.code) {
-        const node = value as dagPb.PBNode;
-        const link = node.Links.find((l) => l.Name === part);
-        if (part === 'Links' || part === 'Data') next = (node as unknown as Record<string, unknown>)[part];
-        else next = link?.Hash;
-      } else if (value !== null && typeof value === 'object') {
-        next = (value as Record<string, unknown>)[part];
-      }
-      if (next === undefined) throw new KuboError(`no link named "${part}" under ${current}`);
-      const asCid = CID.asCID(next);
-      if (asCid) {
-        current = asCid;
-        value = this.decode(current, await this.getBlock(current, signal));
-      } else value = next;
-    }
-    try {
-      return (out.encode as (v: unknown) => Uint8Array)(value);
-    } catch (err) {
-      throw new KuboError(`cannot encode the node as ${out.name}: ${(err as Error).message}`);
-    }
+    const { value } = await resolveDagPath(arg, async (c) => this.decode(c, await this.getBlock(c, signal)));
+    return codecCall(`cannot encode the node as ${out.name}`, () => (out.encode as (v: unknown) => Uint8Array)(value));
   }
 
   decode(cid: CID, bytes: Uint8Array): unknown {
@@ -466,13 +437,63 @@ export class IpfsNode {
         }
       }
       if (incomplete) return; // never delete what a damaged pin might still need
-      for await (const pair of this.blocks.getAll({ signal })) {
-        if (live.has(mhKey(pair.cid))) continue;
-        await this.blocks.delete(pair.cid);
-        events.push({ cid: pair.cid });
+      for await (const cid of this.blocks.multihashes({ signal })) {
+        if (live.has(mhKey(cid))) continue;
+        await this.blocks.deleteBlock(cid);
+        events.push({ cid });
       }
     });
     yield* events;
+  }
+
+  /** `refs local`: every block in the repo, as CIDv1 raw over its multihash (as Kubo lists them). */
+  async *refsLocal(signal?: AbortSignal): AsyncGenerator<CID> {
+    yield* this.blocks.multihashes({ signal });
+  }
+
+  /**
+   * `block rm`: removes blocks, never a pinned one (Kubo's wording: "pinned: recursive",
+   * "pinned via <root>"). Runs under the write lock, like gc. One result per CID, in
+   * order; `error` set when that block was not removed.
+   */
+  async blockRm(cids: CID[], opts: { force?: boolean; signal?: AbortSignal } = {}): Promise<Array<{ cid: CID; error?: string }>> {
+    return this.lock.run(true, async () => {
+      const wanted = new Map(cids.map((c) => [mhKey(c), c]));
+      // Which of them are pinned, and how: direct/recursive from the store, indirect by one walk of each recursive pin.
+      const pinned = new Map<string, string>();
+      for (const p of this.pinStore.all()) {
+        const key = mhKey(p.cid);
+        if (wanted.has(key)) pinned.set(key, `pinned: ${p.depth === 0 ? 'direct' : 'recursive'}`);
+      }
+      for (const p of this.pinStore.all()) {
+        if (p.depth === 0 || pinned.size === wanted.size) continue;
+        try {
+          for await (const b of this.walk(p.cid, opts.signal)) {
+            const key = mhKey(b.cid);
+            if (!b.cid.equals(p.cid) && wanted.has(key) && !pinned.has(key)) pinned.set(key, `pinned via ${p.cid}`);
+          }
+        } catch (err) {
+          if (!(err instanceof KuboError)) throw err;
+          // A pin whose DAG cannot be walked: refuse to remove anything it might hold.
+          for (const key of wanted.keys()) if (!pinned.has(key)) pinned.set(key, `pinned via ${p.cid} (its DAG could not be walked: ${err.message})`);
+        }
+      }
+      const out: Array<{ cid: CID; error?: string }> = [];
+      for (const cid of cids) {
+        const reason = pinned.get(mhKey(cid));
+        if (reason) {
+          out.push({ cid, error: reason });
+          continue;
+        }
+        if (!opts.force && !(await this.blocks.has(cid))) {
+          out.push({ cid, error: 'blockstore: block not found' });
+          continue;
+        }
+        await this.blocks.deleteBlock(cid);
+        out.push({ cid });
+      }
+      return out;
+    });
   }
 
   /** Bytes stored in the repo (the blocks directory). */

@@ -139,7 +139,7 @@ export class Pins {
    * `pin ls`: every pin of the type, or (with `cids`) the pin state of each CID —
    * pinned itself, or indirectly through the first recursive pin whose DAG holds it.
    */
-  async *ls(opts: { type?: 'all' | PinType; cids?: CID[]; signal?: AbortSignal } = {}): AsyncGenerator<PinInfo> {
+  async *ls(opts: { type?: 'all' | PinType; cids?: CID[]; labels?: string[]; signal?: AbortSignal } = {}): AsyncGenerator<PinInfo> {
     const type = opts.type ?? 'all';
     const pins: PinInfo[] = this.all().map((p) => ({
       cid: p.cid,
@@ -147,27 +147,33 @@ export class Pins {
       name: typeof p.metadata?.name === 'string' ? p.metadata.name : undefined,
     }));
     if (opts.cids?.length) {
-      for (const cid of opts.cids) {
+      const cids = opts.cids;
+      // Indirect pins of every asked-for CID in one pass over the recursive pins
+      // (stopping once each has been found), not one pass per CID.
+      const via = new Map<string, CID>();
+      if (type === 'all' || type === 'indirect') {
+        const wanted = new Set(cids.filter((c) => !pins.some((p) => p.cid.equals(c))).map(mhKey));
+        for (const p of pins.filter((x) => x.type === 'recursive')) {
+          if (via.size >= wanted.size) break;
+          for await (const b of this.deps.walk(p.cid, opts.signal)) {
+            const key = mhKey(b.cid);
+            if (!b.cid.equals(p.cid) && wanted.has(key) && !via.has(key)) via.set(key, p.cid);
+          }
+        }
+      }
+      for (let i = 0; i < cids.length; i++) {
+        const cid = cids[i]!;
         const direct = pins.find((p) => p.cid.equals(cid) && (type === 'all' || p.type === type));
         if (direct) {
           yield direct;
           continue;
         }
-        let via: CID | undefined;
-        if (type === 'all' || type === 'indirect') {
-          for (const p of pins.filter((x) => x.type === 'recursive')) {
-            for await (const b of this.deps.walk(p.cid, opts.signal)) {
-              if (!b.cid.equals(p.cid) && equalBytes(b.cid.multihash.bytes, cid.multihash.bytes)) via = p.cid;
-              if (via) break;
-            }
-            if (via) break;
-          }
-        }
-        if (via) {
-          yield { cid, type: 'indirect', via };
+        const through = via.get(mhKey(cid));
+        if (through) {
+          yield { cid, type: 'indirect', via: through };
           continue;
         }
-        throw new KuboError(`path '${cid}' is not pinned`);
+        throw new KuboError(`path '${opts.labels?.[i] ?? cid}' is not pinned`);
       }
       return;
     }
@@ -187,6 +193,3 @@ export class Pins {
   }
 }
 
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
-}
