@@ -78,6 +78,12 @@ export function linksOf(cid: CIDType, bytes: Uint8Array): CIDType[] {
   }
 }
 
+/** The links of a block with their names (dag-pb link names; '' for links inside dag-cbor/dag-json). */
+export function namedLinksOf(cid: CIDType, bytes: Uint8Array): Array<{ name: string; cid: CIDType }> {
+  if (cid.code === dagPb.code) return codecCall(`cannot decode ${cid} as dag-pb`, () => dagPb.decode(bytes).Links.map((l) => ({ name: l.Name ?? '', cid: l.Hash })));
+  return linksOf(cid, bytes).map((c) => ({ name: '', cid: c }));
+}
+
 /** Every CID in a decoded value, in document order; iterative (no recursion per level). */
 function collectCids(root: unknown): CIDType[] {
   const out: CIDType[] = [];

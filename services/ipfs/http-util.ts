@@ -246,3 +246,47 @@ export async function firstPartBytes(req: http.IncomingMessage, max: number, too
   }
   throw argError('file argument was nil');
 }
+
+/**
+ * An async queue one producer side pushes to and one consumer iterates. `coalesce`
+ * lets a push replace the last queued item (progress lines: only the newest count
+ * for a file matters), so a slow reader never makes the queue grow with the upload.
+ */
+export class PushQueue<T> implements AsyncIterable<T> {
+  private items: T[] = [];
+  private done = false;
+  private failure: unknown;
+  private wake: (() => void) | undefined;
+
+  push(item: T, coalesce?: (last: T) => boolean) {
+    const last = this.items[this.items.length - 1];
+    if (last !== undefined && coalesce?.(last)) this.items[this.items.length - 1] = item;
+    else this.items.push(item);
+    this.signal();
+  }
+  end() {
+    this.done = true;
+    this.signal();
+  }
+  fail(err: unknown) {
+    this.failure ??= err;
+    this.done = true;
+    this.signal();
+  }
+  private signal() {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+  async *[Symbol.asyncIterator](): AsyncGenerator<T> {
+    while (true) {
+      if (this.items.length) {
+        yield this.items.shift()!;
+        continue;
+      }
+      if (this.failure) throw this.failure;
+      if (this.done) return;
+      await new Promise<void>((r) => (this.wake = r));
+    }
+  }
+}

@@ -9,12 +9,27 @@
  * global `timeout` option (a Go duration) bounds any command.
  */
 import type http from 'node:http';
+import zlib from 'node:zlib';
 import { CID } from 'multiformats/cid';
 import { argError, KuboError, toKuboError } from './errors';
 import { safeDecode } from './guard';
-import { firstPartBytes, multipartParts, Params, readPieces, parseGoDuration, sendJson, sendKuboError, streamOut } from './http-util';
+import { firstPartBytes, multipartParts, Params, PushQueue, readPieces, parseGoDuration, sendJson, sendKuboError, streamOut } from './http-util';
 import { KUBO_CHUNK_SIZE, MAX_CHUNK_SIZE, parseIpfsPath, type AddEntry, type AddSettings, type IpfsNode, type PinType } from './node';
 import type { Logger } from './logger';
+
+async function* gzipped(src: AsyncIterable<Uint8Array>, level?: number): AsyncGenerator<Uint8Array> {
+  const gz = zlib.createGzip(level === undefined ? {} : { level });
+  const pump = (async () => {
+    try {
+      for await (const c of src) if (!gz.write(c)) await new Promise<void>((r) => gz.once('drain', r));
+      gz.end();
+    } catch (err) {
+      gz.destroy(err as Error);
+    }
+  })();
+  for await (const c of gz) yield c as Uint8Array;
+  await pump;
+}
 
 /** The Kubo release whose API this face follows. */
 export const KUBO_COMPAT_VERSION = '0.38.0';
@@ -103,22 +118,44 @@ export function createKuboApi(opts: KuboApiOptions) {
     add: async ({ req, res, p, signal }) => {
       const s = addSettings(p);
       const counter = { n: 0 };
+      const progress = p.bool('progress', false, 'p');
+      type Line = { Name: string; Hash?: string; Size?: string; Bytes?: number };
+      const lines = new PushQueue<Line>();
       let sawFile = false;
+      // Kubo's progress lines ({Name, Bytes}: bytes of that file read so far) come while
+      // the upload is still being read, so a client can see them before it has sent
+      // everything; every file gets at least one (an empty file: Bytes 0).
+      const counted = async function* (name: string, src: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+        let bytes = 0;
+        for await (const c of src) {
+          bytes += c.length;
+          lines.push({ Name: name, Bytes: bytes }, (last) => last.Hash === undefined && last.Name === name);
+          yield c;
+        }
+        if (bytes === 0) lines.push({ Name: name, Bytes: 0 });
+      };
       const entries = (async function* (): AsyncGenerator<AddEntry> {
         for await (const part of multipartParts(req)) {
           sawFile = true;
           const path = part.filename.replace(/^\/+/, '');
           if (part.isDirectory) yield { path };
-          else yield { path, content: withLimit(readPieces(part.stream, s.chunkSize), counter, maxAdd) };
+          else {
+            const content = withLimit(readPieces(part.stream, s.chunkSize), counter, maxAdd);
+            yield { path, content: progress ? counted(path, content) : content };
+          }
         }
         if (!sawFile) throw argError('file argument was nil');
       })();
-      // Only the final results are streamed (no progress lines): they come as each
-      // entry completes, roots last, as Kubo sends them.
-      await streamOut(res, node.add(entries, s, signal), {
-        contentType: 'application/json',
-        encode: (r) => JSON.stringify({ Name: r.path || (s.wrapWithDirectory ? '' : r.cid.toString()), Hash: r.cid.toString(), Size: r.size.toString() }) + '\n',
-      });
+      // Results come as each entry completes, roots last, as Kubo sends them.
+      void (async () => {
+        for await (const r of node.add(entries, s, signal)) {
+          lines.push({ Name: r.path || (s.wrapWithDirectory ? '' : r.cid.toString()), Hash: r.cid.toString(), Size: r.size.toString() });
+        }
+      })().then(
+        () => lines.end(),
+        (err) => lines.fail(err),
+      );
+      await streamOut(res, lines, { contentType: 'application/json', encode: (l) => JSON.stringify(l) + '\n' });
     },
 
     cat: async ({ res, p, signal }) => {
@@ -131,6 +168,50 @@ export function createKuboApi(opts: KuboApiOptions) {
       const objects = [];
       for (const a of p.args().length ? p.args() : [p.arg('ipfs-path')]) objects.push(await node.ls(a, signal));
       sendJson(res, 200, { Objects: objects });
+    },
+
+    get: async ({ res, p, signal }) => {
+      const arg = p.arg('ipfs-path');
+      const archive = p.bool('archive', false, 'a');
+      const compress = p.bool('compress', false, 'C');
+      const level = p.int('compression-level', -1, -1) ?? -1;
+      if (level !== -1 && (level < 1 || level > 9)) throw argError('compression level must be between 1 and 9');
+      let source: AsyncIterable<Uint8Array>;
+      if (compress && !archive) {
+        // Kubo: -C without -a gzips a file's bytes; a directory needs the tar.
+        const entry = await node.resolve(arg, signal);
+        if (entry.type === 'directory') throw argError('file is not regular');
+        source = node.cat(arg, { signal });
+      } else source = node.getTar(arg, signal);
+      if (compress) source = gzipped(source, level === -1 ? undefined : level);
+      await streamOut(res, source, { contentType: compress ? 'application/x-gzip' : 'application/x-tar', encode: (c) => c });
+    },
+
+    refs: async ({ res, p, signal }) => {
+      const args = p.args();
+      if (!args.length) p.arg('ipfs-path');
+      const edges = p.bool('edges', false, 'e');
+      const format = p.str('format');
+      if (edges && format !== undefined && format !== '<dst>') throw argError('using format argument with edges is not allowed');
+      const fmt = edges ? '<src> -> <dst>' : (format ?? '<dst>');
+      const recursive = p.bool('recursive', false, 'r');
+      const maxDepthOpt = Number(p.str('max-depth') ?? '-1');
+      if (!Number.isInteger(maxDepthOpt) || maxDepthOpt < -1) throw argError(`invalid value "${p.str('max-depth')}" for option "max-depth"`);
+      const maxDepth = recursive ? maxDepthOpt : maxDepthOpt === -1 ? 1 : maxDepthOpt;
+      const unique = p.bool('unique', false, 'u');
+      // Every path is resolved before any output, so a bad one is a plain error.
+      const roots: CID[] = [];
+      for (const a of args) roots.push((await node.resolveCid(a, signal)).cid);
+      const source = (async function* () {
+        for (const root of roots) {
+          if (maxDepth === 0) continue;
+          yield* node.refs(root, { maxDepth, unique, signal });
+        }
+      })();
+      await streamOut(res, source, {
+        contentType: 'application/json',
+        encode: (r) => JSON.stringify({ Ref: fmt.replaceAll('<src>', r.src.toString()).replaceAll('<dst>', r.dst.toString()).replaceAll('<linkname>', r.name), Err: '' }) + '\n',
+      });
     },
 
     'pin/add': async ({ res, p, signal }) => {
@@ -257,6 +338,33 @@ export function createKuboApi(opts: KuboApiOptions) {
       const bytes = await node.dagGet(p.arg('ref'), out, signal);
       res.writeHead(200, { 'content-type': out === 'dag-json' || out === 'json' ? 'application/json' : 'application/octet-stream', 'content-length': bytes.length });
       res.end(bytes);
+    },
+
+    'dag/resolve': async ({ res, p, signal }) => {
+      const { cid, remPath } = await node.resolveCid(p.arg('ref'), signal);
+      sendJson(res, 200, { Cid: { '/': cid.toString() }, RemPath: remPath });
+    },
+
+    'dag/stat': async ({ res, p, signal }) => {
+      const args = p.args();
+      if (!args.length) p.arg('root');
+      const stats: Array<{ Cid: { '/': string }; Size: number; NumBlocks: number }> = [];
+      const unique = new Map<string, number>();
+      let total = 0;
+      for (const a of args) {
+        const { cid } = await node.resolveCid(a, signal);
+        let size = 0;
+        let blocks = 0;
+        for await (const b of node.walk(cid, signal)) {
+          size += b.bytes.length;
+          blocks++;
+          unique.set(b.cid.multihash.bytes.toString(), b.bytes.length);
+        }
+        total += size;
+        stats.push({ Cid: { '/': cid.toString() }, Size: size, NumBlocks: blocks });
+      }
+      const uniqueSize = [...unique.values()].reduce((x, y) => x + y, 0);
+      sendJson(res, 200, { UniqueBlocks: unique.size, TotalSize: uniqueSize, SharedSize: total - uniqueSize, Ratio: uniqueSize ? total / uniqueSize : 0, DagStats: stats });
     },
 
     'dag/export': async ({ res, p, signal }) => {

@@ -26,7 +26,8 @@ import * as raw from 'multiformats/codecs/raw';
 import { identity } from 'multiformats/hashes/identity';
 import { sha256, sha512 } from 'multiformats/hashes/sha2';
 import { RepoBlockstore, type WriteBehind } from './blockstore';
-import { codecByName, codecCall, decodeBlock, hasherByName, linksOf } from './codecs';
+import { codecByName, codecCall, decodeBlock, hasherByName, linksOf, namedLinksOf } from './codecs';
+import { TAR_END, tarHeader, tarPad } from './tar';
 import { argError, KuboError, notFoundLocally } from './errors';
 import { loadOrCreateIdentity, type NodeIdentity } from './identity';
 import { RwLock } from './lock';
@@ -444,6 +445,67 @@ export class IpfsNode {
       }
     });
     yield* events;
+  }
+
+  /**
+   * `refs`: the links under a node, depth first and in link order, each reported
+   * before the links under it (Kubo's RefWriter). `maxDepth` -1 is unlimited (Kubo's
+   * --recursive), 1 is the node's own links. `unique` reports each CID once and does
+   * not walk under a CID already seen.
+   */
+  async *refs(root: CID, opts: { maxDepth: number; unique: boolean; signal?: AbortSignal }): AsyncGenerator<{ src: CID; dst: CID; name: string }> {
+    const seen = new Set<string>();
+    const stack: Array<{ cid: CID; depth: number; links?: Array<{ name: string; cid: CID }>; i: number }> = [{ cid: root, depth: 0, i: 0 }];
+    while (stack.length) {
+      opts.signal?.throwIfAborted();
+      const top = stack[stack.length - 1]!;
+      top.links ??= namedLinksOf(top.cid, await this.getBlock(top.cid, opts.signal));
+      if (top.i >= top.links.length) {
+        stack.pop();
+        continue;
+      }
+      const link = top.links[top.i++]!;
+      const depth = top.depth + 1;
+      if (opts.unique) {
+        const key = link.cid.toString();
+        if (seen.has(key)) continue;
+        seen.add(key);
+      }
+      yield { src: top.cid, dst: link.cid, name: link.name };
+      if (opts.maxDepth === -1 || depth < opts.maxDepth) stack.push({ cid: link.cid, depth, i: 0 });
+    }
+  }
+
+  /**
+   * `get`: the file or directory at a path as a tar stream (Kubo's answer; the client
+   * unpacks it). Entries are named under the path's last segment (the CID for a bare
+   * CID), directories before their contents.
+   */
+  async *getTar(arg: string, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+    const top = await this.resolve(arg, signal);
+    const { cid, rest } = parseIpfsPath(arg);
+    const base = rest ? rest.split('/').filter(Boolean).pop()! : cid.toString();
+    const stack: Array<{ entry: UnixFSEntry; name: string }> = [{ entry: top, name: base }];
+    while (stack.length) {
+      const { entry, name } = stack.pop()!;
+      signal?.throwIfAborted();
+      if (entry.type === 'directory') {
+        yield* tarHeader(name, 'directory', 0n);
+        const children: Array<{ entry: UnixFSEntry; name: string }> = [];
+        for await (const child of entry.entries({ signal })) {
+          children.push({ entry: await exporter(child.cid, this.localStore as never, { signal, offline: true }), name: `${name}/${child.name}` });
+        }
+        for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]!);
+      } else if (entry.type === 'file' || entry.type === 'raw' || entry.type === 'identity') {
+        yield* tarHeader(name, 'file', entry.size);
+        for await (const c of entry.content({ signal })) yield c;
+        const pad = tarPad(entry.size);
+        if (pad.length) yield pad;
+      } else {
+        throw new KuboError(`cannot get ${entry.cid}: not a UnixFS node`);
+      }
+    }
+    yield TAR_END;
   }
 
   /** `refs local`: every block in the repo, as CIDv1 raw over its multihash (as Kubo lists them). */

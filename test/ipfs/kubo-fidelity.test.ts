@@ -13,6 +13,8 @@ import { CID } from 'multiformats/cid';
 import * as raw from 'multiformats/codecs/raw';
 import { sha256 } from 'multiformats/hashes/sha2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import zlib from 'node:zlib';
 import { startEmbeddedIpfs, type EmbeddedIpfs } from '../../services/ipfs/embedded';
 
 let dir: string;
@@ -77,7 +79,7 @@ describe('block put names the bytes, it does not validate them (Kubo)', () => {
 
 function multipart(bytes: Uint8Array): FormData {
   const fd = new FormData();
-  fd.append('file', new Blob([bytes]), 'data');
+  fd.append('file', new Blob([Buffer.from(bytes)]), 'data');
   return fd;
 }
 
@@ -159,5 +161,57 @@ describe('gc and block rm handle every block the node accepted', () => {
     const cid = await ipfs.dag.put({ local: 1 }, { storeCodec: 'dag-cbor', hashAlg: 'sha2-512' });
     const refs = (await all(ipfs.refs.local())).map((r) => r.ref);
     expect(refs).toContain(CID.createV1(raw.code, cid.multihash).toString());
+  });
+});
+
+describe('what a pinning agent needs besides', () => {
+  it('add with progress: {Name, Bytes} lines while the upload is read, then the result', async () => {
+    const seen: Array<[number, string]> = [];
+    const data = new Uint8Array(700_000).fill(7);
+    const r = await ipfs.add({ path: 'big.bin', content: data }, { progress: (bytes, name) => seen.push([bytes, name ?? '']) });
+    expect(r.path).toBe('big.bin');
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen[seen.length - 1]).toEqual([700_000, 'big.bin']);
+    const empty: number[] = [];
+    await ipfs.add(new Uint8Array(0), { progress: (b) => empty.push(b) });
+    expect(empty).toEqual([0]);
+  });
+  it('get: a tar of the directory, named under the CID, that tar(1) unpacks', async () => {
+    const res = await all(ipfs.addAll([{ path: 'g/a.txt', content: text('A') }, { path: 'g/sub/b.txt', content: text('B'.repeat(1000)) }, { path: `g/${'n'.repeat(120)}.txt`, content: text('long') }]));
+    const root = res.find((r) => r.path === 'g')!.cid;
+    const tar = Buffer.concat(await all(ipfs.get(root)));
+    const out = path.join(dir, 'untar');
+    await fs.mkdir(out);
+    await fs.writeFile(path.join(dir, 'g.tar'), tar);
+    execFileSync('tar', ['-xf', path.join(dir, 'g.tar'), '-C', out]);
+    expect(await fs.readFile(path.join(out, root.toString(), 'a.txt'), 'utf8')).toBe('A');
+    expect(await fs.readFile(path.join(out, root.toString(), 'sub', 'b.txt'), 'utf8')).toBe('B'.repeat(1000));
+    expect(await fs.readFile(path.join(out, root.toString(), `${'n'.repeat(120)}.txt`), 'utf8')).toBe('long');
+    const gz = Buffer.concat(await all(ipfs.get(`${root}/a.txt`, { compress: true })));
+    expect(zlib.gunzipSync(gz).toString()).toBe('A');
+    await expect(all(ipfs.get(root, { compress: true }))).rejects.toThrow(/file is not regular/);
+  });
+  it('refs (direct, recursive, unique, edges, format) and dag resolve / dag stat', async () => {
+    const res = await all(ipfs.addAll([{ path: 'r/x.txt', content: text('x') }, { path: 'r/d/y.txt', content: text('y') }]));
+    const root = res.find((r) => r.path === 'r')!.cid;
+    const d = res.find((r) => r.path === 'r/d')!.cid;
+    const x = res.find((r) => r.path === 'r/x.txt')!.cid;
+    const y = res.find((r) => r.path === 'r/d/y.txt')!.cid;
+    expect((await all(ipfs.refs(root))).map((r) => r.ref)).toEqual([d.toString(), x.toString()]);
+    expect((await all(ipfs.refs(root, { recursive: true }))).map((r) => r.ref)).toEqual([d.toString(), y.toString(), x.toString()]);
+    expect((await all(ipfs.refs(root, { edges: true }))).map((r) => r.ref)).toEqual([`${root} -> ${d}`, `${root} -> ${x}`]);
+    expect((await all(ipfs.refs(root, { format: '<linkname>: <dst>' }))).map((r) => r.ref)).toEqual([`d: ${d}`, `x.txt: ${x}`]);
+    expect((await all(ipfs.refs(`/ipfs/${root}/d`))).map((r) => r.ref)).toEqual([y.toString()]);
+    const resolved = await ipfs.dag.resolve(`/ipfs/${root}/d/y.txt`);
+    expect(resolved.cid.toString()).toBe(y.toString());
+    const obj = await ipfs.dag.put({ a: { b: [1, 2] }, link: root }, { storeCodec: 'dag-cbor' });
+    const inner = await ipfs.dag.resolve(`${obj}/a/b`);
+    expect(inner.cid.toString()).toBe(obj.toString());
+    expect(inner.remainderPath).toBe('a/b');
+    const through = await ipfs.dag.resolve(`${obj}/link`);
+    expect(through.cid.toString()).toBe(root.toString());
+    const stat = (await (await fetch(`${node.apiUrl}/api/v0/dag/stat?arg=${root}&progress=false`, { method: 'POST' })).json()) as { UniqueBlocks: number; DagStats: Array<{ NumBlocks: number }> };
+    expect(stat.UniqueBlocks).toBe(4);
+    expect(stat.DagStats[0]!.NumBlocks).toBe(4);
   });
 });
