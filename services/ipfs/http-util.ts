@@ -129,7 +129,17 @@ export const FILE_READ_AHEAD = 8 * 1024 * 1024;
  * The stream joins its buffered pieces once per output piece (`read(size)`); an async
  * iterator would join everything buffered and leave the regrouping to a second copy.
  */
-export async function* readPieces(stream: Readable, size: number): AsyncGenerator<Uint8Array> {
+export async function* readPieces(stream: Readable, size: number, onReceived?: (bytes: number) => void): AsyncGenerator<Uint8Array> {
+  // Bytes received so far (read out + buffered): what progress reports, before a whole piece is in.
+  let consumed = 0;
+  let reported = -1;
+  const report = () => {
+    const n = consumed + stream.readableLength;
+    if (onReceived && n !== reported) {
+      reported = n;
+      onReceived(n);
+    }
+  };
   let ended = false;
   let failed: Error | undefined;
   let wake: (() => void) | undefined;
@@ -154,9 +164,12 @@ export async function* readPieces(stream: Readable, size: number): AsyncGenerato
       if (failed) throw failed;
       const piece = stream.read(size) as Buffer | null;
       if (piece !== null) {
+        consumed += piece.length;
+        report();
         yield piece;
         continue;
       }
+      report();
       if (ended || stream.readableEnded) return;
       if (stream.destroyed) throw (stream.errored as Error | null) ?? new KuboError('upload stream closed early');
       await new Promise<void>((r) => (wake = r));

@@ -125,23 +125,14 @@ export function createKuboApi(opts: KuboApiOptions) {
       // Kubo's progress lines ({Name, Bytes}: bytes of that file read so far) come while
       // the upload is still being read, so a client can see them before it has sent
       // everything; every file gets at least one (an empty file: Bytes 0).
-      const counted = async function* (name: string, src: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
-        let bytes = 0;
-        for await (const c of src) {
-          bytes += c.length;
-          lines.push({ Name: name, Bytes: bytes }, (last) => last.Hash === undefined && last.Name === name);
-          yield c;
-        }
-        if (bytes === 0) lines.push({ Name: name, Bytes: 0 });
-      };
+      const progressOf = (name: string) => (bytes: number) => lines.push({ Name: name, Bytes: bytes }, (last) => last.Hash === undefined && last.Name === name);
       const entries = (async function* (): AsyncGenerator<AddEntry> {
         for await (const part of multipartParts(req)) {
           sawFile = true;
           const path = part.filename.replace(/^\/+/, '');
           if (part.isDirectory) yield { path };
           else {
-            const content = withLimit(readPieces(part.stream, s.chunkSize), counter, maxAdd);
-            yield { path, content: progress ? counted(path, content) : content };
+            yield { path, content: withLimit(readPieces(part.stream, s.chunkSize, progress ? progressOf(path) : undefined), counter, maxAdd) };
           }
         }
         if (!sawFile) throw argError('file argument was nil');
@@ -341,7 +332,7 @@ export function createKuboApi(opts: KuboApiOptions) {
     },
 
     'dag/resolve': async ({ res, p, signal }) => {
-      const { cid, remPath } = await node.resolveCid(p.arg('ref'), signal);
+      const { cid, remPath } = await node.resolveIpld(p.arg('ref'), signal);
       sendJson(res, 200, { Cid: { '/': cid.toString() }, RemPath: remPath });
     },
 
@@ -381,6 +372,24 @@ export function createKuboApi(opts: KuboApiOptions) {
         }
       })();
       await streamOut(res, source, { contentType: 'application/json', encode: (o) => JSON.stringify(o) + '\n' });
+    },
+
+    'repo/version': async ({ res }) => sendJson(res, 200, { Version: '16' }),
+
+    resolve: async ({ res, p, signal }) => {
+      const arg = p.arg('name');
+      // IPFS paths only: this node resolves no IPNS or DNSLink names.
+      // A path ending inside a dag-cbor/dag-json node resolves to that node plus the rest.
+      const { cid, remPath } = await node.resolveCid(arg, signal);
+      const base = p.str('cid-base');
+      let text = cid.toString();
+      if (base) {
+        const bases = await import('multiformats/basics');
+        const codec = Object.values(bases.bases).find((b) => b.name === base);
+        if (!codec) throw argError(`unknown multibase: "${base}"`);
+        text = (cid.version === 0 ? cid.toV1() : cid).toString(codec.encoder);
+      }
+      sendJson(res, 200, { Path: `/ipfs/${text}${remPath ? `/${remPath}` : ''}` });
     },
 
     'repo/stat': async ({ res }) => {

@@ -234,6 +234,12 @@ export class IpfsNode {
     }
   }
 
+  /** An IPLD path (`dag resolve`): dag-pb link names, dag-cbor/dag-json fields; see resolveDagPath. */
+  async resolveIpld(arg: string, signal?: AbortSignal): Promise<{ cid: CID; remPath: string }> {
+    const r = await resolveDagPath(arg, async (c) => this.decode(c, await this.getBlock(c, signal)));
+    return { cid: r.cid, remPath: r.remPath };
+  }
+
   /** A UnixFS path (cat, ls, get, pin add/rm): see resolveUnixfsPath. */
   async resolve(arg: string, signal?: AbortSignal): Promise<UnixFSEntry> {
     return resolveUnixfsPath(arg, this.localStore, signal);

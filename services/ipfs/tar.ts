@@ -38,7 +38,8 @@ export function tarHeader(name: string, kind: 'file' | 'directory', size: bigint
   const type = kind === 'directory' ? '5' : '0';
   const mode = kind === 'directory' ? 0o755 : 0o644;
   const out: Uint8Array[] = [];
-  const full = kind === 'directory' && !name.endsWith('/') ? `${name}/` : name;
+  // Names as Kubo's tar writer sets them: no trailing slash on a directory.
+  const full = name.replace(/\/+$/, '');
   if (Buffer.byteLength(full) > 100) {
     // "<len> path=<name>\n", where <len> counts its own digits.
     const body = ` path=${full}\n`;
