@@ -18,7 +18,9 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { FsBlockstore } from 'blockstore-fs';
 import { base32upper } from 'multiformats/bases/base32';
-import type { CID } from 'multiformats/cid';
+import { CID } from 'multiformats/cid';
+import * as raw from 'multiformats/codecs/raw';
+import * as Digest from 'multiformats/hashes/digest';
 
 export class RepoBlockstore extends FsBlockstore {
   private readonly root: string;
@@ -58,6 +60,36 @@ export class RepoBlockstore extends FsBlockstore {
       this.dirs.delete(dir);
       throw Object.assign(new Error(`could not write block ${cid}: ${(err as Error).message}`), { name: 'PutFailedError', cause: err });
     }
+  }
+
+  /**
+   * Every block in the repo, named as Kubo's `refs local` names them: a CIDv1 with the
+   * raw codec over the block's multihash (the store is keyed by multihash; the codec
+   * is not kept). Read from the file names, whatever the hash function: blockstore-fs's
+   * own getAll() decodes a name as a CID and fails on any multihash but sha2-256
+   * ("Invalid CID version 19" for sha2-512).
+   */
+  async *multihashes(options?: { signal?: AbortSignal }): AsyncGenerator<CID> {
+    const shards = await fs.readdir(this.root, { withFileTypes: true }).catch(() => []);
+    for (const shard of shards) {
+      if (!shard.isDirectory()) continue;
+      const files = await fs.readdir(path.join(this.root, shard.name)).catch(() => [] as string[]);
+      for (const f of files) {
+        options?.signal?.throwIfAborted();
+        if (f.startsWith('.') || !f.endsWith('.data')) continue;
+        try {
+          const digest = Digest.decode(base32upper.decoder.decode(f.slice(0, -'.data'.length)));
+          yield CID.createV1(raw.code, digest);
+        } catch {
+          /* not a block file */
+        }
+      }
+    }
+  }
+
+  /** Deletes a block by its multihash (any CID of the same multihash names the same file). */
+  async deleteBlock(cid: CID): Promise<void> {
+    await fs.rm(this.fileOf(cid).file, { force: true });
   }
 
   writeBehind(maxPendingBytes = 32 * 1024 * 1024): WriteBehind {

@@ -11,8 +11,9 @@
  */
 import type http from 'node:http';
 import type { CID } from 'multiformats/cid';
-import type { Logger } from '../lib/logger';
+import type { Logger } from './logger';
 import { KuboError, toKuboError } from './errors';
+import { safeDecode } from './guard';
 import { multipartParts, Params, readPieces, sendJson } from './http-util';
 import { parseIpfsPath, type AddEntry, type IpfsNode } from './node';
 import { KUBO_CHUNK_SIZE } from './node';
@@ -165,16 +166,19 @@ export function createClusterApi(opts: { node: IpfsNode; logger: Logger; peerNam
     res.end(items.map((i) => JSON.stringify(i) + '\n').join(''));
   };
 
-  return async function clusterApi(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://cluster.local');
+  return async function clusterApi(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
     const p = new Params(url.searchParams);
-    const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
     const m = req.method ?? 'GET';
     const abort = new AbortController();
     res.on('close', () => {
       if (!res.writableFinished) abort.abort();
     });
     try {
+      const parts = url.pathname.split('/').filter(Boolean).map((s) => {
+        const d = safeDecode(s);
+        if (d === undefined) throw new ClusterError(400, `invalid percent-encoding in the path: ${s.slice(0, 100)}`);
+        return d;
+      });
       const [head, ...rest] = parts;
       if (m === 'GET' && head === 'id' && !rest.length) return sendJson(res, 200, idJson());
       if (m === 'GET' && head === 'version' && !rest.length) return sendJson(res, 200, { version: CLUSTER_COMPAT_VERSION });
@@ -190,11 +194,12 @@ export function createClusterApi(opts: { node: IpfsNode; logger: Logger; peerNam
       }
       if (m === 'GET' && head === 'pins' && !rest.length) {
         const filter = (p.str('filter') ?? '').split(',').filter(Boolean);
-        const wanted = (p.str('cids') ?? '').split(',').filter(Boolean);
+        // Parsed once (not once per pin), and looked up by multihash.
+        const wanted = new Set((p.str('cids') ?? '').split(',').filter(Boolean).map((w) => parseIpfsPath(w).cid.multihash.bytes.toString()));
         const out = [];
         for await (const pinned of node.pins()) {
           const cid = pinned.cid.toString();
-          if (wanted.length && !wanted.some((w) => parseIpfsPath(w).cid.equals(pinned.cid))) continue;
+          if (wanted.size && !wanted.has(pinned.cid.multihash.bytes.toString())) continue;
           if (filter.length && !filter.includes('pinned')) continue;
           out.push(statusJson(cid, true, metaOf(pinned.metadata, pinned.created)));
         }

@@ -5,8 +5,9 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Logger } from '../lib/logger';
+import { silentLogger, type Logger } from './logger';
 import { createClusterApi } from './cluster-api';
+import { clusterErrorBody, guardedServer, kuboErrorBody, RequestPolicy } from './guard';
 import { createGateway, createKuboApi } from './kubo-api';
 import { IpfsNode } from './node';
 
@@ -24,12 +25,20 @@ export interface EmbeddedIpfs {
 export interface EmbeddedIpfsOptions {
   /** The repo directory (blocks, datastore, identity). */
   dir: string;
-  logger: Logger;
+  logger?: Logger;
   host?: string;
   apiPort?: number;
   clusterPort?: number;
   /** Largest `add` upload in bytes (0 = no limit). */
   maxAddBytes?: number;
+  /**
+   * Origins allowed to call the APIs from a browser (Kubo's API.HTTPHeaders
+   * Access-Control-Allow-Origin; `<port>` is replaced by the port). Default: Kubo's,
+   * http(s)://{127.0.0.1,[::1],localhost}:<port>.
+   */
+  allowedOrigins?: string[];
+  /** Host names accepted in the Host header besides loopback ones and `host` (DNS rebinding protection). */
+  allowedHosts?: string[];
 }
 
 async function listen(server: http.Server, port: number, host: string): Promise<string> {
@@ -54,44 +63,42 @@ function closeServer(server: http.Server): Promise<void> {
 
 export async function startEmbeddedIpfs(opts: EmbeddedIpfsOptions): Promise<EmbeddedIpfs> {
   const host = opts.host ?? '127.0.0.1';
+  const logger = opts.logger ?? silentLogger;
   const node = await IpfsNode.open(opts.dir);
-  const kubo = createKuboApi({ node, logger: opts.logger, maxAddBytes: opts.maxAddBytes });
+  const kubo = createKuboApi({ node, logger, maxAddBytes: opts.maxAddBytes });
   const gateway = createGateway(node);
-  const cluster = createClusterApi({ node, logger: opts.logger });
+  const cluster = createClusterApi({ node, logger });
 
-  const api = http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://ipfs.local');
-    const route = url.pathname.startsWith('/api/v0/') ? kubo(req, res, url) : url.pathname.startsWith('/ipfs/') ? gateway(req, res, url) : undefined;
-    if (!route) {
+  const apiPolicy = new RequestPolicy(host, { allowedOrigins: opts.allowedOrigins, allowedHosts: opts.allowedHosts });
+  const clusterPolicy = new RequestPolicy(host, { allowedOrigins: opts.allowedOrigins, allowedHosts: opts.allowedHosts });
+  const api = guardedServer({
+    name: 'ipfs api',
+    logger,
+    errorBody: kuboErrorBody,
+    policy: apiPolicy,
+    handler: (req, res, url) => {
+      if (url.pathname.startsWith('/api/v0/')) return kubo(req, res, url);
+      if (url.pathname.startsWith('/ipfs/')) return gateway(req, res, url);
+      req.resume();
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('404 page not found\n');
-      return;
-    }
-    route.catch((err) => {
-      opts.logger.error('ipfs api crashed on a request', { error: err });
-      if (!res.headersSent) res.writeHead(500).end();
-      else res.destroy();
-    });
+    },
   });
   api.keepAliveTimeout = 30_000;
-  const clusterServer = http.createServer((req, res) => {
-    cluster(req, res).catch((err) => {
-      opts.logger.error('ipfs cluster api crashed on a request', { error: err });
-      if (!res.headersSent) res.writeHead(500).end();
-      else res.destroy();
-    });
-  });
+  const clusterServer = guardedServer({ name: 'ipfs cluster api', logger, errorBody: clusterErrorBody, policy: clusterPolicy, handler: (req, res, url) => cluster(req, res, url) });
 
   let apiUrl: string;
   let clusterUrl: string;
   try {
     apiUrl = await listen(api, opts.apiPort ?? 0, host);
     clusterUrl = await listen(clusterServer, opts.clusterPort ?? 0, host);
+    apiPolicy.setPort((api.address() as AddressInfo).port);
+    clusterPolicy.setPort((clusterServer.address() as AddressInfo).port);
   } catch (err) {
     await Promise.all([closeServer(api), closeServer(clusterServer)]);
     await node.close();
     throw err;
   }
-  opts.logger.info('embedded IPFS node ready', { peerId: node.identity.peerId, apiUrl, clusterUrl, dir: opts.dir });
+  logger.info('embedded IPFS node ready', { peerId: node.identity.peerId, apiUrl, clusterUrl, dir: opts.dir });
   return {
     node,
     apiUrl,

@@ -129,7 +129,17 @@ export const FILE_READ_AHEAD = 8 * 1024 * 1024;
  * The stream joins its buffered pieces once per output piece (`read(size)`); an async
  * iterator would join everything buffered and leave the regrouping to a second copy.
  */
-export async function* readPieces(stream: Readable, size: number): AsyncGenerator<Uint8Array> {
+export async function* readPieces(stream: Readable, size: number, onReceived?: (bytes: number) => void): AsyncGenerator<Uint8Array> {
+  // Bytes received so far (read out + buffered): what progress reports, before a whole piece is in.
+  let consumed = 0;
+  let reported = -1;
+  const report = () => {
+    const n = consumed + stream.readableLength;
+    if (onReceived && n !== reported) {
+      reported = n;
+      onReceived(n);
+    }
+  };
   let ended = false;
   let failed: Error | undefined;
   let wake: (() => void) | undefined;
@@ -154,9 +164,12 @@ export async function* readPieces(stream: Readable, size: number): AsyncGenerato
       if (failed) throw failed;
       const piece = stream.read(size) as Buffer | null;
       if (piece !== null) {
+        consumed += piece.length;
+        report();
         yield piece;
         continue;
       }
+      report();
       if (ended || stream.readableEnded) return;
       if (stream.destroyed) throw (stream.errored as Error | null) ?? new KuboError('upload stream closed early');
       await new Promise<void>((r) => (wake = r));
@@ -189,7 +202,7 @@ export async function* multipartParts(req: http.IncomingMessage, limits: { files
     // A deep file buffer is the upload's read-ahead: busboy keeps taking bytes off the
     // socket while the importer hashes and writes the previous chunks (it works in
     // batches of 16 and does not read meanwhile); without it the two take turns.
-    bb = Busboy({ headers: req.headers, limits: { files: limits.files ?? 100_000, fieldSize: 1024 * 1024 }, preservePath: true, defParamCharset: 'utf8', highWaterMark: 1024 * 1024, fileHwm: FILE_READ_AHEAD });
+    bb = Busboy({ headers: req.headers, limits: { files: limits.files ?? 100_000, fields: 100, fieldSize: 64 * 1024, parts: (limits.files ?? 100_000) + 100 }, preservePath: true, defParamCharset: 'utf8', highWaterMark: 1024 * 1024, fileHwm: FILE_READ_AHEAD });
   } catch (err) {
     throw argError(`bad multipart body: ${(err as Error).message}`);
   }
@@ -245,4 +258,48 @@ export async function firstPartBytes(req: http.IncomingMessage, max: number, too
     return Buffer.concat(chunks, n);
   }
   throw argError('file argument was nil');
+}
+
+/**
+ * An async queue one producer side pushes to and one consumer iterates. `coalesce`
+ * lets a push replace the last queued item (progress lines: only the newest count
+ * for a file matters), so a slow reader never makes the queue grow with the upload.
+ */
+export class PushQueue<T> implements AsyncIterable<T> {
+  private items: T[] = [];
+  private done = false;
+  private failure: unknown;
+  private wake: (() => void) | undefined;
+
+  push(item: T, coalesce?: (last: T) => boolean) {
+    const last = this.items[this.items.length - 1];
+    if (last !== undefined && coalesce?.(last)) this.items[this.items.length - 1] = item;
+    else this.items.push(item);
+    this.signal();
+  }
+  end() {
+    this.done = true;
+    this.signal();
+  }
+  fail(err: unknown) {
+    this.failure ??= err;
+    this.done = true;
+    this.signal();
+  }
+  private signal() {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+  async *[Symbol.asyncIterator](): AsyncGenerator<T> {
+    while (true) {
+      if (this.items.length) {
+        yield this.items.shift()!;
+        continue;
+      }
+      if (this.failure) throw this.failure;
+      if (this.done) return;
+      await new Promise<void>((r) => (this.wake = r));
+    }
+  }
 }

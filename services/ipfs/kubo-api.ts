@@ -9,11 +9,27 @@
  * global `timeout` option (a Go duration) bounds any command.
  */
 import type http from 'node:http';
+import zlib from 'node:zlib';
 import { CID } from 'multiformats/cid';
 import { argError, KuboError, toKuboError } from './errors';
-import { firstPartBytes, multipartParts, Params, readPieces, parseGoDuration, sendJson, sendKuboError, streamOut } from './http-util';
+import { safeDecode } from './guard';
+import { firstPartBytes, multipartParts, Params, PushQueue, readPieces, parseGoDuration, sendJson, sendKuboError, streamOut } from './http-util';
 import { KUBO_CHUNK_SIZE, MAX_CHUNK_SIZE, parseIpfsPath, type AddEntry, type AddSettings, type IpfsNode, type PinType } from './node';
-import type { Logger } from '../lib/logger';
+import type { Logger } from './logger';
+
+async function* gzipped(src: AsyncIterable<Uint8Array>, level?: number): AsyncGenerator<Uint8Array> {
+  const gz = zlib.createGzip(level === undefined ? {} : { level });
+  const pump = (async () => {
+    try {
+      for await (const c of src) if (!gz.write(c)) await new Promise<void>((r) => gz.once('drain', r));
+      gz.end();
+    } catch (err) {
+      gz.destroy(err as Error);
+    }
+  })();
+  for await (const c of gz) yield c as Uint8Array;
+  await pump;
+}
 
 /** The Kubo release whose API this face follows. */
 export const KUBO_COMPAT_VERSION = '0.38.0';
@@ -102,22 +118,35 @@ export function createKuboApi(opts: KuboApiOptions) {
     add: async ({ req, res, p, signal }) => {
       const s = addSettings(p);
       const counter = { n: 0 };
+      const progress = p.bool('progress', false, 'p');
+      type Line = { Name: string; Hash?: string; Size?: string; Bytes?: number };
+      const lines = new PushQueue<Line>();
       let sawFile = false;
+      // Kubo's progress lines ({Name, Bytes}: bytes of that file read so far) come while
+      // the upload is still being read, so a client can see them before it has sent
+      // everything; every file gets at least one (an empty file: Bytes 0).
+      const progressOf = (name: string) => (bytes: number) => lines.push({ Name: name, Bytes: bytes }, (last) => last.Hash === undefined && last.Name === name);
       const entries = (async function* (): AsyncGenerator<AddEntry> {
         for await (const part of multipartParts(req)) {
           sawFile = true;
           const path = part.filename.replace(/^\/+/, '');
           if (part.isDirectory) yield { path };
-          else yield { path, content: withLimit(readPieces(part.stream, s.chunkSize), counter, maxAdd) };
+          else {
+            yield { path, content: withLimit(readPieces(part.stream, s.chunkSize, progress ? progressOf(path) : undefined), counter, maxAdd) };
+          }
         }
         if (!sawFile) throw argError('file argument was nil');
       })();
-      // Only the final results are streamed (no progress lines): they come as each
-      // entry completes, roots last, as Kubo sends them.
-      await streamOut(res, node.add(entries, s, signal), {
-        contentType: 'application/json',
-        encode: (r) => JSON.stringify({ Name: r.path || (s.wrapWithDirectory ? '' : r.cid.toString()), Hash: r.cid.toString(), Size: r.size.toString() }) + '\n',
-      });
+      // Results come as each entry completes, roots last, as Kubo sends them.
+      void (async () => {
+        for await (const r of node.add(entries, s, signal)) {
+          lines.push({ Name: r.path || (s.wrapWithDirectory ? '' : r.cid.toString()), Hash: r.cid.toString(), Size: r.size.toString() });
+        }
+      })().then(
+        () => lines.end(),
+        (err) => lines.fail(err),
+      );
+      await streamOut(res, lines, { contentType: 'application/json', encode: (l) => JSON.stringify(l) + '\n' });
     },
 
     cat: async ({ res, p, signal }) => {
@@ -130,6 +159,50 @@ export function createKuboApi(opts: KuboApiOptions) {
       const objects = [];
       for (const a of p.args().length ? p.args() : [p.arg('ipfs-path')]) objects.push(await node.ls(a, signal));
       sendJson(res, 200, { Objects: objects });
+    },
+
+    get: async ({ res, p, signal }) => {
+      const arg = p.arg('ipfs-path');
+      const archive = p.bool('archive', false, 'a');
+      const compress = p.bool('compress', false, 'C');
+      const level = p.int('compression-level', -1, -1) ?? -1;
+      if (level !== -1 && (level < 1 || level > 9)) throw argError('compression level must be between 1 and 9');
+      let source: AsyncIterable<Uint8Array>;
+      if (compress && !archive) {
+        // Kubo: -C without -a gzips a file's bytes; a directory needs the tar.
+        const entry = await node.resolve(arg, signal);
+        if (entry.type === 'directory') throw argError('file is not regular');
+        source = node.cat(arg, { signal });
+      } else source = node.getTar(arg, signal);
+      if (compress) source = gzipped(source, level === -1 ? undefined : level);
+      await streamOut(res, source, { contentType: compress ? 'application/x-gzip' : 'application/x-tar', encode: (c) => c });
+    },
+
+    refs: async ({ res, p, signal }) => {
+      const args = p.args();
+      if (!args.length) p.arg('ipfs-path');
+      const edges = p.bool('edges', false, 'e');
+      const format = p.str('format');
+      if (edges && format !== undefined && format !== '<dst>') throw argError('using format argument with edges is not allowed');
+      const fmt = edges ? '<src> -> <dst>' : (format ?? '<dst>');
+      const recursive = p.bool('recursive', false, 'r');
+      const maxDepthOpt = Number(p.str('max-depth') ?? '-1');
+      if (!Number.isInteger(maxDepthOpt) || maxDepthOpt < -1) throw argError(`invalid value "${p.str('max-depth')}" for option "max-depth"`);
+      const maxDepth = recursive ? maxDepthOpt : maxDepthOpt === -1 ? 1 : maxDepthOpt;
+      const unique = p.bool('unique', false, 'u');
+      // Every path is resolved before any output, so a bad one is a plain error.
+      const roots: CID[] = [];
+      for (const a of args) roots.push((await node.resolveCid(a, signal)).cid);
+      const source = (async function* () {
+        for (const root of roots) {
+          if (maxDepth === 0) continue;
+          yield* node.refs(root, { maxDepth, unique, signal });
+        }
+      })();
+      await streamOut(res, source, {
+        contentType: 'application/json',
+        encode: (r) => JSON.stringify({ Ref: fmt.replaceAll('<src>', r.src.toString()).replaceAll('<dst>', r.dst.toString()).replaceAll('<linkname>', r.name), Err: '' }) + '\n',
+      });
     },
 
     'pin/add': async ({ res, p, signal }) => {
@@ -151,13 +224,16 @@ export function createKuboApi(opts: KuboApiOptions) {
     'pin/ls': async ({ res, p, signal }) => {
       const type = (p.str('type', 't') ?? 'all') as 'all' | PinType;
       if (!['all', 'recursive', 'direct', 'indirect'].includes(type)) throw argError(`invalid type '${type}', must be one of {direct, indirect, recursive, all}`);
-      const cids = p.args().map((a) => parseIpfsPath(a).cid);
+      // Each arg is a path, resolved to the CID it names (a missing sub-path is an error).
+      const labels = p.args();
+      const cids: CID[] = [];
+      for (const a of labels) cids.push((await node.resolveCid(a, signal)).cid);
       const names = p.bool('names', false, 'n');
       const nameFilter = p.str('name');
       const quiet = p.bool('quiet', false, 'q');
       const encodeType = (pin: { type: PinType; via?: CID }) => (pin.via ? `indirect through ${pin.via}` : pin.type);
       const source = (async function* () {
-        for await (const pin of node.pinLs({ type, cids, signal })) {
+        for await (const pin of node.pinLs({ type, cids, labels, signal })) {
           if (nameFilter !== undefined && pin.name !== nameFilter) continue;
           yield pin;
         }
@@ -191,6 +267,28 @@ export function createKuboApi(opts: KuboApiOptions) {
       const bytes = await node.getBlock(cidArg(p), signal);
       res.writeHead(200, { 'content-type': 'text/plain', 'content-length': bytes.length, 'x-stream-output': '1' });
       res.end(bytes);
+    },
+
+    'block/rm': async ({ res, p, signal }) => {
+      const args = p.args();
+      if (!args.length) p.arg('cid');
+      const cids = args.map((a) => {
+        const { cid, rest } = parseIpfsPath(a);
+        if (rest) throw argError(`invalid path "${a}": block rm takes CIDs`);
+        return cid;
+      });
+      const force = p.bool('force', false, 'f');
+      const quiet = p.bool('quiet', false, 'q');
+      const results = await node.blockRm(cids, { force, signal });
+      // Kubo streams one {Hash, Error} per block (quiet: only failures) and ends normally.
+      const out = results.filter((r) => r.error || !quiet);
+      res.writeHead(200, { 'content-type': 'application/json', 'x-stream-output': '1', 'x-chunked-output': '1' });
+      // Error is omitted when empty (Kubo's removedBlock: `json:",omitempty"`).
+      res.end(out.map((r) => JSON.stringify(r.error ? { Hash: r.cid.toString(), Error: r.error } : { Hash: r.cid.toString() }) + '\n').join(''));
+    },
+
+    'refs/local': async ({ res, signal }) => {
+      await streamOut(res, node.refsLocal(signal), { contentType: 'application/json', encode: (cid) => JSON.stringify({ Ref: cid.toString(), Err: '' }) + '\n' });
     },
 
     'block/stat': async ({ res, p, signal }) => sendJson(res, 200, await node.blockStat(cidArg(p), signal)),
@@ -233,6 +331,33 @@ export function createKuboApi(opts: KuboApiOptions) {
       res.end(bytes);
     },
 
+    'dag/resolve': async ({ res, p, signal }) => {
+      const { cid, remPath } = await node.resolveIpld(p.arg('ref'), signal);
+      sendJson(res, 200, { Cid: { '/': cid.toString() }, RemPath: remPath });
+    },
+
+    'dag/stat': async ({ res, p, signal }) => {
+      const args = p.args();
+      if (!args.length) p.arg('root');
+      const stats: Array<{ Cid: { '/': string }; Size: number; NumBlocks: number }> = [];
+      const unique = new Map<string, number>();
+      let total = 0;
+      for (const a of args) {
+        const { cid } = await node.resolveCid(a, signal);
+        let size = 0;
+        let blocks = 0;
+        for await (const b of node.walk(cid, signal)) {
+          size += b.bytes.length;
+          blocks++;
+          unique.set(b.cid.multihash.bytes.toString(), b.bytes.length);
+        }
+        total += size;
+        stats.push({ Cid: { '/': cid.toString() }, Size: size, NumBlocks: blocks });
+      }
+      const uniqueSize = [...unique.values()].reduce((x, y) => x + y, 0);
+      sendJson(res, 200, { UniqueBlocks: unique.size, TotalSize: uniqueSize, SharedSize: total - uniqueSize, Ratio: uniqueSize ? total / uniqueSize : 0, DagStats: stats });
+    },
+
     'dag/export': async ({ res, p, signal }) => {
       const root = cidArg(p, 'root');
       await streamOut(res, node.dagExport(root, signal), { contentType: 'application/vnd.ipld.car', encode: (c) => c });
@@ -247,6 +372,24 @@ export function createKuboApi(opts: KuboApiOptions) {
         }
       })();
       await streamOut(res, source, { contentType: 'application/json', encode: (o) => JSON.stringify(o) + '\n' });
+    },
+
+    'repo/version': async ({ res }) => sendJson(res, 200, { Version: '16' }),
+
+    resolve: async ({ res, p, signal }) => {
+      const arg = p.arg('name');
+      // IPFS paths only: this node resolves no IPNS or DNSLink names.
+      // A path ending inside a dag-cbor/dag-json node resolves to that node plus the rest.
+      const { cid, remPath } = await node.resolveCid(arg, signal);
+      const base = p.str('cid-base');
+      let text = cid.toString();
+      if (base) {
+        const bases = await import('multiformats/basics');
+        const codec = Object.values(bases.bases).find((b) => b.name === base);
+        if (!codec) throw argError(`unknown multibase: "${base}"`);
+        text = (cid.version === 0 ? cid.toV1() : cid).toString(codec.encoder);
+      }
+      sendJson(res, 200, { Path: `/ipfs/${text}${remPath ? `/${remPath}` : ''}` });
     },
 
     'repo/stat': async ({ res }) => {
@@ -304,14 +447,34 @@ const MIME: Record<string, string> = {
   car: 'application/vnd.ipld.car',
 };
 
+/**
+ * Headers on every gateway response. The gateway shares its origin with /api/v0, and
+ * that origin is one the API trusts: content served here must not run as that origin.
+ * `Content-Security-Policy: sandbox` gives any document an opaque origin with scripts,
+ * forms and plugins off (a request it still managed to make would carry `Origin: null`,
+ * which the API refuses); `nosniff` keeps a browser from reading a file as HTML or
+ * script against its content type.
+ */
+export const GATEWAY_HEADERS: Readonly<Record<string, string>> = {
+  'content-type': 'text/plain; charset=utf-8',
+  'content-security-policy': 'sandbox',
+  'x-content-type-options': 'nosniff',
+  'cross-origin-resource-policy': 'same-origin',
+  'x-frame-options': 'DENY',
+};
+
 /** GET/HEAD /ipfs/<cid>[/path]: a read-only path gateway over the local repo. */
 export function createGateway(node: IpfsNode) {
   return async function gateway(req: http.IncomingMessage, res: http.ServerResponse, url: URL) {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { allow: 'GET, HEAD' }).end();
+      res.writeHead(405, { ...GATEWAY_HEADERS, allow: 'GET, HEAD' }).end();
       return;
     }
-    const p = decodeURIComponent(url.pathname);
+    const p = safeDecode(url.pathname);
+    if (p === undefined) {
+      res.writeHead(400, GATEWAY_HEADERS).end('invalid percent-encoding in the path\n');
+      return;
+    }
     try {
       let entry = await node.resolve(p);
       if (entry.type === 'directory') {
@@ -320,21 +483,22 @@ export function createGateway(node: IpfsNode) {
         if (names.includes('index.html')) entry = await node.resolve(`${p.replace(/\/$/, '')}/index.html`);
         else {
           const body = JSON.stringify({ cid: entry.cid.toString(), entries: names }) + '\n';
-          res.writeHead(200, { 'content-type': 'application/json', etag: `"${entry.cid}"` }).end(req.method === 'HEAD' ? undefined : body);
+          res.writeHead(200, { ...GATEWAY_HEADERS, 'content-type': 'application/json', etag: `"${entry.cid}"` }).end(req.method === 'HEAD' ? undefined : body);
           return;
         }
       }
       if (entry.type === 'object' || entry.type === 'directory') {
-        res.writeHead(406, { 'content-type': 'text/plain' }).end('not a UnixFS file: use /api/v0/dag/get\n');
+        res.writeHead(406, GATEWAY_HEADERS).end('not a UnixFS file: use /api/v0/dag/get\n');
         return;
       }
       const ext = (entry.path.split('/').pop() ?? '').split('.').pop()?.toLowerCase() ?? '';
       res.writeHead(200, {
+        ...GATEWAY_HEADERS,
         'content-type': MIME[ext] ?? 'application/octet-stream',
         'content-length': String(entry.size),
         etag: `"${entry.cid}"`,
         'cache-control': 'public, max-age=29030400, immutable',
-        'x-ipfs-path': p,
+        'x-ipfs-path': url.pathname,
       });
       if (req.method === 'HEAD') {
         res.end();
@@ -347,7 +511,7 @@ export function createGateway(node: IpfsNode) {
       if (res.headersSent) res.destroy();
       else {
         const status = /invalid path|invalid cid/.test(k.message) ? 400 : /not found|no link/.test(k.message) ? 404 : 500;
-        res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' }).end(`${k.message}\n`);
+        res.writeHead(status, GATEWAY_HEADERS).end(`${k.message}\n`);
       }
     }
   };

@@ -26,8 +26,17 @@ import * as raw from 'multiformats/codecs/raw';
 import { identity } from 'multiformats/hashes/identity';
 import { sha256, sha512 } from 'multiformats/hashes/sha2';
 import { RepoBlockstore, type WriteBehind } from './blockstore';
+import { codecByName, codecCall, decodeBlock, hasherByName, linksOf, namedLinksOf } from './codecs';
+import { TAR_END, tarHeader, tarPad } from './tar';
 import { argError, KuboError, notFoundLocally } from './errors';
 import { loadOrCreateIdentity, type NodeIdentity } from './identity';
+import { RwLock } from './lock';
+import { normalizePath, parseIpfsPath, resolveDagPath, resolveUnixfsPath } from './paths';
+import { mhKey, Pins, type PinInfo, type PinMetadata, type PinType, type PinView } from './pins';
+
+export { CODECS, codecByName, hasherByName, linksOf, type CodecName } from './codecs';
+export { parseIpfsPath } from './paths';
+export type { PinInfo, PinType } from './pins';
 
 /** Kubo's defaults: 256 KiB chunks, 174 links per node (boxo's DefaultLinksPerBlock). */
 export const KUBO_CHUNK_SIZE = 262_144;
@@ -58,58 +67,6 @@ export interface AddResult {
   size: bigint;
 }
 
-export type PinType = 'recursive' | 'direct' | 'indirect';
-export interface PinInfo {
-  cid: CID;
-  type: PinType;
-  name?: string;
-  /** For an indirect pin asked about by CID: the recursive pin that holds it. */
-  via?: CID;
-}
-
-export const CODECS = {
-  'dag-pb': dagPb,
-  'dag-cbor': dagCbor,
-  'dag-json': dagJson,
-  raw,
-  json,
-} as const;
-export type CodecName = keyof typeof CODECS;
-const CODEC_BY_CODE = new Map<number, (typeof CODECS)[CodecName]>(Object.values(CODECS).map((c) => [c.code, c]));
-const HASHERS = { 'sha2-256': sha256, 'sha2-512': sha512 } as const;
-
-export function codecByName(name: string): (typeof CODECS)[CodecName] {
-  const alias: Record<string, CodecName> = { protobuf: 'dag-pb', cbor: 'dag-cbor', v0: 'dag-pb' };
-  const c = CODECS[(alias[name] ?? name) as CodecName];
-  if (!c) throw argError(`unknown multicodec: "${name}" (supported: ${Object.keys(CODECS).join(', ')})`);
-  return c;
-}
-
-export function hasherByName(name: string) {
-  const h = HASHERS[name as keyof typeof HASHERS];
-  if (!h) throw argError(`unrecognized hash function: ${name} (supported: ${Object.keys(HASHERS).join(', ')})`);
-  return h;
-}
-
-/** `Qm…`, `/ipfs/Qm…/a/b` → root CID and the rest of the path. Kubo's wording on failure. */
-export function parseIpfsPath(arg: string): { cid: CID; rest: string; path: string } {
-  let p = arg.trim();
-  if (p.startsWith('/ipfs/')) p = p.slice('/ipfs/'.length);
-  else if (p.startsWith('/ipns/')) throw new KuboError(`invalid path "${arg}": IPNS names cannot be resolved by this node`);
-  else if (p.startsWith('/')) throw new KuboError(`invalid path "${arg}": unknown namespace "${p.split('/')[1]}"`);
-  const slash = p.indexOf('/');
-  const head = slash === -1 ? p : p.slice(0, slash);
-  const rest = slash === -1 ? '' : p.slice(slash + 1).replace(/\/+$/, '');
-  if (!head) throw new KuboError(`invalid path "${arg}": path does not have enough components`);
-  let cid: CID;
-  try {
-    cid = CID.parse(head);
-  } catch (err) {
-    throw new KuboError(`invalid path "${arg}": invalid cid: ${(err as Error).message}`);
-  }
-  return { cid, rest, path: rest ? `${cid}/${rest}` : cid.toString() };
-}
-
 async function concat(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
   let n = 0;
@@ -125,53 +82,9 @@ function isMissingBlock(err: unknown): boolean {
   return name === 'BlockNotFoundWhileOfflineError' || name === 'NotFoundError' || (err as NodeJS.ErrnoException)?.code === 'ENOENT';
 }
 
-/** A pin as stored: one JSON file per pin under DATA_DIR/ipfs/pins, written atomically. */
-interface PinRecord {
-  cid: string;
-  /** -1 recursive, 0 direct (Kubo has no other depths). */
-  depth: -1 | 0;
-  metadata: Record<string, string | number | boolean>;
-  created: string;
-}
-
-/** Many readers (adds, pins, reads) or one writer (gc). Writers go first once waiting. */
-class RwLock {
-  private readers = 0;
-  private writer = false;
-  private queue: Array<{ write: boolean; go: () => void }> = [];
-
-  private pump() {
-    while (this.queue.length) {
-      const next = this.queue[0]!;
-      if (next.write ? this.writer || this.readers > 0 : this.writer) return;
-      this.queue.shift();
-      if (next.write) this.writer = true;
-      else this.readers++;
-      next.go();
-      if (next.write) return;
-    }
-  }
-
-  async run<T>(write: boolean, fn: () => Promise<T>): Promise<T> {
-    await new Promise<void>((go) => {
-      this.queue.push({ write, go });
-      this.pump();
-    });
-    try {
-      return await fn();
-    } finally {
-      if (write) this.writer = false;
-      else this.readers--;
-      this.pump();
-    }
-  }
-}
-
-const mhKey = (cid: CID) => Buffer.from(cid.multihash.bytes).toString('base64url');
-
 export class IpfsNode {
-  private readonly pinRecords = new Map<string, PinRecord>();
   private readonly lock = new RwLock();
+  private pinStore!: Pins;
 
   private constructor(
     readonly dir: string,
@@ -190,31 +103,12 @@ export class IpfsNode {
     const helia = createHeliaLight({ blockstore, datastore, codecs: [dagCbor, dagJson, json], hashers: [sha512], blockBrokers: [], routers: [] });
     await helia.start();
     const node = new IpfsNode(dir, helia, blockstore, identity);
-    await node.loadPins();
+    node.pinStore = await Pins.open(path.join(dir, 'pins'), {
+      lock: node.lock,
+      walk: (root, signal) => node.walk(root, signal),
+      getBlock: (cid, signal) => node.getBlock(cid, signal),
+    });
     return node;
-  }
-
-  private async loadPins() {
-    const dir = path.join(this.dir, 'pins');
-    for (const f of await fs.readdir(dir)) {
-      if (!f.endsWith('.json')) continue;
-      const rec = JSON.parse(await fs.readFile(path.join(dir, f), 'utf8')) as PinRecord;
-      this.pinRecords.set(f.slice(0, -5), rec);
-    }
-  }
-
-  private async writePin(cid: CID, rec: PinRecord | undefined) {
-    const key = mhKey(cid);
-    const file = path.join(this.dir, 'pins', `${key}.json`);
-    if (!rec) {
-      await fs.rm(file, { force: true });
-      this.pinRecords.delete(key);
-      return;
-    }
-    const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-    await fs.writeFile(tmp, JSON.stringify(rec));
-    await fs.rename(tmp, file);
-    this.pinRecords.set(key, rec);
   }
 
   async close(): Promise<void> {
@@ -287,26 +181,13 @@ export class IpfsNode {
       }
     })();
     // The read lock keeps gc from sweeping blocks of an import before they are pinned.
-    const release = await this.readLock();
+    const release = await this.lock.readLock();
     try {
       yield* this.addLocked(candidates, store, writer, explicitDirs, s, signal);
     } finally {
       await writer?.flush().catch(() => {});
       release();
     }
-  }
-
-  private async readLock(): Promise<() => void> {
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
-    let acquired!: () => void;
-    const ready = new Promise<void>((r) => (acquired = r));
-    void this.lock.run(false, async () => {
-      acquired();
-      await held;
-    });
-    await ready;
-    return release;
   }
 
   private async *addLocked(
@@ -349,21 +230,32 @@ export class IpfsNode {
     if (s.pin && !s.onlyHash && results.length) {
       // Kubo pins the roots: the wrapping directory, or every top-level entry.
       const roots = s.wrapWithDirectory ? results.filter((r) => r.path === '') : results.filter((r) => !r.path.includes('/'));
-      for (const r of roots.length ? roots : [results[results.length - 1]!]) await this.pinUnlocked(r.cid, { recursive: true, name: s.pinName, fresh: true });
+      for (const r of roots.length ? roots : [results[results.length - 1]!]) await this.pinStore.addUnlocked(r.cid, { recursive: true, name: s.pinName, fresh: true });
     }
   }
 
+  /** An IPLD path (`dag resolve`): dag-pb link names, dag-cbor/dag-json fields; see resolveDagPath. */
+  async resolveIpld(arg: string, signal?: AbortSignal): Promise<{ cid: CID; remPath: string }> {
+    const r = await resolveDagPath(arg, async (c) => this.decode(c, await this.getBlock(c, signal)));
+    return { cid: r.cid, remPath: r.remPath };
+  }
+
+  /** A UnixFS path (cat, ls, get, pin add/rm): see resolveUnixfsPath. */
   async resolve(arg: string, signal?: AbortSignal): Promise<UnixFSEntry> {
-    const { path: p } = parseIpfsPath(arg);
-    try {
-      return await exporter(p, this.localStore as never, { signal, offline: true });
-    } catch (err) {
-      if (err instanceof KuboError) throw err;
-      const name = (err as Error).name;
-      if (name === 'NotFoundError' || name === 'ERR_NOT_FOUND') throw new KuboError(`no link named "${p.split('/').pop()}" under ${p.split('/')[0]}`);
-      if (name === 'NoResolverError' || name === 'ERR_NO_RESOLVER') throw new KuboError(`unsupported codec in ${arg}`);
-      throw err;
-    }
+    return resolveUnixfsPath(arg, this.localStore, signal);
+  }
+
+  /**
+   * The CID a path names, for commands that take any path (pin ls, dag resolve, refs):
+   * through UnixFS names under a dag-pb root, through fields and links under dag-cbor
+   * or dag-json. `remPath` is what is left inside the last node (Kubo's RemPath).
+   */
+  async resolveCid(arg: string, signal?: AbortSignal): Promise<{ cid: CID; remPath: string }> {
+    const { cid, rest } = parseIpfsPath(arg);
+    if (!rest) return { cid, remPath: '' };
+    if (cid.code === dagPb.code) return { cid: (await this.resolve(arg, signal)).cid, remPath: '' };
+    const r = await resolveDagPath(arg, async (c) => this.decode(c, await this.getBlock(c, signal)));
+    return { cid: r.cid, remPath: r.remPath };
   }
 
   async *cat(arg: string, opts: { offset?: number; length?: number; signal?: AbortSignal } = {}): AsyncGenerator<Uint8Array> {
@@ -400,46 +292,38 @@ export class IpfsNode {
   // ---------------------------------------------------------------- pins
 
   async pinAdd(cid: CID, opts: { recursive?: boolean; name?: string; signal?: AbortSignal } = {}): Promise<void> {
-    await this.lock.run(false, () => this.pinUnlocked(cid, opts));
-  }
-
-  /** `fresh`: the DAG was written by this add a moment ago, under the same lock. */
-  private async pinUnlocked(cid: CID, opts: { recursive?: boolean; name?: string; signal?: AbortSignal; fresh?: boolean }): Promise<void> {
-    const depth = opts.recursive === false ? 0 : -1;
-    const existing = this.pinRecords.get(mhKey(cid));
-    if (existing?.depth === depth) {
-      if (opts.name !== undefined) await this.writePin(cid, { ...existing, metadata: { ...existing.metadata, name: opts.name } });
-      return;
-    }
-    // Kubo upgrades a direct pin to recursive; it refuses the other way round.
-    if (existing && depth === 0) throw new KuboError(`${cid} already pinned recursively`);
-    // Every block must be here before the pin is recorded (Kubo fetches them; offline, a missing one fails).
-    if (depth === -1 && !opts.fresh) await this.walkAll(cid, opts.signal);
-    else if (!opts.fresh) await this.getBlock(cid, opts.signal);
-    const metadata = { ...(existing?.metadata ?? {}) };
-    if (opts.name) metadata.name = opts.name;
-    await this.writePin(cid, { cid: cid.toString(), depth, metadata, created: existing?.created ?? new Date().toISOString() });
+    await this.pinStore.add(cid, opts);
   }
 
   /** Replaces a pin's metadata. */
-  async setPinMetadata(cid: CID, metadata: Record<string, string | number | boolean>): Promise<void> {
-    const existing = this.pinRecords.get(mhKey(cid));
-    if (!existing) throw new KuboError(`${cid} is not pinned`);
-    await this.writePin(cid, { ...existing, metadata });
+  async setPinMetadata(cid: CID, metadata: PinMetadata): Promise<void> {
+    await this.pinStore.setMetadata(cid, metadata);
   }
 
   /** Every direct and recursive pin, with its CID as pinned and its metadata. */
-  async *pins(signal?: AbortSignal): AsyncGenerator<{ cid: CID; depth: number; metadata: Record<string, string | number | boolean>; created: string }> {
-    for (const rec of [...this.pinRecords.values()]) {
+  async *pins(signal?: AbortSignal): AsyncGenerator<PinView> {
+    for (const p of this.pinStore.all()) {
       signal?.throwIfAborted();
-      yield { cid: CID.parse(rec.cid), depth: rec.depth === 0 ? 0 : Infinity, metadata: rec.metadata, created: rec.created };
+      yield p;
     }
   }
 
   /** The pin record of a CID pinned directly or recursively (not indirectly). */
-  pinOf(cid: CID): { cid: CID; depth: number; metadata: Record<string, string | number | boolean>; created: string } | undefined {
-    const rec = this.pinRecords.get(mhKey(cid));
-    return rec ? { cid: CID.parse(rec.cid), depth: rec.depth === 0 ? 0 : Infinity, metadata: rec.metadata, created: rec.created } : undefined;
+  pinOf(cid: CID): PinView | undefined {
+    return this.pinStore.get(cid);
+  }
+
+  pinLs(opts: { type?: 'all' | PinType; cids?: CID[]; labels?: string[]; signal?: AbortSignal } = {}): AsyncGenerator<PinInfo> {
+    return this.pinStore.ls(opts);
+  }
+
+  async pinRm(cid: CID, opts: { recursive?: boolean; signal?: AbortSignal } = {}): Promise<void> {
+    await this.pinStore.rm(cid, opts);
+  }
+
+  /** Pinned directly or recursively (indirect pins are not looked for). */
+  isPinned(cid: CID): boolean {
+    return this.pinStore.has(cid);
   }
 
   /** Visits every block of a DAG (fails at the first missing one); yields each CID once. */
@@ -459,94 +343,26 @@ export class IpfsNode {
     }
   }
 
-  private async walkAll(root: CID, signal?: AbortSignal) {
-    for await (const _ of this.walk(root, signal)) void _;
-  }
-
-  async *pinLs(opts: { type?: 'all' | PinType; cids?: CID[]; signal?: AbortSignal } = {}): AsyncGenerator<PinInfo> {
-    const type = opts.type ?? 'all';
-    const pins: PinInfo[] = [];
-    for await (const p of this.pins(opts.signal)) {
-      const name = typeof p.metadata?.name === 'string' ? p.metadata.name : undefined;
-      pins.push({ cid: p.cid, type: p.depth === 0 ? 'direct' : 'recursive', name });
-    }
-    if (opts.cids?.length) {
-      for (const cid of opts.cids) {
-        const direct = pins.find((p) => p.cid.equals(cid) && (type === 'all' || p.type === type));
-        if (direct) {
-          yield direct;
-          continue;
-        }
-        let via: CID | undefined;
-        if (type === 'all' || type === 'indirect') {
-          for (const p of pins.filter((x) => x.type === 'recursive')) {
-            for await (const b of this.walk(p.cid, opts.signal)) {
-              if (!b.cid.equals(p.cid) && equalBytes(b.cid.multihash.bytes, cid.multihash.bytes)) via = p.cid;
-              if (via) break;
-            }
-            if (via) break;
-          }
-        }
-        if (via) {
-          yield { cid, type: 'indirect', via };
-          continue;
-        }
-        throw new KuboError(`path '${cid}' is not pinned`);
-      }
-      return;
-    }
-    for (const p of pins) if (type === 'all' || p.type === type) yield p;
-    if (type === 'all' || type === 'indirect') {
-      const direct = new Set(pins.map((p) => p.cid.toString()));
-      const seen = new Set<string>();
-      for (const p of pins.filter((x) => x.type === 'recursive')) {
-        for await (const b of this.walk(p.cid, opts.signal)) {
-          const key = b.cid.toString();
-          if (b.cid.equals(p.cid) || direct.has(key) || seen.has(key)) continue;
-          seen.add(key);
-          yield { cid: b.cid, type: 'indirect' };
-        }
-      }
-    }
-  }
-
-  async pinRm(cid: CID, opts: { recursive?: boolean; signal?: AbortSignal } = {}): Promise<void> {
-    await this.lock.run(false, async () => {
-      const existing = this.pinRecords.get(mhKey(cid));
-      if (!existing) throw new KuboError('not pinned or pinned indirectly');
-      if (existing.depth !== 0 && opts.recursive === false) throw new KuboError(`${cid} is pinned recursively`);
-      await this.writePin(cid, undefined);
-    });
-  }
-
-  /** Pinned directly or recursively (indirect pins are not looked for). */
-  isPinned(cid: CID): boolean {
-    return this.pinRecords.has(mhKey(cid));
-  }
-
   // ---------------------------------------------------------------- blocks and dags
 
+  /**
+   * `block put`: the bytes as sent, under a CID of the codec asked for. As in Kubo, the
+   * codec only names the bytes: they are not decoded or validated ("passing alternative
+   * --cid-codec does not modify imported data, nor run any validation"). CIDv1 always,
+   * except `cidVersion: 0` (Kubo's `--format=v0`), which is dag-pb + sha2-256 only.
+   */
   async blockPut(bytes: Uint8Array, opts: { codec: string; hash: string; cidVersion?: 0 | 1; pin?: boolean }): Promise<CID> {
     const codec = codecByName(opts.codec);
     const hasher = hasherByName(opts.hash);
-    if (codec.code !== raw.code) this.validate(codec, bytes);
     const digest = await hasher.digest(bytes);
-    const v0 = (opts.cidVersion ?? (codec.code === dagPb.code && hasher.code === sha256.code ? 0 : 1)) === 0;
+    const v0 = opts.cidVersion === 0;
     if (v0 && (codec.code !== dagPb.code || hasher.code !== sha256.code)) throw argError('cidv0 only supports dag-pb and sha2-256');
     const cid = v0 ? CID.createV0(digest as never) : CID.createV1(codec.code, digest);
     await this.lock.run(false, async () => {
       await this.putBlock(cid, bytes);
-      if (opts.pin) await this.pinUnlocked(cid, { recursive: true });
+      if (opts.pin) await this.pinStore.addUnlocked(cid, { recursive: true });
     });
     return cid;
-  }
-
-  private validate(codec: { name: string; decode(b: Uint8Array): unknown }, bytes: Uint8Array) {
-    try {
-      codec.decode(bytes);
-    } catch (err) {
-      throw argError(`the block is not valid ${codec.name}: ${(err as Error).message}`);
-    }
   }
 
   async blockStat(cid: CID, signal?: AbortSignal) {
@@ -554,27 +370,21 @@ export class IpfsNode {
     return { Key: cid.toString(), Size: bytes.length };
   }
 
-  /** `dag put`: decode with the input codec, store with the store codec. */
+  /**
+   * `dag put`: decode with the input codec, encode with the store codec, always — also
+   * when both are the same, as Kubo does (its sharness t0053 "dag-json to dag-json"):
+   * the stored bytes are the canonical encoding, whatever key order or spacing came in.
+   */
   async dagPut(bytes: Uint8Array, opts: { inputCodec: string; storeCodec: string; hash: string; pin: boolean }): Promise<CID> {
     const input = codecByName(opts.inputCodec);
     const store = codecByName(opts.storeCodec);
-    let value: unknown;
-    try {
-      value = input.decode(bytes);
-    } catch (err) {
-      throw argError(`failed to decode the input as ${input.name}: ${(err as Error).message}`);
-    }
-    let encoded: Uint8Array;
-    try {
-      encoded = input.code === store.code ? bytes : (store.encode as (v: unknown) => Uint8Array)(value);
-    } catch (err) {
-      throw argError(`cannot store the input as ${store.name}: ${(err as Error).message}`);
-    }
+    const value = codecCall(`failed to decode the input as ${input.name}`, () => input.decode(bytes), true);
+    const encoded = codecCall(`cannot store the input as ${store.name}`, () => (store.encode as (v: unknown) => Uint8Array)(value), true);
     const digest = await hasherByName(opts.hash).digest(encoded);
     const cid = CID.createV1(store.code, digest);
     await this.lock.run(false, async () => {
       await this.putBlock(cid, encoded);
-      if (opts.pin) await this.pinUnlocked(cid, { recursive: true });
+      if (opts.pin) await this.pinStore.addUnlocked(cid, { recursive: true });
     });
     return cid;
   }
@@ -582,39 +392,12 @@ export class IpfsNode {
   /** `dag get`: the node (or the value at a path inside it) encoded with the output codec. */
   async dagGet(arg: string, outputCodec: string, signal?: AbortSignal): Promise<Uint8Array> {
     const out = codecByName(outputCodec);
-    const { cid, rest } = parseIpfsPath(arg);
-    let current: CID = cid;
-    let value: unknown = this.decode(current, await this.getBlock(current, signal));
-    const parts = rest ? rest.split('/').filter(Boolean) : [];
-    for (let i = 0; i < parts.length; i++) {
-      const part = parts[i]!;
-      let next: unknown;
-      if (current.code === dagPb.code) {
-        const node = value as dagPb.PBNode;
-        const link = node.Links.find((l) => l.Name === part);
-        if (part === 'Links' || part === 'Data') next = (node as unknown as Record<string, unknown>)[part];
-        else next = link?.Hash;
-      } else if (value !== null && typeof value === 'object') {
-        next = (value as Record<string, unknown>)[part];
-      }
-      if (next === undefined) throw new KuboError(`no link named "${part}" under ${current}`);
-      const asCid = CID.asCID(next);
-      if (asCid) {
-        current = asCid;
-        value = this.decode(current, await this.getBlock(current, signal));
-      } else value = next;
-    }
-    try {
-      return (out.encode as (v: unknown) => Uint8Array)(value);
-    } catch (err) {
-      throw new KuboError(`cannot encode the node as ${out.name}: ${(err as Error).message}`);
-    }
+    const { value } = await resolveDagPath(arg, async (c) => this.decode(c, await this.getBlock(c, signal)));
+    return codecCall(`cannot encode the node as ${out.name}`, () => (out.encode as (v: unknown) => Uint8Array)(value));
   }
 
   decode(cid: CID, bytes: Uint8Array): unknown {
-    const codec = CODEC_BY_CODE.get(cid.code);
-    if (!codec) throw new KuboError(`unsupported codec 0x${cid.code.toString(16)} in ${cid}`);
-    return codec.decode(bytes);
+    return decodeBlock(cid, bytes);
   }
 
   /** A CARv1 stream of the whole DAG (depth-first, root first), as `ipfs dag export` writes it. */
@@ -646,8 +429,8 @@ export class IpfsNode {
     await this.lock.run(true, async () => {
       const live = new Set<string>();
       let incomplete = false;
-      for (const rec of this.pinRecords.values()) {
-        const root = CID.parse(rec.cid);
+      for (const rec of this.pinStore.all()) {
+        const root = rec.cid;
         if (rec.depth === 0) {
           live.add(mhKey(root));
           continue;
@@ -661,13 +444,124 @@ export class IpfsNode {
         }
       }
       if (incomplete) return; // never delete what a damaged pin might still need
-      for await (const pair of this.blocks.getAll({ signal })) {
-        if (live.has(mhKey(pair.cid))) continue;
-        await this.blocks.delete(pair.cid);
-        events.push({ cid: pair.cid });
+      for await (const cid of this.blocks.multihashes({ signal })) {
+        if (live.has(mhKey(cid))) continue;
+        await this.blocks.deleteBlock(cid);
+        events.push({ cid });
       }
     });
     yield* events;
+  }
+
+  /**
+   * `refs`: the links under a node, depth first and in link order, each reported
+   * before the links under it (Kubo's RefWriter). `maxDepth` -1 is unlimited (Kubo's
+   * --recursive), 1 is the node's own links. `unique` reports each CID once and does
+   * not walk under a CID already seen.
+   */
+  async *refs(root: CID, opts: { maxDepth: number; unique: boolean; signal?: AbortSignal }): AsyncGenerator<{ src: CID; dst: CID; name: string }> {
+    const seen = new Set<string>();
+    const stack: Array<{ cid: CID; depth: number; links?: Array<{ name: string; cid: CID }>; i: number }> = [{ cid: root, depth: 0, i: 0 }];
+    while (stack.length) {
+      opts.signal?.throwIfAborted();
+      const top = stack[stack.length - 1]!;
+      top.links ??= namedLinksOf(top.cid, await this.getBlock(top.cid, opts.signal));
+      if (top.i >= top.links.length) {
+        stack.pop();
+        continue;
+      }
+      const link = top.links[top.i++]!;
+      const depth = top.depth + 1;
+      if (opts.unique) {
+        const key = link.cid.toString();
+        if (seen.has(key)) continue;
+        seen.add(key);
+      }
+      yield { src: top.cid, dst: link.cid, name: link.name };
+      if (opts.maxDepth === -1 || depth < opts.maxDepth) stack.push({ cid: link.cid, depth, i: 0 });
+    }
+  }
+
+  /**
+   * `get`: the file or directory at a path as a tar stream (Kubo's answer; the client
+   * unpacks it). Entries are named under the path's last segment (the CID for a bare
+   * CID), directories before their contents.
+   */
+  async *getTar(arg: string, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+    const top = await this.resolve(arg, signal);
+    const { cid, rest } = parseIpfsPath(arg);
+    const base = rest ? rest.split('/').filter(Boolean).pop()! : cid.toString();
+    const stack: Array<{ entry: UnixFSEntry; name: string }> = [{ entry: top, name: base }];
+    while (stack.length) {
+      const { entry, name } = stack.pop()!;
+      signal?.throwIfAborted();
+      if (entry.type === 'directory') {
+        yield* tarHeader(name, 'directory', 0n);
+        const children: Array<{ entry: UnixFSEntry; name: string }> = [];
+        for await (const child of entry.entries({ signal })) {
+          children.push({ entry: await exporter(child.cid, this.localStore as never, { signal, offline: true }), name: `${name}/${child.name}` });
+        }
+        for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]!);
+      } else if (entry.type === 'file' || entry.type === 'raw' || entry.type === 'identity') {
+        yield* tarHeader(name, 'file', entry.size);
+        for await (const c of entry.content({ signal })) yield c;
+        const pad = tarPad(entry.size);
+        if (pad.length) yield pad;
+      } else {
+        throw new KuboError(`cannot get ${entry.cid}: not a UnixFS node`);
+      }
+    }
+    yield TAR_END;
+  }
+
+  /** `refs local`: every block in the repo, as CIDv1 raw over its multihash (as Kubo lists them). */
+  async *refsLocal(signal?: AbortSignal): AsyncGenerator<CID> {
+    yield* this.blocks.multihashes({ signal });
+  }
+
+  /**
+   * `block rm`: removes blocks, never a pinned one (Kubo's wording: "pinned: recursive",
+   * "pinned via <root>"). Runs under the write lock, like gc. One result per CID, in
+   * order; `error` set when that block was not removed.
+   */
+  async blockRm(cids: CID[], opts: { force?: boolean; signal?: AbortSignal } = {}): Promise<Array<{ cid: CID; error?: string }>> {
+    return this.lock.run(true, async () => {
+      const wanted = new Map(cids.map((c) => [mhKey(c), c]));
+      // Which of them are pinned, and how: direct/recursive from the store, indirect by one walk of each recursive pin.
+      const pinned = new Map<string, string>();
+      for (const p of this.pinStore.all()) {
+        const key = mhKey(p.cid);
+        if (wanted.has(key)) pinned.set(key, `pinned: ${p.depth === 0 ? 'direct' : 'recursive'}`);
+      }
+      for (const p of this.pinStore.all()) {
+        if (p.depth === 0 || pinned.size === wanted.size) continue;
+        try {
+          for await (const b of this.walk(p.cid, opts.signal)) {
+            const key = mhKey(b.cid);
+            if (!b.cid.equals(p.cid) && wanted.has(key) && !pinned.has(key)) pinned.set(key, `pinned via ${p.cid}`);
+          }
+        } catch (err) {
+          if (!(err instanceof KuboError)) throw err;
+          // A pin whose DAG cannot be walked: refuse to remove anything it might hold.
+          for (const key of wanted.keys()) if (!pinned.has(key)) pinned.set(key, `pinned via ${p.cid} (its DAG could not be walked: ${err.message})`);
+        }
+      }
+      const out: Array<{ cid: CID; error?: string }> = [];
+      for (const cid of cids) {
+        const reason = pinned.get(mhKey(cid));
+        if (reason) {
+          out.push({ cid, error: reason });
+          continue;
+        }
+        if (!opts.force && !(await this.blocks.has(cid))) {
+          out.push({ cid, error: 'blockstore: block not found' });
+          continue;
+        }
+        await this.blocks.deleteBlock(cid);
+        out.push({ cid });
+      }
+      return out;
+    });
   }
 
   /** Bytes stored in the repo (the blocks directory). */
@@ -687,11 +581,6 @@ export class IpfsNode {
     await visit(path.join(this.dir, 'blocks'));
     return { blocks, bytes };
   }
-}
-
-/** `a//b/` → `a/b`, as the importer names paths. */
-function normalizePath(p: string): string {
-  return p.split('/').filter(Boolean).join('/');
 }
 
 /** The empty UnixFS directory (Kubo: QmUNLLsPACCz1vLxQVkXqqLX5R1X345qqfHbsf67hvA3Nn, 4 bytes). */
@@ -748,30 +637,4 @@ export async function* rechunk(source: AsyncIterable<Uint8Array>, size: number):
     }
   }
   if (fill > 0) yield buf.subarray(0, fill);
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
-}
-
-/** The CIDs a block links to, by codec. */
-export function linksOf(cid: CID, bytes: Uint8Array): CID[] {
-  switch (cid.code) {
-    case dagPb.code:
-      return dagPb.decode(bytes).Links.map((l) => l.Hash);
-    case dagCbor.code:
-      return collectCids(dagCbor.decode(bytes));
-    case dagJson.code:
-      return collectCids(dagJson.decode(bytes));
-    default:
-      return [];
-  }
-}
-
-function collectCids(value: unknown, out: CID[] = []): CID[] {
-  const cid = CID.asCID(value);
-  if (cid) out.push(cid);
-  else if (Array.isArray(value)) for (const v of value) collectCids(v, out);
-  else if (value && typeof value === 'object' && !(value instanceof Uint8Array)) for (const v of Object.values(value)) collectCids(v, out);
-  return out;
 }

@@ -1,0 +1,3 @@
+/** The embedded node's logger: the stand-ins' shared interface (services/lib/logger.ts). */
+export { silentLogger, type Logger } from '../lib/logger';
+export type LogFields = Record<string, unknown>;
