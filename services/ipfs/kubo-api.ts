@@ -331,6 +331,26 @@ export function createKuboApi(opts: KuboApiOptions) {
       res.end(bytes);
     },
 
+    'dag/import': async ({ req, res, p, signal }) => {
+      const pinRoots = p.bool('pin-roots', true);
+      const stats = p.bool('stats', false);
+      const counter = { n: 0 };
+      let sawFile = false;
+      const cars = (async function* () {
+        for await (const part of multipartParts(req)) {
+          if (part.isDirectory) continue;
+          sawFile = true;
+          yield withLimit(part.stream as AsyncIterable<Uint8Array>, counter, maxAdd);
+        }
+        if (!sawFile) throw argError('file argument was nil');
+      })();
+      const r = await node.dagImport(cars, { pinRoots, maxBlockBytes: HARD_BLOCK_LIMIT, signal });
+      const lines: unknown[] = r.roots.map((root) => ({ Root: { Cid: { '/': root.cid.toString() }, PinErrorMsg: root.pinError } }));
+      if (stats) lines.push({ Stats: { BlockCount: r.blocks, BlockBytesCount: r.bytes } });
+      res.writeHead(200, { 'content-type': 'application/json', 'x-stream-output': '1', 'x-chunked-output': '1' });
+      res.end(lines.map((l) => JSON.stringify(l) + '\n').join(''));
+    },
+
     'dag/resolve': async ({ res, p, signal }) => {
       const { cid, remPath } = await node.resolveIpld(p.arg('ref'), signal);
       sendJson(res, 200, { Cid: { '/': cid.toString() }, RemPath: remPath });

@@ -215,3 +215,42 @@ describe('what a pinning agent needs besides', () => {
     expect(stat.DagStats[0]!.NumBlocks).toBe(4);
   });
 });
+
+describe('dag import', () => {
+  async function car(roots: CID[], blocks: Array<{ cid: CID; bytes: Uint8Array }>): Promise<Uint8Array> {
+    const { CarWriter } = await import('@ipld/car');
+    const { writer, out } = CarWriter.create(roots);
+    const done = all(out);
+    for (const b of blocks) await writer.put(b);
+    await writer.close();
+    return Buffer.concat(await done);
+  }
+  const rawBlock = async (s: string) => {
+    const bytes = text(s);
+    return { cid: CID.createV1(raw.code, await sha256.digest(bytes)), bytes };
+  };
+
+  it('stores the blocks, pins the roots, reports a root it cannot pin', async () => {
+    const a = await rawBlock(`import-a-${Math.random()}`);
+    const b = await rawBlock(`import-b-${Math.random()}`);
+    const missing = (await rawBlock(`never-sent-${Math.random()}`)).cid;
+    const out = await all(ipfs.dag.import([await car([a.cid, missing], [a, b])]));
+    expect(out.map((o) => [o.root.cid.toString(), o.root.pinErrorMsg])).toEqual([
+      [a.cid.toString(), ''],
+      [missing.toString(), expect.stringMatching(/not found/)],
+    ]);
+    expect(Buffer.from(await ipfs.block.get(b.cid)).toString()).toMatch(/^import-b-/);
+    expect((await all(ipfs.pin.ls({ paths: [a.cid] })))[0]!.type).toBe('recursive');
+  });
+  it('pin-roots=false pins nothing and reports no roots', async () => {
+    const a = await rawBlock(`nopin-${Math.random()}`);
+    expect(await all(ipfs.dag.import([await car([a.cid], [a])], { pinRoots: false }))).toEqual([]);
+    await expect(all(ipfs.pin.ls({ paths: [a.cid] }))).rejects.toThrow(/is not pinned/);
+  });
+  it('a block whose bytes do not match its CID, or bytes that are not a CAR, are refused', async () => {
+    const a = await rawBlock('honest');
+    const forged = await car([a.cid], [{ cid: a.cid, bytes: text('forged') }]);
+    await expect(all(ipfs.dag.import([forged]))).rejects.toThrow(/do not match its CID/);
+    await expect(all(ipfs.dag.import([text('not a car')]))).rejects.toThrow(/invalid CAR/);
+  });
+});
