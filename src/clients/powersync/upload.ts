@@ -145,6 +145,11 @@ export async function applyCrudBatch(db: pg.Pool, userId: string, body: unknown,
     if (!id.success) throw new UploadError(422, 'invalid_id', `op ${index}: ${id.error.issues[0]!.message}`, { index, table });
     if (READ_ONLY.has(table)) throw new UploadError(403, 'read_only_table', `op ${index}: ${table} is written by the server only`, { index, table, id: o.data.id });
     if (!TABLES.has(table)) throw new UploadError(422, 'unknown_table', `op ${index}: unknown table '${table}'`, { index, table, id: o.data.id });
+    // JSON.parse keeps `__proto__` as an own key, but schema parsing would turn it into the
+    // prototype and drop it silently: refuse it here, as any other unknown column.
+    const sent = (raw as { data?: unknown; opData?: unknown }).data ?? (raw as { opData?: unknown }).opData;
+    if (sent && typeof sent === 'object' && Object.hasOwn(sent, '__proto__'))
+      throw new UploadError(422, 'invalid_value', `op ${index}: unknown column(s) __proto__`, { index, table, id: o.data.id });
     const data = { ...(o.data.data ?? o.data.opData ?? {}) } as Row;
     if (o.data.op !== 'DELETE') {
       if (Object.hasOwn(data, 'owner_id') && data.owner_id !== userId) throw new UploadError(403, 'not_owner', `op ${index}: owner_id must be your own user id`, { index, table, id: o.data.id });
