@@ -380,7 +380,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   };
 }
 
-// ==== Observability (traces in Studio, OpenTelemetry export) =============================
+// ==== Observability and Studio (traces, OpenTelemetry export, Studio's origins) ==========
 // One block for the tracing settings (src/system/observability.ts); docs/configuration.md
 // "Observability". Read from the same environment as the rest; a bad value is one issue.
 
@@ -395,6 +395,8 @@ export interface ObservabilityConfig {
   /** Longest wait before buffered spans are written (Studio) or sent (OTLP), in ms. */
   flushMs: number;
   /** OTLP/HTTP export of the same spans; undefined = none. */
+  /** Browser origins allowed to call / and /api with API_KEYS set (Studio served elsewhere); keyless: any loopback origin. */
+  studioOrigins: string[];
   otlp?: {
     /** Base endpoint (`/v1/traces` is appended) or the full traces endpoint. */
     endpoint: string;
@@ -416,6 +418,7 @@ const observabilitySchema = z.object({
   OTEL_EXPORTER_OTLP_HEADERS: optionalString,
   OTEL_EXPORTER_OTLP_TRACES_HEADERS: optionalString,
   OTEL_TRACES_EXPORTER: optionalString.pipe(z.enum(['otlp', 'none']).optional()),
+  STUDIO_ORIGINS: optionalString.transform((s) => (s ?? '').split(',').map((x) => x.trim().replace(/\/+$/, '')).filter(Boolean)),
 });
 
 /** `k=v,k2=v2` (the OTel spec's W3C-baggage-like list; values percent-decoded). */
@@ -438,12 +441,15 @@ function readObservabilityConfig(env: NodeJS.ProcessEnv, issues: string[]): Obse
   const parsed = observabilitySchema.safeParse(env);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) issues.push(`${issue.path.join('.')}: ${issue.message}`);
-    return { enabled: false, serviceName: 'one-agents', flushMs: 2000 };
+    return { enabled: false, serviceName: 'one-agents', flushMs: 2000, studioOrigins: [] };
   }
   const o = parsed.data;
   const headers = { ...parseOtlpHeaders(o.OTEL_EXPORTER_OTLP_HEADERS), ...parseOtlpHeaders(o.OTEL_EXPORTER_OTLP_TRACES_HEADERS) };
   for (const name of ['OTEL_EXPORTER_OTLP_HEADERS', 'OTEL_EXPORTER_OTLP_TRACES_HEADERS'] as const) {
     if (!parseOtlpHeaders(o[name])) issues.push(`${name}: must be a comma list of key=value`);
+  }
+  for (const origin of o.STUDIO_ORIGINS) {
+    if (!/^https?:\/\/[^/]+$/.test(origin)) issues.push('STUDIO_ORIGINS: each entry must be an origin such as https://studio.example.com');
   }
   const endpoint = o.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? o.OTEL_EXPORTER_OTLP_ENDPOINT;
   return {
@@ -451,6 +457,7 @@ function readObservabilityConfig(env: NodeJS.ProcessEnv, issues: string[]): Obse
     databaseUrl: o.OBSERVABILITY_DATABASE_URL,
     serviceName: o.OTEL_SERVICE_NAME,
     flushMs: o.TRACING_FLUSH_MS,
+    studioOrigins: o.STUDIO_ORIGINS,
     otlp:
       endpoint && o.OTEL_TRACES_EXPORTER !== 'none'
         ? { endpoint, protocol: o.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? o.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/protobuf', headers }
