@@ -16,6 +16,7 @@ import { errorSender } from './errors';
 import { createChatHandler } from './openai/chat';
 import { errors } from './openai/errors';
 import { Metrics } from './metrics';
+import { rootInfo, studioCors } from './studio';
 import { modelsRouter } from './openai/models';
 import type { Readiness } from './readiness';
 import type { CompletedTurn } from './turns';
@@ -44,6 +45,10 @@ export async function createApp(deps: AppDeps): Promise<Express> {
   const startedAt = Date.now();
   const metrics = new Metrics();
   app.use(metrics.middleware());
+
+  // Studio served from another origin (`mastra studio`): CORS on / and /api, GET / (src/server/studio.ts).
+  app.use(studioCors({ keyless: config.apiKeys.size === 0, origins: config.observability.studioOrigins }));
+  app.get('/', rootInfo);
 
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok', uptime_s: Math.round((Date.now() - startedAt) / 1000) });
@@ -76,6 +81,9 @@ export async function createApp(deps: AppDeps): Promise<Express> {
   const api = express();
   api.disable('x-powered-by');
   api.use(express.json({ limit: config.bodyLimit }));
+  // Without Mastra's editor (CMS) there are no tool providers: Studio's Integrations page
+  // lists none instead of getting Mastra's 500 "Editor is not configured".
+  if (!deps.mastra.getEditor()) api.get('/api/tool-providers', (_req, res) => void res.json({ providers: [] }));
   const mastraServer = new MastraServer({ app: api, mastra: deps.mastra, prefix: '/api' });
   await mastraServer.init();
   // Mastra's routes reach every user's memory and every workflow: with API keys, only
@@ -84,7 +92,8 @@ export async function createApp(deps: AppDeps): Promise<Express> {
     if (config.apiKeys.size && !config.adminUsers.has(res.locals.caller?.owner ?? '')) return next(errors.forbidden("Mastra's /api routes (set ADMIN_USERS)"));
     next();
   };
-  app.use('/api', auth, adminOnly);
+  // Admin-only, and not rate-limited: one Studio page makes dozens of /api requests.
+  app.use('/api', authMiddleware(config.apiKeys, new RateLimiter(0), 0), adminOnly);
   app.use(api);
 
   app.use(errorSender({ logger, bodyLimit: config.bodyLimit, what: 'request' }));

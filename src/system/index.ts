@@ -96,6 +96,8 @@ export async function startSystem(config: Config, opts: { logger?: Logger } = {}
     // Closed before Postgres stops (stoppers run in reverse), so no pool sees the server go away.
     stoppers.add('mastra storage', () => runtime.storage.close());
     await runtime.storage.init();
+    // Flushes buffered spans (Studio's traces, OTLP) while storage is still open.
+    stoppers.add('mastra observability', () => runtime.mastra.observability.shutdown());
 
     const features = enabledFeatures(config);
     const readiness = new Readiness();

@@ -1,18 +1,20 @@
 /**
  * Builds the Mastra runtime: storage and memory on Postgres, the named agents, every
- * tool and workflow, from the general parts and the enabled features. src/mastra/index.ts
+ * tool and workflow, from the general parts and the enabled features, and Mastra's
+ * observability (traces for Studio and OTLP: src/system/observability.ts). src/mastra/index.ts
  * (for `mastra dev`) and src/system/index.ts (for `npm start` and tests) both call this,
  * so Studio and the server see the same thing.
  */
 import { Mastra } from '@mastra/core';
 import type { Agent } from '@mastra/core/agent';
 import { Memory } from '@mastra/memory';
-import { PostgresStore } from '@mastra/pg';
+import type { PostgresStore } from '@mastra/pg';
 import type { AppContext } from '../clients/context';
 import { enabledFeatures } from '../features';
 import { createAssistantAgent } from '../mastra/agents/assistant';
 import { createGeneralTools } from '../tools';
 import { JsonMastraLogger } from './mastra-logger';
+import { createObservability, createStorage } from './observability';
 
 export interface Runtime {
   mastra: Mastra;
@@ -32,7 +34,7 @@ export function createMemory(storage: PostgresStore): Memory {
 }
 
 export function createRuntime(ctx: AppContext): Runtime {
-  const storage = new PostgresStore({ id: 'one-agents-pg', connectionString: ctx.urls.databaseUrl });
+  const storage = createStorage(ctx.urls.databaseUrl, ctx.config.observability);
   const memory = createMemory(storage);
   const features = enabledFeatures(ctx.config);
   const agents: Record<string, Agent> = Object.assign({ assistant: createAssistantAgent(ctx, memory) }, ...features.map((f) => f.agents?.(ctx, memory) ?? {}));
@@ -42,6 +44,8 @@ export function createRuntime(ctx: AppContext): Runtime {
     tools: Object.assign(createGeneralTools(), ...features.map((f) => f.tools?.(ctx) ?? {})),
     workflows: Object.assign({}, ...features.map((f) => f.workflows?.(ctx) ?? {})),
     storage,
+    observability: createObservability(ctx.config),
+    environment: ctx.config.env,
     logger: ctx.config.logLevel === 'silent' ? false : new JsonMastraLogger(ctx.logger.child({ component: 'mastra' }), level),
   });
   return { mastra, storage, memory };

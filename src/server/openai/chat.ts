@@ -137,6 +137,8 @@ export function createChatHandler(deps: ChatDeps) {
     const stop = body.stop == null ? undefined : Array.isArray(body.stop) ? body.stop : [body.stop];
     const options = {
       memory: { resource: resourceId, thread: threadId },
+      // The trace's root span (Studio, OTLP) names the API key's owner beside resource and thread.
+      ...(res.locals.caller?.owner ? { tracingOptions: { metadata: { keyOwner: res.locals.caller.owner } } } : {}),
       maxSteps: deps.maxSteps,
       abortSignal: abort.signal,
       ...(system ? { system } : {}),
