@@ -130,7 +130,11 @@ export async function serveChatCompletions(handle: (req: WireRequest, res: http.
   const server = http.createServer(async (req, res) => {
     if (req.method !== 'POST' || !req.url?.endsWith('/chat/completions')) return writeError(res, 404, 'not found', 'invalid_request_error');
     const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
+    try {
+      for await (const c of req) chunks.push(c as Buffer);
+    } catch {
+      return void res.destroy(); // the client went away mid-body
+    }
     let body: WireRequest;
     try {
       body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as WireRequest;

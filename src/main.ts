@@ -15,6 +15,9 @@ async function main() {
     throw err;
   }
   const logger = createLogger(config.logLevel);
+  // A promise some library left without a handler is logged, not a reason to take every
+  // service of this process down (Node's default is to exit).
+  process.on('unhandledRejection', (err) => logger.error('unhandled rejection', { error: err }));
   const system = await startSystem(config, { logger });
   logger.info('ONE Agents is up', { url: system.url, openai_base_url: `${system.url}/v1`, agents: Object.keys(system.runtime.mastra.listAgents()) });
 

@@ -41,6 +41,9 @@ beforeAll(async () => {
   }
   await db().query("insert into notes (id, owner_id, title, body) values ('seed-b-0', 'bob', 'bob secret', 'only bob')");
   await db().query("insert into tasks (id, owner_id, title) values ('task-b-1', 'bob', 'bob task')");
+  // A device's first checkpoint is what replication has reached: wait until it has the seeds
+  // (on a loaded machine replication can trail the inserts).
+  await replicationCaughtUp(db());
 });
 
 afterAll(async () => {

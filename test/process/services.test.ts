@@ -99,7 +99,7 @@ describe('npm run services', () => {
 
       const ready = (await (await fetch(`${base}/ready`)).json()) as { ready: boolean; services: Record<string, { ok: boolean }> };
       expect(ready.ready).toBe(true);
-      expect(Object.keys(ready.services).sort()).toEqual(['ipfs', 'pds', 'postgres', 'powersync']);
+      expect(Object.keys(ready.services).sort()).toEqual(['atproto:social', 'ipfs', 'pds', 'postgres', 'powersync']);
       for (const s of Object.values(ready.services)) expect(s.ok).toBe(true);
 
       // Tokens from any replica verify at the one sync service: the same key.

@@ -1,8 +1,9 @@
 /**
- * A request body at the size limit (BODY_LIMIT, default 1mb) is bounded work: while the
- * server handles it, /health (polled concurrently) never waits more than 100 ms, and the
- * request itself completes with 200 or a 4xx. The system runs in this process, so
- * /health latency is the event loop's stall.
+ * A request body at the size limit (BODY_LIMIT, default 1mb) is bounded work: more than
+ * MAX_MESSAGES messages or too many content parts are refused before any parsing, the
+ * largest accepted bodies complete with 200, and /health keeps answering meanwhile.
+ * How long /health waits (the event loop's stall; target < 100 ms) is measured by
+ * bench/body-limits, not asserted here: tests carry no timing thresholds.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { echoScript } from '../../harness/scripted-model';
@@ -61,45 +62,43 @@ function bodyOf(count: number, extra: Record<string, unknown> = {}) {
   return body;
 }
 
-describe('a body at the size limit never stalls the server', () => {
-  it('refuses more than MAX_MESSAGES messages (25 000 tiny ones) with 400, without stalling', async () => {
-    const { result, worstHealthMs, polls } = await whilePolling(async () => {
+describe('a body at the size limit is bounded work', () => {
+  it('refuses more than MAX_MESSAGES messages (25 000 tiny ones) with 400', async () => {
+    const { result, polls } = await whilePolling(async () => {
       const r = await post(bodyOf(25_000));
       return { status: r.status, body: await r.json() };
     });
     expect(result.status).toBe(400);
     expect(result.body.error).toMatchObject({ code: 'invalid_value', param: 'messages', type: 'invalid_request_error' });
     expect(polls).toBeGreaterThan(0);
-    expect(worstHealthMs).toBeLessThan(100);
   });
 
-  it(`answers MAX_MESSAGES (${MAX_MESSAGES}) messages of ~2 KB each on a new thread with 200, without stalling`, async () => {
-    const { result, worstHealthMs } = await whilePolling(async () => {
+  it(`answers MAX_MESSAGES (${MAX_MESSAGES}) messages of ~2 KB each on a new thread with 200`, async () => {
+    const { result, polls } = await whilePolling(async () => {
       const r = await post(bodyOf(MAX_MESSAGES - 1), { 'x-thread-id': 'limits-long-history' });
       return { status: r.status, body: await r.json() };
     });
     expect(result.status).toBe(200);
-    expect(worstHealthMs).toBeLessThan(100);
+    expect(polls).toBeGreaterThan(0);
     // The thread continues from memory with only the new message.
-    const { result: next, worstHealthMs: w2 } = await whilePolling(async () => (await post({ model: 'assistant', messages: [{ role: 'user', content: 'and now?' }] }, { 'x-thread-id': 'limits-long-history' })).status);
+    const { result: next } = await whilePolling(async () => (await post({ model: 'assistant', messages: [{ role: 'user', content: 'and now?' }] }, { 'x-thread-id': 'limits-long-history' })).status);
     expect(next).toBe(200);
-    expect(w2).toBeLessThan(100);
   });
 
-  it('answers one ~1 MB message with 200, without stalling', async () => {
-    const { result, worstHealthMs } = await whilePolling(async () => (await post(bodyOf(1))).status);
+  it('answers one ~1 MB message with 200', async () => {
+    const { result, polls } = await whilePolling(async () => (await post(bodyOf(1))).status);
     expect(result).toBe(200);
-    expect(worstHealthMs).toBeLessThan(100);
+    expect(polls).toBeGreaterThan(0);
   });
 
-  it('refuses a message of 30 000 content parts with 400, without stalling', async () => {
+  it('refuses a message of 30 000 content parts with 400', async () => {
     const parts = Array.from({ length: 30_000 }, () => ({ type: 'text', text: 'abcdefgh' }));
-    const { result, worstHealthMs } = await whilePolling(async () => {
+    const { result, polls } = await whilePolling(async () => {
       const r = await post({ model: 'assistant', messages: [{ role: 'user', content: parts }] });
       return { status: r.status, body: await r.json() };
     });
     expect(result.status).toBe(400);
     expect(result.body.error.code).toBe('invalid_value');
-    expect(worstHealthMs).toBeLessThan(100);
+    expect(polls).toBeGreaterThan(0);
   });
 });
