@@ -5,7 +5,7 @@
  */
 import type { NextFunction, Request, Response } from 'express';
 import { describe, expect, it } from 'vitest';
-import { authMiddleware, createAuth, RateLimiter } from '../../src/server/auth';
+import { authMiddleware, createAuth, RateLimiter, resolveResource } from '../../src/server/auth';
 import { OpenAIError } from '../../src/server/openai/errors';
 
 const KEY = 'sk-alice-0123456789';
@@ -160,9 +160,11 @@ describe('RateLimiter', () => {
   });
 
   it('drops buckets with no request in the window once more than 10 000 exist, keeping live ones', () => {
-    const rl = new RateLimiter(1);
+    const rl = new RateLimiter(2);
     const size = () => (rl as unknown as { hits: Map<string, number[]> }).hits.size;
-    rl.take('live', 59_000);
+    // 'live': one request that has left the window by the sweep, one that has not.
+    rl.take('live', 0);
+    rl.take('live', 30_000);
     for (let i = 0; i < 9_998; i++) rl.take(`old${i}`, 0);
     expect(size()).toBe(9_999);
     // 10 000 buckets: no sweep yet (sweeping is linear, not done on every request).
@@ -171,8 +173,19 @@ describe('RateLimiter', () => {
     // The 10 001st: every bucket whose requests all left the window goes.
     rl.take('new2', 60_000);
     expect(size()).toBe(3);
-    // The live bucket kept its request: still limited.
-    expect(rl.take('live', 60_500)).toBeGreaterThan(0);
+    // The live bucket kept its request from 30 s: one more fits, then it is limited.
+    expect(rl.take('live', 60_500)).toBe(0);
+    expect(rl.take('live', 60_600)).toBeGreaterThan(0);
     expect(rl.take('old0', 60_500)).toBe(0);
+  });
+});
+
+describe('resolveResource: whose memory a request uses', () => {
+  it("is the key's owner, owner:user when a user is named, or the user (else anonymous) without keys", () => {
+    expect(resolveResource('alice', undefined)).toBe('alice');
+    expect(resolveResource('alice', 'u1')).toBe('alice:u1');
+    expect(resolveResource('alice', '')).toBe('alice');
+    expect(resolveResource(undefined, 'u1')).toBe('u1');
+    expect(resolveResource(undefined, undefined)).toBe('anonymous');
   });
 });

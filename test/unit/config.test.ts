@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import path from 'node:path';
-import { ConfigError, loadConfig, mayUseAgent } from '../../src/config';
+import { ConfigError, loadConfig, mayUseAgent, parseOtlpHeaders } from '../../src/config';
 
 const load = (env: Record<string, string>) => loadConfig(env);
 const issuesOf = (env: Record<string, string>): string => {
@@ -163,9 +163,10 @@ describe('config: every documented default (docs/configuration.md)', () => {
       DATABASE_URL: 'postgres://u@db:5432/x',
       OPENAI_BASE_URL: 'http://127.0.0.1:11434/v1',
       OPENAI_API_KEY: ' sk-upstream ',
-      BODY_LIMIT: '512KB',
+      BODY_LIMIT: ' 512KB ',
+      MODEL: ' ollama/llama3.2 ',
       ADMIN_USERS: ' ops , root ,',
-      ATPROTO_HANDLE_DOMAIN: 'Agents.Example.COM',
+      ATPROTO_HANDLE_DOMAIN: ' Agents.Example.COM ',
       ATPROTO_AGENTS: 'Social, news ,',
       ATPROTO_BLOCKLIST: 'Spam.bsky.social, did:plc:abc',
       ATPROTO_LONG_TEXT: 'refuse',
@@ -178,13 +179,14 @@ describe('config: every documented default (docs/configuration.md)', () => {
       IPFS_CLUSTER_BASIC_AUTH: 'admin:pa:ss',
       IPFS_FILES_DIR: '/srv/files',
       POWERSYNC_SLOT: 'my_slot_1',
-      POWERSYNC_JWT_AUDIENCE: 'aud',
+      POWERSYNC_JWT_AUDIENCE: ' aud ',
       OUTBOUND_ALLOW_HOSTS: 'pds.internal:2583, https://plc.internal/ ,[::1]:8080,http://x:1',
     });
     expect(c).toMatchObject({ env: 'production', host: 'localhost', port: 9000, dataDir: '/tmp/one-agents-data', logLevel: 'silent', bodyLimit: '512kb' });
     expect(c.databaseUrl).toBe('postgres://u@db:5432/x');
     expect(c.model.baseUrl).toBe('http://127.0.0.1:11434/v1');
     expect(c.model.apiKey).toBe('sk-upstream');
+    expect(c.model.default).toBe('ollama/llama3.2');
     expect([...c.adminUsers]).toEqual(['ops', 'root']);
     expect(c.atproto.handleDomain).toBe('agents.example.com');
     expect(c.atproto.agents).toEqual(['social', 'news']);
@@ -292,6 +294,10 @@ describe('config: the other formats', () => {
       [{ MODEL: 'openai/ ' }, 'MODEL'],
       [{ MODEL: 'open ai/gpt' }, 'MODEL'],
       [{ MODEL: '/gpt' }, 'MODEL'],
+      [{ MODEL: 'openai/gpt 4o' }, 'MODEL'],
+      [{ ATPROTO_HANDLE_DOMAIN: 'x_y.test' }, 'ATPROTO_HANDLE_DOMAIN'],
+      [{ IPFS_CLUSTER_BASIC_AUTH: ':a:b' }, 'IPFS_CLUSTER_BASIC_AUTH'],
+      [{ IPFS_CLUSTER_BASIC_AUTH: 'user:pass\nword' }, 'IPFS_CLUSTER_BASIC_AUTH'],
       [{ OUTBOUND_ALLOW_HOSTS: 'pds.internal' }, 'OUTBOUND_ALLOW_HOSTS: must be a comma-separated list of host:port or http(s)://host[:port]'],
       [{ OUTBOUND_ALLOW_HOSTS: 'ftp://x:21' }, 'OUTBOUND_ALLOW_HOSTS'],
       [{ OUTBOUND_ALLOW_HOSTS: 'https://x/path' }, 'OUTBOUND_ALLOW_HOSTS'],
@@ -322,6 +328,64 @@ describe('config: the other formats', () => {
       [{ OTEL_EXPORTER_OTLP_TRACES_HEADERS: '=v' }, 'OTEL_EXPORTER_OTLP_TRACES_HEADERS'],
     ];
     for (const [env, expected] of cases) expect(issuesOf(env), JSON.stringify(env)).toContain(expected);
+  });
+
+  it('accepts every documented value of the enumerations', () => {
+    for (const v of ['development', 'production', 'test'] as const) expect(load({ NODE_ENV: v }).env).toBe(v);
+    for (const v of ['debug', 'info', 'warn', 'error', 'silent'] as const) expect(load({ LOG_LEVEL: v }).logLevel).toBe(v);
+    for (const v of ['split', 'refuse'] as const) expect(load({ ATPROTO_LONG_TEXT: v }).atproto.longText).toBe(v);
+    for (const v of ['http/protobuf', 'http/json'] as const) {
+      expect(load({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://o:4318', OTEL_EXPORTER_OTLP_PROTOCOL: v }).observability.otlp?.protocol).toBe(v);
+      expect(load({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://o:4318', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: v }).observability.otlp?.protocol).toBe(v);
+    }
+  });
+
+  it('ConfigError lists one issue a line and is named', () => {
+    let err: unknown;
+    try {
+      load({ PORT: 'x', LOG_LEVEL: 'loud' });
+    } catch (e) {
+      err = e;
+    }
+    expect((err as Error).name).toBe('ConfigError');
+    expect((err as ConfigError).issues).toHaveLength(2);
+    expect((err as Error).message).toBe(`Invalid configuration:\n  - ${(err as ConfigError).issues.join('\n  - ')}`);
+    expect((err as ConfigError).issues.map((i) => i.split(':')[0]).sort()).toEqual(['LOG_LEVEL', 'PORT']);
+    expect(issuesOf({ TRACING_FLUSH_MS: '1' })).toContain('TRACING_FLUSH_MS: must be a whole number from 50 to 60000');
+    expect(issuesOf({ HOST: '0.0.0.0' })).toContain('Set API_KEYS=key:user,... to require keys, or leave HOST at 127.0.0.1 for keyless local development.');
+  });
+
+  it('an API_KEYS entry without :user is refused for its missing user, whatever its length', () => {
+    expect(issuesOf({ API_KEYS: 'abcdefgh' })).toContain('each entry must be key:user');
+    expect(issuesOf({ API_KEYS: 'abcdefgh' })).not.toContain('at least 8 characters');
+  });
+
+  it('reads only exactly-named AGENT_MODEL_, AGENT_USERS_ and ATPROTO_PASSWORD_ variables, skipping unset ones', () => {
+    const c = load({
+      API_KEYS: 'k-aaaaaaaa:alice',
+      'AGENT_MODEL_A.B': 'x/y',
+      XAGENT_USERS_Z: 'alice',
+      'AGENT_USERS_A.B': 'alice',
+      XATPROTO_PASSWORD_Z: 'pw',
+      'ATPROTO_PASSWORD_A.B': 'pw',
+      AGENT_MODEL_U: undefined,
+      AGENT_USERS_U: undefined,
+      ATPROTO_PASSWORD_U: undefined,
+      AGENT_USERS_LIST: 'alice,, bob ,',
+    } as Record<string, string>);
+    expect(c.model.perAgent).toEqual({});
+    expect([...c.agentUsers.keys()]).toEqual(['list']);
+    expect(c.agentUsers.get('list')).toEqual(new Set(['alice', 'bob']));
+    expect(c.atproto.credentials).toEqual({});
+    expect(load({ FEATURES: 'ipfs,, atproto,' }).features).toEqual(['ipfs', 'atproto']);
+  });
+
+  it('OTLP headers and Studio origins: spaces, empty entries and trailing slashes are tolerated', () => {
+    expect(parseOtlpHeaders(' a = 1 , ,b=x%20y,')).toEqual({ a: '1', b: 'x y' });
+    expect(parseOtlpHeaders(undefined)).toEqual({});
+    expect(parseOtlpHeaders('a=%E0%A4%A')).toBeUndefined();
+    expect(load({ STUDIO_ORIGINS: 'https://s.example.com//' }).observability.studioOrigins).toEqual(['https://s.example.com']);
+    expect(issuesOf({ STUDIO_ORIGINS: 'xhttps://s.example.com' })).toContain('STUDIO_ORIGINS');
   });
 
   it('accepts the documented forms', () => {

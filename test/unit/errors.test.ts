@@ -16,6 +16,7 @@ const shape = (e: OpenAIError) => ({ status: e.status, type: e.type, code: e.cod
 describe('upstreamError: a failed model call', () => {
   it('maps the provider status: 429 → 503 rate limited, 401/403 → 502 credentials, others → 502', () => {
     expect(shape(upstreamError(withProps('x', { statusCode: 429 })))).toEqual({ status: 503, type: 'upstream_error', code: 'upstream_rate_limited' });
+    expect(upstreamError(withProps('x', { statusCode: 429 })).message).toBe('The model provider is rate limiting this server; try again shortly.');
     for (const s of [401, 403]) {
       const e = upstreamError(withProps('x', { statusCode: s }));
       expect(shape(e)).toEqual({ status: 502, type: 'upstream_error', code: 'upstream_auth_failed' });
@@ -48,6 +49,7 @@ describe('upstreamError: a failed model call', () => {
       withProps('x', { code: 'ETIMEDOUT' }),
       withProps('x', { code: 'UND_ERR_HEADERS_TIMEOUT' }),
       withProps('x', { code: 'UND_ERR_BODY_TIMEOUT' }),
+      withProps('connect failed', { name: 'ConnectTimeoutError' }),
       new Error('wrapped', { cause: withProps('t', { name: 'TimeoutError' }) }),
       withProps('gateway', { statusCode: 500, cause: new Error('socket timed out') }),
     ];
@@ -96,6 +98,7 @@ describe('upstreamError: a failed model call', () => {
     const t = upstreamError(new Error('wrapped', { cause: new Error('Thread x: resourceId does not match the current resourceId y') }));
     expect(shape(t)).toEqual({ status: 404, type: 'invalid_request_error', code: 'thread_not_found' });
     expect(t.param).toBe('x-thread-id');
+    expect(t.message).toBe('No conversation with that x-thread-id exists for this user.');
   });
 
   it('passes an OpenAIError through unchanged', () => {
@@ -172,6 +175,12 @@ describe('toOpenAIError: requests express or body-parser could not read are 4xx'
     expect(toOpenAIError(bp('request.size.invalid'), '1mb')?.message).toMatch(/Content-Length/);
   });
 
+  it('recognises body-parser errors by their type alone', () => {
+    expect(of(withProps('x', { type: 'entity.too.large' }))?.code).toBe('request_too_large');
+    expect(of(withProps('x', { type: 'entity.parse.failed' }))?.code).toBe('invalid_json');
+    expect(of(withProps('x', { type: 'request.aborted' }))?.code).toBe('invalid_body');
+  });
+
   it('maps other exposed 4xx by status (status or statusCode)', () => {
     expect(of(withProps('x', { status: 400, expose: true }))).toEqual({ status: 400, code: 'invalid_body', type: 'invalid_request_error' });
     expect(of(withProps('x', { statusCode: 400, expose: true }))).toEqual({ status: 400, code: 'invalid_body', type: 'invalid_request_error' });
@@ -186,6 +195,7 @@ describe('toOpenAIError: requests express or body-parser could not read are 4xx'
 
   it('a URL that is not valid percent-encoding is 400 invalid_url', () => {
     expect(of(Object.assign(new URIError('URI malformed'), { status: 400 }))).toEqual({ status: 400, code: 'invalid_url', type: 'invalid_request_error' });
+    expect(toOpenAIError(Object.assign(new URIError('URI malformed'), { status: 400 }), '1mb')?.message).toBe('The request URL is not valid percent-encoding.');
     expect(of(Object.assign(new URIError('URI malformed'), { status: 500 }))).toBeUndefined();
     expect(of(new URIError('URI malformed'))).toBeUndefined();
   });
@@ -204,6 +214,7 @@ describe('toOpenAIError: requests express or body-parser could not read are 4xx'
       withProps('x', { status: 399, expose: true }),
       withProps('x', { status: 500, statusCode: 400, expose: true }),
       withProps('x', { status: '400', expose: true }),
+      withProps('x', { statusCode: '400', expose: true }),
     ])
       expect(of(err)).toBeUndefined();
     expect(of(withProps('x', { status: '400', statusCode: 400, expose: true }))?.status).toBe(400);

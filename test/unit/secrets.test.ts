@@ -170,6 +170,8 @@ describe('secret detection: every kind, and the benign look-alikes', () => {
     expect(findSecret(`sk-${'a'.repeat(19)}`)).toBeUndefined();
     expect(findSecret(`sk-${'a'.repeat(20)}`)).toBe('OpenAI-style API key');
     expect(findSecret(`xoxb-${'a'.repeat(9)}`)).toBeUndefined();
+    expect(findSecret('eyJhbGciOiJI.eyJzdWIiOiIx.abcdefg')).toBeUndefined();
+    expect(findSecret('eyJhbGciOiJI.eyJzdWIiOiIx.abcdefgh')).toBe('JSON Web Token');
     expect(findSecret('password=abcdefg')).toBeUndefined();
     expect(findSecret('password=abcdefgh')).toBe('password or key assignment');
   });
