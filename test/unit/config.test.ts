@@ -361,7 +361,7 @@ describe('config: the other formats', () => {
   });
 
   it('reads only exactly-named AGENT_MODEL_, AGENT_USERS_ and ATPROTO_PASSWORD_ variables, skipping unset ones', () => {
-    const c = load({
+    const c = loadConfig({
       API_KEYS: 'k-aaaaaaaa:alice',
       'AGENT_MODEL_A.B': 'x/y',
       XAGENT_USERS_Z: 'alice',
@@ -372,7 +372,7 @@ describe('config: the other formats', () => {
       AGENT_USERS_U: undefined,
       ATPROTO_PASSWORD_U: undefined,
       AGENT_USERS_LIST: 'alice,, bob ,',
-    } as Record<string, string>);
+    });
     expect(c.model.perAgent).toEqual({});
     expect([...c.agentUsers.keys()]).toEqual(['list']);
     expect(c.agentUsers.get('list')).toEqual(new Set(['alice', 'bob']));
