@@ -178,7 +178,7 @@ describe('config: every documented default (docs/configuration.md)', () => {
       ATPROTO_PASSWORD_EMPTY: '  ',
       IPFS_CLUSTER_BASIC_AUTH: 'admin:pa:ss',
       IPFS_FILES_DIR: '/srv/files',
-      POWERSYNC_SLOT: 'my_slot_1',
+      POWERSYNC_SLOT: ' my_slot_1 ',
       POWERSYNC_JWT_AUDIENCE: ' aud ',
       OUTBOUND_ALLOW_HOSTS: 'pds.internal:2583, https://plc.internal/ ,[::1]:8080,http://x:1',
     });
