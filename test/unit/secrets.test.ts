@@ -84,3 +84,127 @@ describe('redactText: help text vs. real tokens', () => {
     }
   });
 });
+
+describe('secret detection: every kind, and the benign look-alikes', () => {
+  const A36 = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJ';
+  it.each([
+    ['-----BEGIN PRIVATE KEY-----\nMIIEvQ', 'private key'],
+    ['-----BEGIN RSA PRIVATE KEY-----', 'private key'],
+    ['-----BEGIN OPENSSH PRIVATE KEY-----', 'private key'],
+    ['-----BEGIN ENCRYPTED PRIVATE KEY-----', 'private key'],
+    ['sk-abcdefghijklmnopqrst', 'OpenAI-style API key'],
+    ['sk-ant-api03_abcdefghijklmnopqrst', 'OpenAI-style API key'],
+    ['sk-live-abcdefghijklmnopqrst', 'OpenAI-style API key'],
+    ['sk-test-abcdefghijklmnopqrst', 'OpenAI-style API key'],
+    ['ASIAIOSFODNN7EXAMPLE', 'AWS access key'],
+    [`gho_${'a1'.repeat(15)}`, 'GitHub token'],
+    [`ghu_${'a1'.repeat(15)}`, 'GitHub token'],
+    [`ghs_${'a1'.repeat(15)}`, 'GitHub token'],
+    [`ghr_${'a1'.repeat(15)}`, 'GitHub token'],
+    [`github_pat_11ABCDEFG0${'a_b1'.repeat(10)}`, 'GitHub token'],
+    ['xoxb-1234567890-abcdef', 'Slack token'],
+    ['xoxa-1234567890', 'Slack token'],
+    ['xoxp-1234567890', 'Slack token'],
+    ['xoxr-1234567890', 'Slack token'],
+    ['xoxs-1234567890', 'Slack token'],
+    [`AIza${'Sy0123456789_-abcdefghijklmnopqrst'}u`, 'Google API key'],
+    ['eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJkaWQ6.c2lnbmF0dXJl', 'JSON Web Token'],
+    ['wxyz-2345-abcd-7777', 'AT Protocol app password'],
+    ['password=hunter2hunter2', 'password or key assignment'],
+    ['PASSWORD = "correct-horse"', 'password or key assignment'],
+    ["passwd: 'abcdefgh'", 'password or key assignment'],
+    ['pwd=abcdefgh', 'password or key assignment'],
+    ['client secret: s3cr3t-value', 'password or key assignment'],
+    ['apikey=abcd1234efgh', 'password or key assignment'],
+    ['api_key: abcd1234efgh', 'password or key assignment'],
+    ['api-key=abcd1234efgh', 'password or key assignment'],
+    ['API KEY: abcd1234efgh', 'password or key assignment'],
+    ['accesstoken: abcd1234efgh', 'password or key assignment'],
+    ['access_token=abcd1234efgh', 'password or key assignment'],
+    ['Access-Token: abcd1234efgh', 'password or key assignment'],
+    ['private_key=abcd1234efgh', 'password or key assignment'],
+    ['privatekey: abcd1234efgh', 'password or key assignment'],
+  ])('finds %s', (text, kind) => {
+    expect(findSecret(text)).toBe(kind);
+    expect(findSecret(`before ${text} after`)).toBe(kind);
+  });
+
+  it.each([
+    ['sk-learn is a Python library'],
+    ['sk-short123'],
+    ['task-abcdefghijklmnopqrstuvwxyz'],
+    ['AKIA1234'],
+    ['XAKIAIOSFODNN7EXAMPLE'],
+    ['AKIAIOSFODNN7EXAMPLEX'],
+    ['akiaiosfodnn7example'],
+    ['ghp_short'],
+    [`ghx_${'a1'.repeat(15)}`],
+    [`github_pat_${'a'.repeat(39)}`],
+    ['xoxb-short'],
+    ['xoxz-1234567890'],
+    [`AIza${'a'.repeat(34)}`],
+    [`AIza${'a'.repeat(36)}`],
+    ['eyJhbGciOi.eyJzdWIi.sig'],
+    ['eyJhbGciOiJIUzI1NiJ9.payload12.signature'],
+    ['the-quick-brown-foxes'],
+    ['abc1-efgh-ijkl-mnop'],
+    ['ABCD-EFGH-IJKL-MNOP'],
+    ['password: none'],
+    ['password: short'],
+    ['password is hunter2hunter2'],
+    ['api key rotation - every 90 days'],
+    ['----BEGIN PRIVATE KEY----'],
+    ['-----BEGIN PUBLIC KEY-----'],
+    ['-----BEGIN CERTIFICATE-----'],
+    ['-----BEGIN rsa PRIVATE KEY-----'],
+    ['mypassword=hunter2hunter2'],
+    ['secretary: Alice Johnson'],
+  ])('passes the look-alike %s', (text) => {
+    expect(findSecret(text)).toBeUndefined();
+  });
+
+  it('a GitHub fine-grained token is 40+ characters after github_pat_, and a classic one 30+', () => {
+    expect(findSecret(`github_pat_${'a'.repeat(40)}`)).toBe('GitHub token');
+    expect(findSecret(`ghp_${'a'.repeat(30)}`)).toBe('GitHub token');
+    expect(findSecret(`ghp_${'a'.repeat(29)}`)).toBeUndefined();
+    expect(findSecret(`sk-${'a'.repeat(19)}`)).toBeUndefined();
+    expect(findSecret(`sk-${'a'.repeat(20)}`)).toBe('OpenAI-style API key');
+    expect(findSecret(`xoxb-${'a'.repeat(9)}`)).toBeUndefined();
+    expect(findSecret('eyJhbGciOiJI.eyJzdWIiOiIx.abcdefg')).toBeUndefined();
+    expect(findSecret('eyJhbGciOiJI.eyJzdWIiOiIx.abcdefgh')).toBe('JSON Web Token');
+    expect(findSecret('password=abcdefg')).toBeUndefined();
+    expect(findSecret('password=abcdefgh')).toBe('password or key assignment');
+  });
+
+  it('names the first matching kind and refuses through secretIn/assertNoSecret', async () => {
+    const { secretIn, SecretDetectedError } = await import('../../src/util/secrets');
+    expect(secretIn('post', undefined, '', 'fine text')).toBeUndefined();
+    const e = secretIn('post', 'fine', 'token AKIAIOSFODNN7EXAMPLE');
+    expect(e).toBeInstanceOf(SecretDetectedError);
+    expect(e?.code).toBe('SECRET_DETECTED');
+    expect(e?.message).toBe('refused: the post contains what looks like a secret (AWS access key); secrets are never published or stored by agents');
+    expect(() => assertNoSecret('note', undefined, 'nothing here')).not.toThrow();
+    expect(() => assertNoSecretInBytes('pin', Buffer.from('nothing here'))).not.toThrow();
+    expect(() => assertNoSecretInBytes('pin', Buffer.from('AKIAIOSFODNN7EXAMPLE'))).toThrow('the pin contains what looks like a secret (AWS access key)');
+  });
+
+  it('scans only what it was given of a larger buffer', () => {
+    const whole = Buffer.from(`AKIAIOSFODNN7EXAMPLE ${'.'.repeat(100)} plain text`);
+    expect(findSecretInBytes(whole.subarray(21))).toBeUndefined();
+    expect(findSecretInBytes(whole.subarray(0, 20))).toBe('AWS access key');
+  });
+
+  it('finds a key at the very end of a buffer a few bytes longer than one chunk', () => {
+    for (const extra of [1, 20, SCAN_OVERLAP_BYTES, SCAN_OVERLAP_BYTES + 1, SCAN_OVERLAP_BYTES + 30]) {
+      const bytes = Buffer.concat([Buffer.alloc(SCAN_CHUNK_BYTES + extra - 20, 0x20), Buffer.from('AKIAIOSFODNN7EXAMPLE')]);
+      expect(findSecretInBytes(bytes), `+${extra}`).toBe('AWS access key');
+    }
+    expect(SCAN_CHUNK_BYTES).toBe(64 * 1024);
+    expect(SCAN_OVERLAP_BYTES).toBe(1024);
+  });
+
+  it('a NUL-free chunk is not rescanned: NULs only hide keys in UTF-16-like text', () => {
+    expect(findSecretInBytes(Buffer.from('A\0K\0I\0A\0IOSFODNN7EXAMPLE'))).toBe('AWS access key');
+    expect(findSecretInBytes(Buffer.from('plain\0text\0only'))).toBeUndefined();
+  });
+});
