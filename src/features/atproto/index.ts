@@ -4,9 +4,10 @@
  *   createClients  ctx.clients.atproto: sessions, identity, record reads (AtprotoClients)
  *   tools/agents   the atproto-* tools and the `social` agent
  *   workflows      reply-to-mention, scheduled-post
- *   routes         /xrpc: the feed generator (describeFeedGenerator, getFeedSkeleton)
+ *   routes         /xrpc: the feed generator (describeFeedGenerator, getFeedSkeleton);
+ *                  /admin/agents: pause/resume autonomy, decisions, trigger status (autonomy.ts)
  *   readiness      `pds`
- *   background     firehose trigger → reply-to-mention; scheduled posts; recovery sweep
+ *   background     firehose or Jetstream trigger → reply-to-mention; scheduled posts; recovery sweep
  */
 import type { Agent } from '@mastra/core/agent';
 import { ensureEmbeddedAccounts, readAccounts } from '../../../services/atproto/accounts';
@@ -21,7 +22,9 @@ import { createReplyToMentionWorkflow } from '../../workflows/atproto/reply-to-m
 import { createScheduledPostWorkflow } from '../../workflows/atproto/scheduled-post';
 import type { Feature } from '../types';
 import { createFeedGenerator } from './feed-generator';
+import { createAutonomyRouter, running } from './autonomy';
 import { startFirehoseTrigger } from './firehose';
+import { startJetstreamTrigger } from './jetstream';
 import { MentionProcessor } from './mentions';
 import { startSchedules } from './schedule';
 
@@ -112,7 +115,10 @@ export const atprotoFeature: Feature = {
   routes({ ctx }) {
     if (!ctx.clients.atproto) return [];
     // The XRPC router only answers /xrpc/* paths (everything else falls through).
-    return [['/', createFeedGenerator(ctx).router]];
+    return [
+      ['/', createFeedGenerator(ctx).router],
+      ['/admin/agents', createAutonomyRouter(ctx)],
+    ];
   },
 
   readiness(ctx) {
@@ -149,10 +155,13 @@ export const atprotoFeature: Feature = {
   async startBackground({ ctx, mastra, onStop }) {
     if (!ctx.clients.atproto) return;
     const processor = new MentionProcessor(ctx, mastra);
+    running.set(ctx, { processor });
     onStop('atproto mention processor', () => processor.stop());
     if (ctx.config.atproto.autoReply) {
-      const trigger = await startFirehoseTrigger(ctx, processor);
-      onStop('atproto firehose', () => trigger.stop());
+      await processor.refreshPaused(true);
+      const trigger = ctx.config.atproto.live.jetstreamUrl ? await startJetstreamTrigger(ctx, processor) : await startFirehoseTrigger(ctx, processor);
+      running.set(ctx, { processor, trigger });
+      onStop('atproto trigger', () => trigger.stop());
       processor.startRecovery();
     }
     const schedules = startSchedules(ctx, mastra);
