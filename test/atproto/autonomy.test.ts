@@ -47,7 +47,7 @@ describe('autonomy controls', () => {
     await ts.restart();
     const old = await mention(alice, social, 'posted long before the restart');
     await new Promise((r) => setTimeout(r, 13_000));
-    const backlog = [];
+    const backlog: Array<{ uri: string; cid: string }> = [];
     for (let i = 0; i < 3; i++) backlog.push(await mention(alice, social, `backlog mention ${i}`));
     Object.assign(ts.env, { ATPROTO_AUTOREPLY: '1', ATPROTO_MAX_MENTION_AGE: '12s', ATPROTO_CATCHUP_LAG: '100ms', ATPROTO_CATCHUP_INTERVAL: '2s' });
     await ts.restart();
