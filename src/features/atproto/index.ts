@@ -25,6 +25,7 @@ import { createFeedGenerator } from './feed-generator';
 import { createAutonomyRouter, running } from './autonomy';
 import { startFirehoseTrigger } from './firehose';
 import { startJetstreamTrigger } from './jetstream';
+import { startNotificationsPoller } from './notifications';
 import { MentionProcessor } from './mentions';
 import { startSchedules } from './schedule';
 
@@ -162,6 +163,11 @@ export const atprotoFeature: Feature = {
       const trigger = ctx.config.atproto.live.jetstreamUrl ? await startJetstreamTrigger(ctx, processor) : await startFirehoseTrigger(ctx, processor);
       running.set(ctx, { processor, trigger });
       onStop('atproto trigger', () => trigger.stop());
+      if (ctx.config.atproto.live.notificationsPollMs > 0) {
+        // The fallback source: polls the agents' notifications while the stream is down.
+        const poller = await startNotificationsPoller(ctx, processor, { shouldPoll: () => !trigger.stats().connected });
+        onStop('atproto notifications poller', () => poller.stop());
+      }
       processor.startRecovery();
     }
     const schedules = startSchedules(ctx, mastra);
