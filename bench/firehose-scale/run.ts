@@ -9,7 +9,10 @@
  *      relay time) stayed under 2 s. CPU (this process) and RSS per step.
  *   2. Steady 2,000 events/s for --duration (default 60 s; 600 s is the 10-minute
  *      target): mention → reply p50/p95 (the relay's send of the mention → the agent's
- *      reply committed on the PDS, seen on the PDS's firehose), RSS sampled every 10 s.
+ *      reply committed on the PDS: createRecord returned and the row marked posted), split
+ *      into trigger (→ row written) and workflow (→ posted); also when the reply shows on
+ *      the PDS's own firehose, which adds the PDS sequencer's idle polling (it backs off
+ *      up to 1 s between polls when the PDS is quiet, as it is here); RSS every 10 s.
  * Writes bench/results/firehose-scale.json. Flags: --duration=<s>, --steps=1000,2000,…
  */
 import { fork } from 'node:child_process';
@@ -150,16 +153,34 @@ try {
   await watcher.destroy();
   const rssEnd = process.memoryUsage().rss;
   const lat = [...mentionsSent].filter(([uri]) => replied.has(uri)).map(([uri, at]) => replied.get(uri)! - at);
+  // Where the time goes: relay send → mention row written (trigger: read, filter, verify, write)
+  // → row posted (workflow: claim, context, policy, draft, publish) → reply seen on the PDS firehose.
+  const rows = (
+    await ctx.db.query<{ mention_uri: string; c: string; u: string }>(
+      `select mention_uri, extract(epoch from created_at) * 1000 as c, extract(epoch from updated_at) * 1000 as u from atproto_mentions where mention_uri = any($1) and status = 'posted'`,
+      [[...mentionsSent.keys()]],
+    )
+  ).rows;
+  const triggerMs = rows.map((r) => Number(r.c) - mentionsSent.get(r.mention_uri)!);
+  // The reply is committed when createRecord returned (the row is marked posted right after).
+  const committedMs = rows.map((r) => Number(r.u) - mentionsSent.get(r.mention_uri)!);
+  const workflowMs = rows.map((r) => Number(r.u) - Number(r.c));
   const steady = {
     duration_s: DURATION_S,
     read_eps: Math.round((s1.events - s0.events) / wall),
     max_lag_ms: Math.round(maxLag),
     cpu_pct: Math.round(((cpu.user + cpu.system) / 1e6 / wall) * 100),
     mentions: mentionsSent.size,
-    answered: lat.length,
+    answered: rows.length,
+    seen_on_pds_firehose: lat.length,
     thread_replies_and_mentions_verified: s1.verified - s0.verified,
-    reply_p50_ms: Math.round(percentile(lat, 50)),
-    reply_p95_ms: Math.round(percentile(lat, 95)),
+    reply_p50_ms: Math.round(percentile(committedMs, 50)),
+    reply_p95_ms: Math.round(percentile(committedMs, 95)),
+    reply_seen_on_pds_firehose_p50_ms: Math.round(percentile(lat, 50)),
+    reply_seen_on_pds_firehose_p95_ms: Math.round(percentile(lat, 95)),
+    trigger_p50_ms: Math.round(percentile(triggerMs, 50)),
+    workflow_p50_ms: Math.round(percentile(workflowMs, 50)),
+    workflow_p95_ms: Math.round(percentile(workflowMs, 95)),
     rss_mb_start: mb(rssStart),
     rss_mb_end: mb(rssEnd),
     heap_mb_start: mb(heapStart),
