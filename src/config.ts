@@ -267,6 +267,8 @@ export interface AtprotoConfig {
   /** Raw ATPROTO_SCHEDULE: `agent|every 6h or cron|topic;…` (parsed by the feature). */
   schedule?: string;
   feedGeneratorDid?: string;
+  /** Live-network trigger and autonomy controls (see the block at the end of this file). */
+  live: AtprotoLiveConfig;
 }
 
 export class ConfigError extends Error {
@@ -320,6 +322,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
 
   const observability = readObservabilityConfig(env, issues);
+  const atLive = loadAtprotoLive(env, issues);
+
   if (issues.length || !parsed.success) throw new ConfigError(issues);
   const c = parsed.data;
 
@@ -374,6 +378,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       longText: c.ATPROTO_LONG_TEXT,
       schedule: c.ATPROTO_SCHEDULE,
       feedGeneratorDid: c.FEEDGEN_DID,
+      live: atLive!,
     },
     powersync: {
       url: c.POWERSYNC_URL,
@@ -419,8 +424,7 @@ export function mayUseAgent(config: Pick<Config, 'apiKeys' | 'adminUsers' | 'age
   if (config.atproto.agents.includes(agent)) return config.adminUsers.has(owner);
   return true;
 }
-// ==== Observability and Studio (traces, OpenTelemetry export, Studio's origins) ==========
-// One block for the tracing settings (src/system/observability.ts); docs/configuration.md
+// ==== Observability and Studio (traces, OpenTelemetry export, Studio's origins) ===// One block for the tracing settings (src/system/observability.ts); docs/configuration.md
 // "Observability". Read from the same environment as the rest; a bad value is one issue.
 
 /** Tracing settings (src/system/observability.ts). */
@@ -504,3 +508,87 @@ function readObservabilityConfig(env: NodeJS.ProcessEnv, issues: string[]): Obse
   };
 }
 // ==== end Observability ==================================================================
+// ---- AT Protocol on the live network (wt/firehose): trigger source, relevance filter,
+// ---- autonomy controls. Kept in one block so merges with the other config edits stay easy.
+
+export type ReplyMode = 'mentions' | 'mentions+threads' | 'off';
+const REPLY_MODES: readonly ReplyMode[] = ['mentions', 'mentions+threads', 'off'];
+
+/** Durations such as `500ms`, `30s`, `30m`, `1h`, `2d` (a bare number is seconds) → milliseconds. */
+export function parseDuration(raw: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/i.exec(raw.trim());
+  if (!m) return undefined;
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? 's').toLowerCase() as 'ms']!;
+  return Math.round(Number(m[1]) * unit);
+}
+
+export interface AtprotoLiveConfig {
+  /** Jetstream endpoint (ws[s]://host[/subscribe]); when set the trigger reads it instead of the relay or the PDS. */
+  jetstreamUrl?: string;
+  /** How far before the saved cursor a Jetstream reconnect starts (de-duplicated by the mention rows). */
+  jetstreamRewindMs: number;
+  /** Mentions older than this when seen are recorded as skipped (0 = no limit). */
+  maxMentionAgeMs: number;
+  /** A mention this much older than now when seen is catch-up backlog (paced). */
+  catchupLagMs: number;
+  /** Minimum time between two backlog replies of one agent. */
+  catchupIntervalMs: number;
+  /** Per agent: what it answers on its own. */
+  replyModes: Record<string, ReplyMode>;
+  defaultReplyMode: ReplyMode;
+  /** Relevant events being verified/written at once before the trigger stops reading (backpressure). */
+  maxPending: number;
+  /** Entries of each relevance cache (known thread roots, indexed replies, DID documents). */
+  cacheSize: number;
+  /** Polling interval of the notifications source (used when no firehose or Jetstream is configured to be reachable; 0 = off). */
+  notificationsPollMs: number;
+}
+
+function loadAtprotoLive(env: NodeJS.ProcessEnv, issues: string[]): AtprotoLiveConfig | undefined {
+  const str = (k: string) => (env[k]?.trim() ? env[k]!.trim() : undefined);
+  const dur = (k: string, def: number) => {
+    const raw = str(k);
+    if (raw === undefined) return def;
+    const ms = parseDuration(raw);
+    if (ms === undefined) issues.push(`${k}: must be a duration such as 30s, 30m, 1h or 2d`);
+    return ms ?? def;
+  };
+  const int = (k: string, def: number, min: number) => {
+    const raw = str(k);
+    if (raw === undefined) return def;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min) issues.push(`${k}: must be a whole number of at least ${min}`);
+    return Number.isInteger(n) ? n : def;
+  };
+  const mode = (k: string, def: ReplyMode): ReplyMode => {
+    const raw = str(k)?.toLowerCase();
+    if (raw === undefined) return def;
+    if (!(REPLY_MODES as readonly string[]).includes(raw)) issues.push(`${k}: must be one of ${REPLY_MODES.join(', ')}`);
+    return (REPLY_MODES as readonly string[]).includes(raw) ? (raw as ReplyMode) : def;
+  };
+  const jetstreamUrl = str('JETSTREAM_URL');
+  if (jetstreamUrl && !/^(wss?|https?):\/\/[^/]+/i.test(jetstreamUrl)) issues.push('JETSTREAM_URL: must be a ws://, wss://, http:// or https:// URL');
+  const defaultReplyMode = mode('ATPROTO_REPLY_MODE', 'mentions+threads');
+  const replyModes: Record<string, ReplyMode> = {};
+  for (const key of Object.keys(env)) {
+    const m = /^ATPROTO_REPLY_MODE_([A-Z0-9_]+)$/.exec(key);
+    if (m) replyModes[m[1]!.toLowerCase().replace(/_/g, '-')] = mode(key, defaultReplyMode);
+  }
+  return {
+    jetstreamUrl,
+    jetstreamRewindMs: dur('ATPROTO_JETSTREAM_REWIND', 5_000),
+    maxMentionAgeMs: dur('ATPROTO_MAX_MENTION_AGE', 3_600_000),
+    catchupLagMs: dur('ATPROTO_CATCHUP_LAG', 120_000),
+    catchupIntervalMs: dur('ATPROTO_CATCHUP_INTERVAL', 20_000),
+    replyModes,
+    defaultReplyMode,
+    maxPending: int('ATPROTO_TRIGGER_MAX_PENDING', 256, 1),
+    cacheSize: int('ATPROTO_TRIGGER_CACHE_SIZE', 100_000, 100),
+    notificationsPollMs: dur('ATPROTO_NOTIFICATIONS_POLL', 0),
+  };
+}
+
+/** The reply mode of one agent. */
+export function replyModeOf(live: AtprotoLiveConfig, agent: string): ReplyMode {
+  return live.replyModes[agent] ?? live.defaultReplyMode;
+}

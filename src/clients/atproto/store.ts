@@ -21,6 +21,10 @@ export interface MentionRow {
   reply_uri: string | null;
   run_id: string | null;
   attempts: number;
+  /** When the mentioning post was made (firehose/Jetstream event time); null when unknown. */
+  event_time: Date | null;
+  created_at: Date;
+  updated_at: Date;
 }
 
 export type NewMention = Pick<MentionRow, 'mention_uri' | 'agent' | 'agent_did' | 'author_did' | 'mention_cid' | 'root_uri' | 'root_cid' | 'text'>;
@@ -189,14 +193,78 @@ export class AtprotoStore {
 
   // ---- mentions (idempotency of reply-to-mention) -------------------------------------
 
-  /** Inserts the mention once; returns false when it was already known. */
-  async addMention(m: NewMention): Promise<boolean> {
+  /**
+   * Inserts the mention once; returns false when it was already known. A decision made
+   * before any run (too old, reply mode) is recorded directly as `skipped` with its reason.
+   */
+  async addMention(m: NewMention, o: { eventTime?: Date; skipped?: string } = {}): Promise<boolean> {
     const r = await this.db.query(
-      `insert into atproto_mentions(mention_uri, agent, agent_did, author_did, mention_cid, root_uri, root_cid, text)
-       values ($1,$2,$3,$4,$5,$6,$7,$8) on conflict do nothing`,
-      [m.mention_uri, m.agent, m.agent_did, m.author_did, m.mention_cid, m.root_uri, m.root_cid, m.text],
+      `insert into atproto_mentions(mention_uri, agent, agent_did, author_did, mention_cid, root_uri, root_cid, text, event_time, status, reason)
+       values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) on conflict do nothing`,
+      [m.mention_uri, m.agent, m.agent_did, m.author_did, m.mention_cid, m.root_uri, m.root_cid, m.text, o.eventTime ?? null, o.skipped ? 'skipped' : 'pending', o.skipped ?? null],
     );
     return (r.rowCount ?? 0) > 0;
+  }
+
+  // ---- autonomy (pause/resume, decisions) ---------------------------------------------
+
+  /** The agents whose autonomy is paused (every replica reads the same rows). */
+  async pausedAgents(): Promise<Set<string>> {
+    const r = await this.db.query<{ agent: string }>('select agent from atproto_agent_state where paused');
+    return new Set(r.rows.map((x) => x.agent));
+  }
+
+  async isPaused(agent: string): Promise<boolean> {
+    const r = await this.db.query<{ paused: boolean }>('select paused from atproto_agent_state where agent = $1', [agent]);
+    return !!r.rows[0]?.paused;
+  }
+
+  async setPaused(agent: string, paused: boolean, by?: string, reason?: string): Promise<{ agent: string; paused: boolean; reason: string | null; updated_by: string | null; updated_at: Date }> {
+    const r = await this.db.query(
+      `insert into atproto_agent_state(agent, paused, reason, updated_by) values ($1,$2,$3,$4)
+       on conflict (agent) do update set paused = excluded.paused, reason = excluded.reason, updated_by = excluded.updated_by, updated_at = now()
+       returning agent, paused, reason, updated_by, updated_at`,
+      [agent, paused, reason ?? null, by ?? null],
+    );
+    return r.rows[0];
+  }
+
+  async agentState(agent: string): Promise<{ paused: boolean; reason: string | null; updated_by: string | null; updated_at: Date | null }> {
+    const r = await this.db.query('select paused, reason, updated_by, updated_at from atproto_agent_state where agent = $1', [agent]);
+    return r.rows[0] ?? { paused: false, reason: null, updated_by: null, updated_at: null };
+  }
+
+  /** Every decision about this agent's mentions, newest first: answered, skipped and why, pending. */
+  async decisions(agent: string, limit: number, status?: string): Promise<MentionRow[]> {
+    const r = await this.db.query<MentionRow>(
+      `select * from atproto_mentions where agent = $1 ${status ? 'and status = $3' : ''} order by updated_at desc, mention_uri limit $2`,
+      status ? [agent, limit, status] : [agent, limit],
+    );
+    return r.rows;
+  }
+
+  async decisionCounts(agent: string): Promise<Record<string, number>> {
+    const r = await this.db.query<{ status: string; n: string }>('select status, count(*) as n from atproto_mentions where agent = $1 group by status', [agent]);
+    return Object.fromEntries(r.rows.map((x) => [x.status, Number(x.n)]));
+  }
+
+  /** Thread roots the agents take part in, newest first (warms the trigger's relevance cache). */
+  async knownThreadRoots(limit: number): Promise<string[]> {
+    await this.settled();
+    const r = await this.db.query<{ uri: string }>(
+      `select uri from (
+         select coalesce(root_uri, uri) as uri, created_at from atproto_posts
+         union all select root_uri as uri, created_at from atproto_mentions
+       ) x group by uri order by max(created_at) desc limit $1`,
+      [limit],
+    );
+    return r.rows.map((x) => x.uri);
+  }
+
+  /** Other accounts' replies already indexed, newest first (their deletions are relevant). */
+  async indexedReplyUris(limit: number): Promise<string[]> {
+    const r = await this.db.query<{ uri: string }>('select uri from atproto_thread_replies order by indexed_at desc limit $1', [limit]);
+    return r.rows.map((x) => x.uri);
   }
 
   async getMention(uri: string, agent: string): Promise<MentionRow | undefined> {
@@ -246,7 +314,8 @@ export class AtprotoStore {
   /** Mentions left unfinished (a crash, a restart): pending, or running with an expired lease. */
   async unfinishedMentions(limit = 50): Promise<MentionRow[]> {
     const r = await this.db.query<MentionRow>(
-      `select * from atproto_mentions where status = 'pending' or (status = 'running' and (lease_until is null or lease_until < now()))
+      `select * from atproto_mentions where (status = 'pending' or (status = 'running' and (lease_until is null or lease_until < now())))
+         and agent not in (select agent from atproto_agent_state where paused)
        order by created_at limit $1`,
       [limit],
     );

@@ -1,122 +1,172 @@
 /**
- * The firehose trigger: subscribes to com.atproto.sync.subscribeRepos on the relay
- * (RELAY_URL) or the PDS itself with @atproto/sync, and turns posts that mention an
- * agent or reply to one into mention rows (Postgres) handed to the MentionProcessor.
- * The agents' own posts are indexed for the feed generator and the rate limits.
+ * The firehose trigger: reads com.atproto.sync.subscribeRepos from the relay
+ * (RELAY_URL) or the PDS itself and turns posts that mention an agent or reply to one
+ * into mention rows (Postgres) handed to the MentionProcessor; the agents' own posts and
+ * other accounts' replies in their threads are indexed.
  *
- * The cursor is saved in Postgres only after an event's rows are written (MemoryRunner
- * advances it when every earlier event is done), so a restart or a dropped connection
- * resumes where it stopped; @atproto/sync reconnects with exponential backoff.
+ * Cheap first, verified later: a frame is decoded (CBOR header + body, the CAR stays
+ * bytes); commits without an app.bsky.feed.post op are passed over; a post by someone
+ * else is only decoded when its CAR bytes contain an agent's DID or a reply root while
+ * thread roots are known (RelevanceFilter.mayConcern), and only a post that then
+ * concerns the agents has its commit signature and MST proof checked (the author's DID
+ * resolved through a bounded cache). Nothing unverified is written or answered.
+ *
+ * The cursor saved in Postgres never passes an unfinished relevant event (CursorTracker);
+ * while `ATPROTO_TRIGGER_MAX_PENDING` relevant events are in work the socket is not
+ * read (backpressure through @atproto/ws-client's high-water mark); reconnects back off
+ * exponentially up to 30 s and resume from the safe cursor.
  */
-import { IdResolver, MemoryCache } from '@atproto/identity';
-import { Firehose, MemoryRunner, type Event } from '@atproto/sync';
+import { IdResolver } from '@atproto/identity';
+import { decode, decodeAll } from '@atproto/lex-cbor';
+import { readCar, RepoVerificationError } from '@atproto/repo';
+import { parseCommitAuthenticated } from '@atproto/sync';
+import { websocket } from '@atproto/ws-client';
 import { clientOf, type AppContext } from '../../clients/context';
-import type { AtprotoClients } from '../../clients/atproto/clients';
 import type { MentionProcessor } from './mentions';
-import type { NewMention } from '../../clients/atproto/store';
+import { LruDidCache, type PostRecord } from './relevance';
+import { CursorTracker, TriggerCore, UnverifiedEvent, type Trigger } from './trigger';
 
-interface PostRecord {
-  text?: string;
-  createdAt?: string;
-  facets?: Array<{ features?: Array<{ $type?: string; did?: string }> }>;
-  reply?: { root: { uri: string; cid: string }; parent: { uri: string; cid: string } };
-  embed?: { $type?: string; record?: { uri?: string }; };
-  labels?: { values?: Array<{ val: string }> };
+const POST = 'app.bsky.feed.post';
+const POST_PREFIX = `${POST}/`;
+
+interface CommitOp {
+  action: 'create' | 'update' | 'delete';
+  path: string;
+  cid: { toString(): string; equals(o: unknown): boolean } | null;
+}
+interface CommitBody {
+  seq: number;
+  repo: string;
+  time: string;
+  rev: string;
+  commit: unknown;
+  ops: CommitOp[];
+  blocks: Uint8Array;
+  tooBig?: boolean;
 }
 
-/** The agents a post is addressed to: mentioned by DID in a facet, or answered directly. */
-export function addressedAgents(clients: AtprotoClients, authorDid: string, record: PostRecord): string[] {
-  const dids = new Set<string>();
-  for (const f of record.facets ?? []) for (const feat of f.features ?? []) if (feat.$type === 'app.bsky.richtext.facet#mention' && feat.did) dids.add(feat.did);
-  const parent = record.reply?.parent.uri;
-  if (parent?.startsWith('at://')) dids.add(parent.slice(5).split('/')[0]!);
-  const out: string[] = [];
-  for (const did of dids) {
-    const acc = clients.accountByDid(did);
-    if (acc && acc.did !== authorDid) out.push(acc.name);
-  }
-  return out;
-}
-
-export interface FirehoseTrigger {
-  stop(): Promise<void>;
-}
-
-export async function startFirehoseTrigger(ctx: AppContext, processor: MentionProcessor): Promise<FirehoseTrigger> {
+export async function startFirehoseTrigger(ctx: AppContext, processor: MentionProcessor): Promise<Trigger> {
   const clients = clientOf(ctx, 'atproto');
-  const store = clients.store;
-  const logger = ctx.logger.child({ feature: 'atproto', part: 'firehose' });
+  const live = ctx.config.atproto.live;
   const cursorName = `firehose:${clients.firehoseUrl}`;
-  const startCursor = await store.getCursor(cursorName);
-  const runner = new MemoryRunner({ startCursor, setCursor: (seq) => store.setCursor(cursorName, seq) });
+  const startCursor = await clients.store.getCursor(cursorName);
+  const tracker = new CursorTracker(live.maxPending, startCursor);
+  const core = new TriggerCore(ctx, processor, tracker, cursorName);
+  await core.warm();
+  const { logger, filter } = core;
+  const didCache = new LruDidCache(live.cacheSize);
+  const idResolver = new IdResolver({ plcUrl: clients.plcUrl, timeout: 5000, fetch: globalThis.fetch, didCache });
+  const matchPost = (col: string) => col === POST;
 
-  const handleEvent = async (evt: Event) => {
-    if (evt.event !== 'create' && evt.event !== 'delete') return;
-    if (evt.collection !== 'app.bsky.feed.post') return;
-    if (evt.event === 'delete') {
-      if (!clients.accountByDid(evt.did)) await store.forgetThreadReply(evt.uri.toString());
-      return;
+  /** Verifies the commit (signature + MST proofs of its post ops) and applies its posts. */
+  const verifyAndApply = async (body: CommitBody) => {
+    let verified;
+    try {
+      verified = await parseCommitAuthenticated(idResolver, body as never, matchPost);
+    } catch (err) {
+      if (err instanceof RepoVerificationError || (err as Error)?.name === 'DidNotFoundError' || /could not resolve|no atproto signing key|did not found/i.test(String((err as Error)?.message)))
+        throw new UnverifiedEvent(`commit ${body.seq} by ${body.repo}: ${(err as Error).message}`);
+      throw err;
     }
-    const record = evt.record as unknown as PostRecord;
-    const uri = evt.uri.toString();
-    const own = clients.accountByDid(evt.did);
-    if (own) {
-      await store.recordPost({ uri, agent: own.name, did: evt.did, cid: evt.cid.toString(), text: record.text ?? '', rootUri: record.reply?.root.uri, parentUri: record.reply?.parent.uri, createdAt: record.createdAt });
-    }
-    for (const agent of addressedAgents(clients, evt.did, record)) {
-      const acc = clients.account(agent);
-      const m: NewMention = {
-        mention_uri: uri,
-        agent,
-        agent_did: acc.did,
-        author_did: evt.did,
-        mention_cid: evt.cid.toString(),
-        root_uri: record.reply?.root.uri ?? uri,
-        root_cid: record.reply?.root.cid ?? evt.cid.toString(),
-        text: record.text ?? '',
-      };
-      if (await store.addMention(m)) {
-        logger.debug('mention', { agent, uri });
-        processor.enqueue(uri, agent);
-      }
-    }
-    // Other accounts' replies in the agents' threads: thread context without an AppView.
-    const reply = record.reply;
-    if (!own && reply?.root?.uri && reply.parent?.uri) {
-      await store.indexThreadReply({
-        uri,
-        did: evt.did,
-        cid: evt.cid.toString(),
-        text: typeof record.text === 'string' ? record.text : '',
-        rootUri: reply.root.uri,
-        parentUri: reply.parent.uri,
-        automated: !!record.labels?.values?.some((l) => l.val === 'bot'),
-      });
+    for (const evt of verified) {
+      if (evt.event === 'create') await core.apply({ action: 'create', did: evt.did, uri: evt.uri.toString(), cid: evt.cid.toString(), record: evt.record as PostRecord, time: new Date(body.time) });
+      else if (evt.event === 'delete') await core.apply({ action: 'delete', did: evt.did, uri: evt.uri.toString(), time: new Date(body.time) });
     }
   };
 
-  const firehose = new Firehose({
-    service: clients.firehoseUrl,
-    // Signing keys are cached; a commit that fails to verify makes @atproto/sync re-resolve the key.
-    idResolver: new IdResolver({ plcUrl: clients.plcUrl, fetch: globalThis.fetch, didCache: new MemoryCache(5 * 60_000, 60 * 60_000) }),
-    runner,
-    filterCollections: ['app.bsky.feed.post'],
-    excludeIdentity: true,
-    excludeAccount: true,
-    excludeSync: true,
-    maxReconnectSeconds: 30,
-    handleEvent,
-    onError: (err) => logger.warn('firehose error', { error: err, cause: (err as { cause?: unknown }).cause }),
-  });
-  void firehose.start();
-  logger.info('firehose subscribed', { service: clients.firehoseUrl, cursor: startCursor ?? 'live' });
+  /** Decides from the commit alone whether it concerns the agents (no DID resolution, no signature). */
+  const relevant = async (body: CommitBody): Promise<boolean> => {
+    const postOps = body.ops.filter((op) => op.path.startsWith(POST_PREFIX));
+    if (!postOps.length) return false;
+    if (filter.isAgent(body.repo)) return true;
+    for (const op of postOps) {
+      if (op.action === 'delete') {
+        if (filter.indexedReplies.has(`at://${body.repo}/${op.path}`)) return true;
+        continue;
+      }
+      if (op.action !== 'create' || !op.cid || !filter.mayConcern(body.blocks)) continue;
+      const car = await readCar(body.blocks, { skipCidVerification: true });
+      const bytes = car.blocks.get(op.cid as never);
+      if (!bytes) continue;
+      const record = decode(bytes) as PostRecord;
+      if (record && typeof record === 'object' && filter.isRelevant(filter.classify(record))) return true;
+    }
+    return false;
+  };
+
+  const abort = new AbortController();
+  const stopSaver = core.startCursorSaver();
+  const url = clients.firehoseUrl;
+  const stream = websocket(
+    () => {
+      const c = tracker.safe();
+      return `${url}/xrpc/com.atproto.sync.subscribeRepos${c !== undefined ? `?cursor=${c}` : ''}`;
+    },
+    {
+      dataMode: 'binary',
+      maxReconnectSeconds: 30,
+      signal: abort.signal,
+      highWaterMark: 4 * 1024 * 1024,
+      onConnect: () => {
+        core.connected = true;
+      },
+      onDisconnect: () => {
+        core.connected = false;
+      },
+      onReconnect: (error, { attempt }) => logger.warn('firehose reconnecting', { attempt, error }),
+    },
+  );
+
+  const loop = (async () => {
+    try {
+      for await (const chunk of stream) {
+        let header: { op?: number; t?: string };
+        let body: Record<string, unknown>;
+        try {
+          const frame = decodeAll(chunk as Uint8Array);
+          header = frame.next().value as typeof header;
+          body = frame.next().value as typeof body;
+        } catch (err) {
+          logger.warn('undecodable firehose frame', { error: err });
+          continue;
+        }
+        if (header?.op !== 1) {
+          logger.warn('firehose error frame', { error: body?.error, message: body?.message });
+          continue;
+        }
+        const seq = typeof body.seq === 'number' ? body.seq : undefined;
+        if (seq === undefined) continue;
+        core.counters.events++;
+        if (typeof body.time === 'string') core.lastEventTime = Date.parse(body.time);
+        if (header.t === '#commit') {
+          const c = body as unknown as CommitBody;
+          let isRelevant = false;
+          try {
+            isRelevant = await relevant(c);
+          } catch (err) {
+            logger.debug('unparsable commit passed over', { seq, error: err });
+          }
+          if (isRelevant) await core.schedule(seq, c.repo, () => verifyAndApply(c));
+          else tracker.seen(seq);
+        } else {
+          // A changed identity may have a new signing key or PDS: forget the cached document.
+          if (header.t === '#identity' && typeof body.did === 'string') await didCache.clearEntry(body.did);
+          tracker.seen(seq);
+        }
+      }
+    } catch (err) {
+      if (!abort.signal.aborted) logger.error('firehose stopped', { error: err });
+    }
+  })();
+  logger.info('firehose subscribed', { service: url, cursor: startCursor ?? 'live' });
+
   return {
+    stats: () => ({ ...core.stats('firehose', url), caches: { ...core.stats('firehose', url).caches, didDocuments: didCache.size } }),
     async stop() {
-      // Firehose.destroy() only settles once its read loop sees the abort; a loop that
-      // ended otherwise would hold shutdown forever, so both waits are bounded.
-      const bounded = (p: Promise<unknown>) => Promise.race([p, new Promise((r) => setTimeout(r, 2000).unref())]);
-      await bounded(firehose.destroy());
-      await bounded(runner.destroy());
+      abort.abort();
+      await Promise.race([loop, new Promise((r) => setTimeout(r, 2000).unref())]);
+      await core.drain();
+      await stopSaver();
     },
   };
 }

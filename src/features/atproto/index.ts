@@ -4,9 +4,10 @@
  *   createClients  ctx.clients.atproto: sessions, identity, record reads (AtprotoClients)
  *   tools/agents   the atproto-* tools and the `social` agent
  *   workflows      reply-to-mention, scheduled-post
- *   routes         /xrpc: the feed generator (describeFeedGenerator, getFeedSkeleton)
+ *   routes         /xrpc: the feed generator (describeFeedGenerator, getFeedSkeleton);
+ *                  /admin/agents: pause/resume autonomy, decisions, trigger status (autonomy.ts)
  *   readiness      `pds`
- *   background     firehose trigger → reply-to-mention; scheduled posts; recovery sweep
+ *   background     firehose or Jetstream trigger → reply-to-mention; scheduled posts; recovery sweep
  */
 import type { Agent } from '@mastra/core/agent';
 import { ensureEmbeddedAccounts, readAccounts } from '../../../services/atproto/accounts';
@@ -22,7 +23,10 @@ import { createScheduledPostWorkflow } from '../../workflows/atproto/scheduled-p
 import { lead } from '../../db/leadership';
 import type { Feature } from '../types';
 import { createFeedGenerator } from './feed-generator';
+import { createAutonomyRouter, running } from './autonomy';
 import { startFirehoseTrigger } from './firehose';
+import { startJetstreamTrigger } from './jetstream';
+import { startNotificationsPoller } from './notifications';
 import { MentionProcessor } from './mentions';
 import { startSchedules } from './schedule';
 
@@ -115,7 +119,10 @@ export const atprotoFeature: Feature = {
   routes({ ctx }) {
     if (!ctx.clients.atproto) return [];
     // The XRPC router only answers /xrpc/* paths (everything else falls through).
-    return [['/', createFeedGenerator(ctx).router]];
+    return [
+      ['/', createFeedGenerator(ctx).router],
+      ['/admin/agents', createAutonomyRouter(ctx)],
+    ];
   },
 
   readiness(ctx) {
@@ -151,22 +158,37 @@ export const atprotoFeature: Feature = {
 
   async startBackground({ ctx, mastra, onStop }) {
     if (!ctx.clients.atproto) return;
-    // The firehose trigger, the recovery sweep and the schedules run on one replica at a
-    // time: the leader, chosen through Postgres (src/db/leadership.ts).
+    // The trigger (relay/PDS firehose or Jetstream, and the notifications fallback), the
+    // recovery sweep and the schedules run on one replica at a time: the leader, chosen
+    // through Postgres (src/db/leadership.ts). Pause/resume state lives in Postgres, so
+    // the admin routes work on every replica.
     const leader = lead({
       databaseUrl: ctx.urls.databaseUrl,
       name: 'atproto-triggers',
       logger: ctx.logger.child({ feature: 'atproto' }),
       pollMs: ctx.config.leadershipPollMs,
       start: async () => {
+        const stops: Array<() => Promise<void> | void> = [];
         const processor = new MentionProcessor(ctx, mastra);
-        const trigger = ctx.config.atproto.autoReply ? await startFirehoseTrigger(ctx, processor) : undefined;
-        if (trigger) processor.startRecovery();
+        running.set(ctx, { processor });
+        stops.push(() => processor.stop());
+        if (ctx.config.atproto.autoReply) {
+          await processor.refreshPaused(true);
+          const trigger = ctx.config.atproto.live.jetstreamUrl ? await startJetstreamTrigger(ctx, processor) : await startFirehoseTrigger(ctx, processor);
+          running.set(ctx, { processor, trigger });
+          stops.push(() => trigger.stop());
+          if (ctx.config.atproto.live.notificationsPollMs > 0) {
+            // The fallback source: polls the agents' notifications while the stream is down.
+            const poller = await startNotificationsPoller(ctx, processor, { shouldPoll: () => !trigger.stats().connected });
+            stops.push(() => poller.stop());
+          }
+          processor.startRecovery();
+        }
         const schedules = startSchedules(ctx, mastra);
+        stops.push(() => schedules.stop());
         return async () => {
-          await trigger?.stop();
-          await processor.stop();
-          schedules.stop();
+          running.delete(ctx);
+          for (const stop of stops.reverse()) await stop();
         };
       },
     });

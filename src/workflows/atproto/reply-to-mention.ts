@@ -32,6 +32,8 @@ const stateSchema = z.object({
   code: z.string().optional(),
   authorDid: z.string().optional(),
   rootUri: z.string().optional(),
+  /** When the mentioning post was made (ISO), for ATPROTO_MAX_MENTION_AGE. */
+  eventTime: z.string().optional(),
   thread: z.string().optional(),
   automatedAuthor: z.boolean().optional(),
   draft: z.string().optional(),
@@ -114,7 +116,7 @@ export function createReplyToMentionWorkflow(ctx: AppContext) {
       }
       const claimed = await store.claimMention(mentionUri, base.agent, runId, MENTION_LEASE_MS);
       if (!claimed) return { ...base, done: true, status: row?.status ?? 'unknown', reason: 'already handled or being handled by another run' };
-      return { ...base, authorDid: claimed.author_did, rootUri: claimed.root_uri, draft: claimed.draft ?? undefined };
+      return { ...base, authorDid: claimed.author_did, rootUri: claimed.root_uri, draft: claimed.draft ?? undefined, eventTime: claimed.event_time ? new Date(claimed.event_time).toISOString() : undefined };
     },
   });
 
@@ -151,6 +153,15 @@ export function createReplyToMentionWorkflow(ctx: AppContext) {
     execute: async ({ inputData: s }) => {
       if (s.done) return s;
       const skip = (reason: string) => end(s, 'skipped', { reason });
+      // Autonomy controls: a paused agent holds the mention (pending, answered after resume);
+      // one older than ATPROTO_MAX_MENTION_AGE by now (held while paused, or retried late) is skipped.
+      if (await store.isPaused(s.agent)) {
+        await store.finishMention(s.mentionUri, s.agent, 'pending', { reason: 'held: the agent is paused' });
+        return { ...s, done: true, status: 'pending', reason: 'held: the agent is paused' };
+      }
+      const maxAge = cfg.live.maxMentionAgeMs;
+      const ageMs = s.eventTime ? Date.now() - Date.parse(s.eventTime) : 0;
+      if (maxAge > 0 && ageMs > maxAge) return skip(`too old: ${Math.round(ageMs / 1000)} s after it was posted (ATPROTO_MAX_MENTION_AGE ${Math.round(maxAge / 1000)} s)`);
       const account = clients().account(s.agent);
       if (s.authorDid === account.did) return skip('the post is the agent’s own');
       const handle = await clients().resolveHandleOf(s.authorDid!).catch(() => undefined);
