@@ -23,7 +23,15 @@ const contentParts = z
   ]),
 )
   .max(MAX_CONTENT_PARTS, `at most ${MAX_CONTENT_PARTS} content parts per message`);
-const content = z.union([z.string(), contentParts]);
+/**
+ * A string or an array of parts. Checked by the input's own type, so the caller hears what
+ * is wrong with the parts (e.g. too many) instead of zod's generic "Invalid input" of a union.
+ */
+const content = z.union([z.string(), z.array(z.unknown())]).superRefine((v, ctx) => {
+  if (typeof v === 'string') return;
+  const r = contentParts.safeParse(v);
+  if (!r.success) for (const issue of r.error.issues) ctx.addIssue({ ...issue, code: 'custom', message: issue.message, path: issue.path } as never);
+}) as unknown as z.ZodType<string | z.infer<typeof contentParts>>;
 
 const message = z.discriminatedUnion('role', [
   z.object({ role: z.literal('system'), content, name: z.string().optional() }),
