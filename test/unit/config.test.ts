@@ -119,6 +119,18 @@ describe('config: every documented default (docs/configuration.md)', () => {
       longText: 'split',
       schedule: undefined,
       feedGeneratorDid: undefined,
+      live: {
+        jetstreamUrl: undefined,
+        jetstreamRewindMs: 5000,
+        notificationsPollMs: 0,
+        maxMentionAgeMs: 3_600_000,
+        catchupIntervalMs: 20_000,
+        catchupLagMs: 120_000,
+        defaultReplyMode: 'mentions+threads',
+        replyModes: {},
+        cacheSize: 100_000,
+        maxPending: 256,
+      },
     });
     expect(c.powersync).toEqual({
       url: undefined,

@@ -136,6 +136,7 @@ export async function startFirehoseTrigger(ctx: AppContext, processor: MentionPr
         }
         const seq = typeof body.seq === 'number' ? body.seq : undefined;
         if (seq === undefined) continue;
+        await core.anchor(seq, startCursor !== undefined);
         core.counters.events++;
         if (typeof body.time === 'string') core.lastEventTime = Date.parse(body.time);
         if (header.t === '#commit') {

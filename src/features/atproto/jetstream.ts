@@ -100,6 +100,7 @@ export async function startJetstreamTrigger(ctx: AppContext, processor: MentionP
         }
         const t = evt.time_us;
         if (typeof t !== 'number' || typeof evt.did !== 'string') continue;
+        await core.anchor(t, startCursor !== undefined);
         core.counters.events++;
         core.lastEventTime = Math.floor(t / 1000);
         const c = evt.commit;

@@ -247,6 +247,20 @@ export class TriggerCore {
     }
   }
 
+  private anchored = false;
+
+  /**
+   * Started without a saved cursor (first start: live), the first event's position is saved
+   * before that event is handled, so a leader that dies within the first second leaves its
+   * successor a cursor to resume from instead of another live start that would skip what
+   * came in between. Later saves follow the safe cursor (startCursorSaver).
+   */
+  async anchor(position: number, hadCursor: boolean): Promise<void> {
+    if (this.anchored) return;
+    this.anchored = true;
+    if (!hadCursor) await this.store.setCursor(this.cursorName, position - 1);
+  }
+
   /** Saves the safe cursor every second until stopped. */
   startCursorSaver(): () => Promise<void> {
     let saved = this.tracker.safe();
