@@ -1,145 +1,134 @@
 /**
- * bench/chat-overhead: what our OpenAI-compatible layer costs.
- * With THE SCRIPTED MODEL as an instant local upstream, at 1 and 50 concurrent clients:
- *   (a) the upstream directly, (b) agent.generate/stream in-process,
- *   (c) Mastra's own /api/agents/:id/generate|stream, (d) our /v1/chat/completions.
- * Every agent path uses memory (a fresh thread per request, stored in the embedded
- * Postgres), as /v1 does. Everything runs in this one process (server and load), so
- * peak RSS is the process's. Targets: (d) adds ≤ 2 ms p50 over (b); (d) ≤ (c).
+ * bench/chat-overhead: what an agent turn costs on top of the model, and what memory adds.
+ * THE SCRIPTED MODEL is an instant local upstream. This process only serves (the real
+ * system, FEATURES=none) and runs the in-process variants; the HTTP load comes from a
+ * child process (load.ts), so parsing responses does not compete with the server.
+ *
+ *   upstream             the scripted model directly (HTTP)
+ *   inprocess_stateless  agent.generate of the `assistant` agent without memory
+ *   inprocess_memory     agent.generate of `assistant` with Postgres memory (fresh thread)
+ *   mastra_route         Mastra's /api/agents/assistant/generate (fresh thread)
+ *   v1_json, v1_stream   our /v1/chat/completions (a fresh thread per request, as /v1 does)
+ *
+ * Every variant runs at 1 and 50 concurrent clients in this one run (BENCH_VARIANTS
+ * picks a subset, e.g. for a CPU profile). The JSON gets the load average before each
+ * variant and the idle RSS of the whole stack (this process + the embedded Postgres).
  */
+import { fork } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs/promises';
+import { Agent } from '@mastra/core/agent';
 import { startTestSystem } from '../../harness/system';
-import { load, readStream, table, writeResult, type LoadResult } from '../lib';
+import { ASSISTANT_INSTRUCTIONS } from '../../src/mastra/agents/assistant';
+import { resolveModel } from '../../src/mastra/model';
+import { createGeneralTools } from '../../src/tools';
+import { load, table, writeResult, type LoadResult } from '../lib';
 
 const N1 = Number(process.env.BENCH_N1 ?? 200);
 const N50 = Number(process.env.BENCH_N50 ?? 1000);
-const t = await startTestSystem({ env: { FEATURES: 'none', RATE_LIMIT_RPM: '0' } });
-const agent = t.system.runtime.mastra.getAgent('assistant');
-const base = t.system.url;
-const up = t.model.url;
-const msg = (i: number) => `benchmark message ${i}`;
-const json = { 'content-type': 'application/json' };
-let i = 0;
+const ALL = ['upstream', 'inprocess_stateless', 'inprocess_memory', 'mastra_route', 'v1_json', 'v1_stream'];
+const pick = process.env.BENCH_VARIANTS?.split(',').filter(Boolean) ?? ALL;
 
-const variants: Record<string, { stream: boolean; run: () => Promise<{ ok: boolean; ttftMs?: number }> }> = {
-  'a upstream direct': {
-    stream: false,
-    run: async () => {
-      const r = await fetch(`${up}/chat/completions`, { method: 'POST', headers: json, body: JSON.stringify({ model: 'scripted', messages: [{ role: 'user', content: msg(i++) }] }) });
-      await r.json();
-      return { ok: r.ok };
-    },
-  },
-  'b agent.generate': {
-    stream: false,
-    run: async () => {
-      const r = await agent.generate(msg(i++), { memory: { resource: 'bench', thread: randomUUID() } });
-      return { ok: r.text.startsWith('Echo:') };
-    },
-  },
-  'c mastra /api generate': {
-    stream: false,
-    run: async () => {
-      const r = await fetch(`${base}/api/agents/assistant/generate`, {
-        method: 'POST',
-        headers: json,
-        body: JSON.stringify({ messages: [{ role: 'user', content: msg(i++) }], memory: { resource: 'bench', thread: randomUUID() } }),
-      });
-      const body = await r.json();
-      return { ok: r.ok && String(body.text).startsWith('Echo:') };
-    },
-  },
-  'd our /v1 (json)': {
-    stream: false,
-    run: async () => {
-      const r = await fetch(`${base}/v1/chat/completions`, { method: 'POST', headers: json, body: JSON.stringify({ model: 'assistant', user: 'bench', messages: [{ role: 'user', content: msg(i++) }] }) });
-      const body = await r.json();
-      return { ok: r.ok && body.choices[0].message.content.startsWith('Echo:') };
-    },
-  },
-  'a upstream direct (stream)': {
-    stream: true,
-    run: async () => {
-      const t0 = performance.now();
-      const r = await fetch(`${up}/chat/completions`, { method: 'POST', headers: json, body: JSON.stringify({ model: 'scripted', stream: true, messages: [{ role: 'user', content: msg(i++) }] }) });
-      return { ok: r.ok, ttftMs: await readStream(r, '"content":"Echo', t0) };
-    },
-  },
-  'b agent.stream': {
-    stream: true,
-    run: async () => {
-      const t0 = performance.now();
-      const s = await agent.stream(msg(i++), { memory: { resource: 'bench', thread: randomUUID() } });
-      let ttftMs: number | undefined;
-      for await (const part of s.fullStream as AsyncIterable<{ type: string }>) if (ttftMs === undefined && part.type === 'text-delta') ttftMs = performance.now() - t0;
-      return { ok: ttftMs !== undefined, ttftMs };
-    },
-  },
-  'c mastra /api stream': {
-    stream: true,
-    run: async () => {
-      const t0 = performance.now();
-      const r = await fetch(`${base}/api/agents/assistant/stream`, {
-        method: 'POST',
-        headers: json,
-        body: JSON.stringify({ messages: [{ role: 'user', content: msg(i++) }], memory: { resource: 'bench', thread: randomUUID() } }),
-      });
-      const ttftMs = await readStream(r, '"text-delta"', t0);
-      return { ok: r.ok && ttftMs !== undefined, ttftMs };
-    },
-  },
-  'd our /v1 (stream)': {
-    stream: true,
-    run: async () => {
-      const t0 = performance.now();
-      const r = await fetch(`${base}/v1/chat/completions`, {
-        method: 'POST',
-        headers: json,
-        body: JSON.stringify({ model: 'assistant', user: 'bench', stream: true, messages: [{ role: 'user', content: msg(i++) }] }),
-      });
-      const ttftMs = await readStream(r, '"content":"Echo', t0);
-      return { ok: r.ok && ttftMs !== undefined, ttftMs };
-    },
-  },
+const t = await startTestSystem({ env: { FEATURES: 'none', RATE_LIMIT_RPM: '0' } });
+const { mastra } = t.system.runtime;
+const withMemory = mastra.getAgent('assistant');
+// The same agent (model, instructions, tools) without memory, registered the same way.
+const stateless = new Agent({
+  id: 'assistant-stateless',
+  name: 'assistant-stateless',
+  instructions: ASSISTANT_INSTRUCTIONS,
+  model: resolveModel(t.system.ctx.config, 'assistant'),
+  maxRetries: 0,
+  tools: createGeneralTools(),
+});
+mastra.addAgent(stateless, 'assistant-stateless');
+let i = 0;
+const IN_PROCESS: Record<string, () => Promise<{ ok: boolean }>> = {
+  inprocess_stateless: async () => ({ ok: (await stateless.generate(`benchmark message ${i++}`)).text.startsWith('Echo:') }),
+  inprocess_memory: async () => ({ ok: (await withMemory.generate(`benchmark message ${i++}`, { memory: { resource: 'bench', thread: randomUUID() } })).text.startsWith('Echo:') }),
 };
 
-const results: Record<string, Record<string, LoadResult>> = {};
+/** RSS and PSS (MB) of this process plus every process of the embedded Postgres. */
+function stackMemory() {
+  const pgPid = Number(fs.readFileSync(path.join(t.dataDir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0]);
+  const pids = [process.pid, pgPid];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pgPid) pids.push(Number(d));
+    } catch {}
+  }
+  const field = (pid: number, file: string, key: string) => {
+    try {
+      const m = fs.readFileSync(`/proc/${pid}/${file}`, 'utf8').match(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm'));
+      return m ? Number(m[1]) / 1024 : 0;
+    } catch {
+      return 0;
+    }
+  };
+  const sum = (file: string, key: string) => +pids.reduce((a, p) => a + field(p, file, key), 0).toFixed(1);
+  return { processes: pids.length, app_rss_mb: +field(process.pid, 'status', 'VmRSS').toFixed(1), rss_sum_mb: sum('status', 'VmRSS'), pss_sum_mb: sum('smaps_rollup', 'Pss') };
+}
+
+const child = fork(path.join(import.meta.dirname, 'load.ts'), [], {
+  execArgv: ['--import', 'tsx'],
+  env: { ...process.env, BENCH_BASE: t.system.url, BENCH_UPSTREAM: t.model.url },
+  stdio: 'inherit',
+});
+const pending = new Map<string, (r: LoadResult) => void>();
+child.on('message', (m: { variant: string; result: LoadResult }) => pending.get(m.variant)?.(m.result));
+const remote = (variant: string, total: number, concurrency: number) =>
+  new Promise<LoadResult>((resolve) => {
+    pending.set(variant, resolve);
+    child.send({ variant, total, concurrency, warmup: Math.min(20, total) });
+  });
+
+const idleBefore = stackMemory();
+const variants: Record<string, Record<string, LoadResult & { loadavg1: number; server_peak_rss_mb: number }>> = {};
 const rows = [];
 for (const [conc, total] of [
   [1, N1],
   [50, N50],
 ] as const) {
-  for (const [name, v] of Object.entries(variants)) {
-    await load(v.run, Math.min(20, total), Math.min(conc, 10)); // warm-up
-    const r = await load(v.run, total, conc);
-    (results[name] ??= {})[`c${conc}`] = r;
-    rows.push({ variant: name, clients: conc, n: r.n, errors: r.errors, 'p50 ms': r.p50, 'p95 ms': r.p95, 'ttft p50': r.ttftP50, 'req/s': r.rps, 'peak RSS MB': r.peakRssMb });
+  for (const name of ALL.filter((v) => pick.includes(v))) {
+    const loadavg1 = +os.loadavg()[0]!.toFixed(2);
+    let peak = process.memoryUsage().rss;
+    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 25);
+    let r: LoadResult;
+    if (IN_PROCESS[name]) {
+      await load(IN_PROCESS[name], Math.min(20, total), Math.min(conc, 10));
+      r = await load(IN_PROCESS[name], total, conc);
+    } else r = await remote(name, total, conc);
+    clearInterval(sampler);
+    const server_peak_rss_mb = +(peak / 1048576).toFixed(1);
+    (variants[name] ??= {})[`c${conc}`] = { ...r, p50_ms: r.p50, p95_ms: r.p95, loadavg1, server_peak_rss_mb } as never;
+    rows.push({ variant: name, clients: conc, n: r.n, errors: r.errors, 'p50 ms': r.p50, 'p95 ms': r.p95, 'ttft p50': r.ttftP50, 'req/s': r.rps, 'server RSS MB': server_peak_rss_mb, load1: loadavg1 });
   }
 }
+child.disconnect();
+await new Promise((r) => setTimeout(r, 1000));
+const idleAfter = stackMemory();
 
-const verdict: Record<string, unknown> = {};
-for (const c of ['c1', 'c50']) {
-  const b = results['b agent.generate']![c]!.p50;
-  const cc = results['c mastra /api generate']![c]!.p50;
-  const d = results['d our /v1 (json)']![c]!.p50;
-  const bs = results['b agent.stream']![c]!.p50;
-  const cs = results['c mastra /api stream']![c]!.p50;
-  const ds = results['d our /v1 (stream)']![c]!.p50;
-  verdict[c] = {
-    json_added_over_in_process_ms: +(d - b).toFixed(2),
-    stream_added_over_in_process_ms: +(ds - bs).toFixed(2),
-    json_ours_minus_mastra_api_ms: +(d - cc).toFixed(2),
-    stream_ours_minus_mastra_api_ms: +(ds - cs).toFixed(2),
-  };
-}
-
-console.log('\nbench/chat-overhead (instant scripted upstream; every agent path stores a fresh memory thread in Postgres)\n');
+console.log('\nbench/chat-overhead (instant scripted upstream; load from a separate process; memory variants use a fresh thread per request)\n');
 console.log(table(rows));
-console.log('\nOur layer vs. in-process (b) and vs. Mastra /api (c), p50 ms:');
-console.log(table(Object.entries(verdict).map(([k, v]) => ({ clients: k, ...(v as Record<string, number>) }))));
-const file = await writeResult('chat-overhead', { params: { N1, N50 }, results, verdict });
+const v = (n: string, c: string, k: 'p50' | 'rps') => variants[n]?.[c]?.[k];
+const summary = {
+  memory_cost_c1_p50_ms: +((v('inprocess_memory', 'c1', 'p50') ?? NaN) - (v('inprocess_stateless', 'c1', 'p50') ?? NaN)).toFixed(2),
+  v1_json_over_stateless_c1_p50_ms: +((v('v1_json', 'c1', 'p50') ?? NaN) - (v('inprocess_stateless', 'c1', 'p50') ?? NaN)).toFixed(2),
+  v1_json_c50_rps: +(v('v1_json', 'c50', 'rps') ?? NaN).toFixed(1),
+};
+console.log('\n', summary);
+console.log('idle stack memory (this process + embedded Postgres), before / after the load:', idleBefore, idleAfter);
+const file = await writeResult('chat-overhead', {
+  params: { N1, N50, cores: os.cpus().length, features: 'none' },
+  loadavg: { start: os.loadavg(), end: os.loadavg() },
+  idle_stack_memory: { before_load: idleBefore, after_load: idleAfter },
+  summary,
+  variants,
+});
 console.log(`\nJSON: ${file}`);
 await t.stop();
-await fs.rm(t.dataDir, { recursive: true, force: true }).catch(() => {});
 process.exit(0);
