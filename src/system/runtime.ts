@@ -6,11 +6,12 @@
  */
 import { Mastra } from '@mastra/core';
 import type { Agent } from '@mastra/core/agent';
-import { Memory } from '@mastra/memory';
-import { PostgresStore } from '@mastra/pg';
+import type { Memory } from '@mastra/memory';
+import type { PostgresStore } from '@mastra/pg';
 import type { AppContext } from '../clients/context';
 import { enabledFeatures } from '../features';
 import { createAssistantAgent } from '../mastra/agents/assistant';
+import { createMemory, createStorage } from '../mastra/memory';
 import { createGeneralTools } from '../tools';
 import { JsonMastraLogger } from './mastra-logger';
 
@@ -20,19 +21,10 @@ export interface Runtime {
   memory: Memory;
 }
 
-export function createMemory(storage: PostgresStore): Memory {
-  return new Memory({
-    storage,
-    options: {
-      lastMessages: 40,
-      workingMemory: { enabled: true, scope: 'resource' },
-      generateTitle: false,
-    },
-  });
-}
+export { createMemory };
 
 export function createRuntime(ctx: AppContext): Runtime {
-  const storage = new PostgresStore({ id: 'one-agents-pg', connectionString: ctx.urls.databaseUrl });
+  const storage = createStorage(ctx.urls.databaseUrl);
   const memory = createMemory(storage);
   const features = enabledFeatures(ctx.config);
   const agents: Record<string, Agent> = Object.assign({ assistant: createAssistantAgent(ctx, memory) }, ...features.map((f) => f.agents?.(ctx, memory) ?? {}));
