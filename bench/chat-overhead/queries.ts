@@ -8,12 +8,15 @@ import pg from 'pg';
 import { startTestSystem } from '../../harness/system';
 
 const showSql = process.argv.includes('--sql');
+/** QUERIES_STACK=<regex>: print who sends the matching statements. */
+const stackFor = process.env.QUERIES_STACK;
 let log: string[] | undefined;
 const orig = pg.Client.prototype.query as (...a: unknown[]) => unknown;
 (pg.Client.prototype as unknown as { query: unknown }).query = function (this: pg.Client, ...args: unknown[]) {
   const q = args[0];
   const text = typeof q === 'string' ? q : ((q as { text?: string })?.text ?? '?');
   log?.push(text.replace(/\s+/g, ' ').trim().slice(0, 160));
+  if (log && stackFor && new RegExp(stackFor).test(text)) console.error(new Error(text.slice(0, 60)).stack?.split('\n').filter((l) => !l.includes('node:internal')).slice(2, 14).join('\n'));
   return orig.apply(this, args);
 };
 
