@@ -40,10 +40,8 @@ export const HTTP_VARIANTS: Record<string, () => Promise<{ ok: boolean; ttftMs?:
 };
 
 if (process.send) {
-  process.on('message', async (m: { variant: string; total: number; concurrency: number; warmup: number }) => {
-    const fn = HTTP_VARIANTS[m.variant]!;
-    await load(fn, m.warmup, Math.min(m.concurrency, 10));
-    const r = await load(fn, m.total, m.concurrency);
+  process.on('message', async (m: { variant: string; total: number; concurrency: number }) => {
+    const r = await load(HTTP_VARIANTS[m.variant]!, m.total, m.concurrency);
     process.send!({ variant: m.variant, result: r });
   });
   process.on('disconnect', () => process.exit(0));

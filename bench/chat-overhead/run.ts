@@ -10,9 +10,12 @@
  *   mastra_route         Mastra's /api/agents/assistant/generate (fresh thread)
  *   v1_json, v1_stream   our /v1/chat/completions (a fresh thread per request, as /v1 does)
  *
- * Every variant runs at 1 and 50 concurrent clients in this one run (BENCH_VARIANTS
- * picks a subset, e.g. for a CPU profile). The JSON gets the load average before each
- * variant and the idle RSS of the whole stack (this process + the embedded Postgres).
+ * Every variant runs at 1 and 50 concurrent clients in this one run, interleaved in
+ * BENCH_ROUNDS rounds (each round runs every variant once, in rotating order, with
+ * total/rounds requests), so a busy machine's load swings hit every variant alike; a
+ * variant's numbers are the medians over its rounds. BENCH_VARIANTS picks a subset
+ * (e.g. for a CPU profile). The JSON gets the load average of each round and the idle
+ * RSS of the whole stack (this process + the embedded Postgres).
  */
 import { fork } from 'node:child_process';
 import fs from 'node:fs';
@@ -28,6 +31,7 @@ import { load, table, writeResult, type LoadResult } from '../lib';
 
 const N1 = Number(process.env.BENCH_N1 ?? 200);
 const N50 = Number(process.env.BENCH_N50 ?? 1000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const ALL = ['upstream', 'inprocess_stateless', 'inprocess_memory', 'mastra_route', 'v1_json', 'v1_stream'];
 const pick = process.env.BENCH_VARIANTS?.split(',').filter(Boolean) ?? ALL;
 
@@ -83,29 +87,57 @@ child.on('message', (m: { variant: string; result: LoadResult }) => pending.get(
 const remote = (variant: string, total: number, concurrency: number) =>
   new Promise<LoadResult>((resolve) => {
     pending.set(variant, resolve);
-    child.send({ variant, total, concurrency, warmup: Math.min(20, total) });
+    child.send({ variant, total, concurrency });
   });
 
 const idleBefore = stackMemory();
-const variants: Record<string, Record<string, LoadResult & { loadavg1: number; server_peak_rss_mb: number }>> = {};
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+type Row = { p50_ms: number; p95_ms: number; rps: number; ttft_p50_ms?: number; n: number; errors: number; rounds: Array<LoadResult & { loadavg1: number }>; server_peak_rss_mb: number };
+const variants: Record<string, Record<string, Row>> = {};
 const rows = [];
+const names = ALL.filter((v) => pick.includes(v));
 for (const [conc, total] of [
   [1, N1],
   [50, N50],
 ] as const) {
-  for (const name of ALL.filter((v) => pick.includes(v))) {
-    const loadavg1 = +os.loadavg()[0]!.toFixed(2);
-    let peak = process.memoryUsage().rss;
-    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 25);
-    let r: LoadResult;
-    if (IN_PROCESS[name]) {
-      await load(IN_PROCESS[name], Math.min(20, total), Math.min(conc, 10));
-      r = await load(IN_PROCESS[name], total, conc);
-    } else r = await remote(name, total, conc);
-    clearInterval(sampler);
-    const server_peak_rss_mb = +(peak / 1048576).toFixed(1);
-    (variants[name] ??= {})[`c${conc}`] = { ...r, p50_ms: r.p50, p95_ms: r.p95, loadavg1, server_peak_rss_mb } as never;
-    rows.push({ variant: name, clients: conc, n: r.n, errors: r.errors, 'p50 ms': r.p50, 'p95 ms': r.p95, 'ttft p50': r.ttftP50, 'req/s': r.rps, 'server RSS MB': server_peak_rss_mb, load1: loadavg1 });
+  const per = Math.max(1, Math.round(total / ROUNDS));
+  const rounds: Record<string, Array<LoadResult & { loadavg1: number }>> = {};
+  const peaks: Record<string, number> = {};
+  for (const name of names) {
+    // warm-up, once per variant and concurrency
+    if (IN_PROCESS[name]) await load(IN_PROCESS[name], Math.min(20, total), Math.min(conc, 10));
+    else await remote(name, Math.min(20, total), Math.min(conc, 10));
+  }
+  for (let round = 0; round < ROUNDS; round++) {
+    for (let k = 0; k < names.length; k++) {
+      const name = names[(k + round) % names.length]!;
+      const loadavg1 = +os.loadavg()[0]!.toFixed(2);
+      let peak = process.memoryUsage().rss;
+      const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 25);
+      const r = IN_PROCESS[name] ? await load(IN_PROCESS[name], per, conc) : await remote(name, per, conc);
+      clearInterval(sampler);
+      peaks[name] = Math.max(peaks[name] ?? 0, peak / 1048576);
+      (rounds[name] ??= []).push({ ...r, loadavg1 });
+    }
+  }
+  for (const name of names) {
+    const rs = rounds[name]!;
+    const ttft = rs.map((r) => r.ttftP50).filter((x): x is number => x !== undefined);
+    const row: Row = {
+      p50_ms: +median(rs.map((r) => r.p50)).toFixed(2),
+      p95_ms: +median(rs.map((r) => r.p95)).toFixed(2),
+      rps: +median(rs.map((r) => r.rps)).toFixed(1),
+      ...(ttft.length ? { ttft_p50_ms: +median(ttft).toFixed(2) } : {}),
+      n: rs.reduce((a, r) => a + r.n, 0),
+      errors: rs.reduce((a, r) => a + r.errors, 0),
+      server_peak_rss_mb: +peaks[name]!.toFixed(1),
+      rounds: rs,
+    };
+    (variants[name] ??= {})[`c${conc}`] = row;
+    rows.push({ variant: name, clients: conc, n: row.n, errors: row.errors, 'p50 ms': row.p50_ms, 'p95 ms': row.p95_ms, 'ttft p50': row.ttft_p50_ms, 'req/s': row.rps, 'server RSS MB': row.server_peak_rss_mb, 'load1 (min-max)': `${Math.min(...rs.map((r) => r.loadavg1))}-${Math.max(...rs.map((r) => r.loadavg1))}` });
   }
 }
 child.disconnect();
@@ -114,16 +146,16 @@ const idleAfter = stackMemory();
 
 console.log('\nbench/chat-overhead (instant scripted upstream; load from a separate process; memory variants use a fresh thread per request)\n');
 console.log(table(rows));
-const v = (n: string, c: string, k: 'p50' | 'rps') => variants[n]?.[c]?.[k];
+const v = (n: string, c: string, k: 'p50_ms' | 'rps') => variants[n]?.[c]?.[k];
 const summary = {
-  memory_cost_c1_p50_ms: +((v('inprocess_memory', 'c1', 'p50') ?? NaN) - (v('inprocess_stateless', 'c1', 'p50') ?? NaN)).toFixed(2),
-  v1_json_over_stateless_c1_p50_ms: +((v('v1_json', 'c1', 'p50') ?? NaN) - (v('inprocess_stateless', 'c1', 'p50') ?? NaN)).toFixed(2),
+  memory_cost_c1_p50_ms: +((v('inprocess_memory', 'c1', 'p50_ms') ?? NaN) - (v('inprocess_stateless', 'c1', 'p50_ms') ?? NaN)).toFixed(2),
+  v1_json_over_stateless_c1_p50_ms: +((v('v1_json', 'c1', 'p50_ms') ?? NaN) - (v('inprocess_stateless', 'c1', 'p50_ms') ?? NaN)).toFixed(2),
   v1_json_c50_rps: +(v('v1_json', 'c50', 'rps') ?? NaN).toFixed(1),
 };
 console.log('\n', summary);
 console.log('idle stack memory (this process + embedded Postgres), before / after the load:', idleBefore, idleAfter);
 const file = await writeResult('chat-overhead', {
-  params: { N1, N50, cores: os.cpus().length, features: 'none' },
+  params: { N1, N50, ROUNDS, cores: os.cpus().length, features: 'none' },
   loadavg: { start: os.loadavg(), end: os.loadavg() },
   idle_stack_memory: { before_load: idleBefore, after_load: idleAfter },
   summary,
