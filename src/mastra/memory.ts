@@ -5,7 +5,8 @@
  * - ChatMemory: Mastra's Memory (history per thread, working memory per user) whose
  *   output-side message-history processor is ours (PersistTurn): it saves a turn's
  *   messages without Mastra's fixed 10 ms sleep, and without re-reading the thread
- *   the agent has just loaded or created for this run.
+ *   the agent has just loaded or created for this run; a thread row just read answers
+ *   the turn's next reads of it.
  * - createChatStorage: PostgresStore whose workflow-snapshot domain does not write, and
  *   then delete, the "pending" snapshots of the agent's own internal loop workflows on
  *   every call; snapshots of suspended or paused runs (what a resume needs) and of every
@@ -125,10 +126,91 @@ function withPersistTurn<P extends { id?: string }>(processors: P[]): P[] {
   });
 }
 
-/** Memory whose message-history output processor is PersistTurn (the input side, which loads history, is Mastra's). */
+/** How long a thread row read from Postgres may answer the next reads of the same thread (at most THREAD_REUSES of them). */
+export const THREAD_REUSE_MS = 1000;
+const THREAD_REUSES = 2;
+const RECENT_MAX = 10_000;
+
+type Thread = NonNullable<Awaited<ReturnType<Memory['getThreadById']>>>;
+
+/**
+ * Memory for the chat path:
+ * - its message-history output processor is PersistTurn (the input side, which loads
+ *   history, is Mastra's);
+ * - a thread row just read from Postgres answers the next two reads of the same thread
+ *   within THREAD_REUSE_MS. A /v1 turn reads the thread three times (the ownership check
+ *   in the chat handler, the agent's own ownership check before the run, the agent's
+ *   after-run step); the last two now reuse the first. Any write of a thread through this
+ *   Memory drops it at once; a thread that does not exist is never remembered, so
+ *   creation still races only in the database. Ownership semantics are unchanged: a
+ *   thread's resourceId never changes in this app (nothing calls
+ *   updateThreadResourceId, which drops the entry too), and the reused row is at most
+ *   THREAD_REUSE_MS old, the same window in which a thread deleted by another process
+ *   during a turn already goes unnoticed upstream (the agent reads it once, at the start).
+ */
 export class ChatMemory extends Memory {
+  #recent = new Map<string, { thread: Thread; at: number; uses: number }>();
+
   override async getOutputProcessors(...args: Parameters<Memory['getOutputProcessors']>): ReturnType<Memory['getOutputProcessors']> {
     return withPersistTurn(await super.getOutputProcessors(...args));
+  }
+
+  override async getThreadById(args: Parameters<Memory['getThreadById']>[0]): Promise<Thread | null> {
+    // Only reads by id alone (what the chat handler and the agent do) are shared.
+    if (args.resourceId !== undefined) return super.getThreadById(args);
+    const key = args.threadId;
+    const hit = this.#recent.get(key);
+    if (hit && Date.now() - hit.at < THREAD_REUSE_MS && hit.uses < THREAD_REUSES) {
+      hit.uses++;
+      return { ...hit.thread, metadata: hit.thread.metadata ? { ...hit.thread.metadata } : hit.thread.metadata };
+    }
+    const thread = await super.getThreadById(args);
+    this.#recent.delete(key);
+    if (thread) {
+      this.#recent.set(key, { thread: { ...thread, metadata: thread.metadata ? { ...thread.metadata } : thread.metadata }, at: Date.now(), uses: 0 });
+      if (this.#recent.size > RECENT_MAX) this.#recent.delete(this.#recent.keys().next().value!);
+    }
+    return thread;
+  }
+
+  #forget(threadId: string) {
+    this.#recent.delete(threadId);
+  }
+
+  override async saveThread(args: Parameters<Memory['saveThread']>[0]) {
+    this.#forget(args.thread.id);
+    try {
+      return await super.saveThread(args);
+    } finally {
+      this.#forget(args.thread.id);
+    }
+  }
+
+  override async updateThread(args: Parameters<Memory['updateThread']>[0]) {
+    this.#forget(args.id);
+    try {
+      return await super.updateThread(args);
+    } finally {
+      this.#forget(args.id);
+    }
+  }
+
+  override async deleteThread(threadId: string) {
+    this.#forget(threadId);
+    try {
+      return await super.deleteThread(threadId);
+    } finally {
+      this.#forget(threadId);
+    }
+  }
+
+  override async updateThreadResourceId(args: Parameters<Memory['updateThreadResourceId']>[0]) {
+    this.#forget(args.threadId);
+    try {
+      return await super.updateThreadResourceId(args);
+    } finally {
+      this.#forget(args.threadId);
+    }
   }
 }
 
