@@ -2,7 +2,9 @@
  * bench/chat-overhead/queries.ts: how many SQL statements one chat turn sends to Postgres.
  * Wraps pg.Client#query (the Mastra store and the app pool both use `pg`) and counts
  * what runs during a /v1 turn on a new thread, on an existing thread, and during the
- * turn mirror (FEATURES=powersync). `npx tsx bench/chat-overhead/queries.ts [--sql]`.
+ * turn mirror (FEATURES=powersync; QUERIES_FEATURES overrides). `before_response`: the
+ * statements sent before the response arrived (the request path; a background drain
+ * may overlap it). `npx tsx bench/chat-overhead/queries.ts [--sql]`.
  */
 import pg from 'pg';
 import { startTestSystem } from '../../harness/system';
@@ -31,10 +33,12 @@ async function turn(threadId?: string) {
     body: JSON.stringify({ model: 'assistant', user: 'q', messages: [{ role: 'user', content: 'hello' }] }),
   });
   await r.json();
+  answeredAt = log?.length;
   return r.headers.get('x-thread-id')!;
 }
 
-const out: Record<string, { queries: number; transactions: number; sql?: string[] }> = {};
+let answeredAt: number | undefined;
+const out: Record<string, { queries: number; transactions: number; before_response: number; sql?: string[] }> = {};
 const measure = async (name: string, fn: () => Promise<unknown>) => {
   await settle();
   log = [];
@@ -44,7 +48,8 @@ const measure = async (name: string, fn: () => Promise<unknown>) => {
   log = undefined;
   // Replication / leadership polling of the embedded PowerSync stand-in is not the turn's.
   const mine = l.filter((s) => !/pg_logical|powersync_|pg_try_advisory|pg_advisory_unlock|^select 1$/i.test(s));
-  out[name] = { queries: mine.length, transactions: mine.filter((s) => /^begin/i.test(s)).length, ...(showSql ? { sql: mine } : {}) };
+  const early = l.slice(0, answeredAt).filter((s) => !/pg_logical|powersync_|pg_try_advisory|pg_advisory_unlock|^select 1$/i.test(s)).length;
+  out[name] = { queries: mine.length, transactions: mine.filter((s) => /^begin/i.test(s)).length, before_response: early, ...(showSql ? { sql: mine } : {}) };
 };
 
 await turn(); // warm-up (lazy init of stores, prepared statements)

@@ -11,17 +11,20 @@
  *   v1_json, v1_stream   our /v1/chat/completions (a fresh thread per request, as /v1 does)
  *
  * Every variant runs at 1 and 50 concurrent clients in this one run, interleaved in
- * BENCH_ROUNDS rounds (each round runs every variant once, in rotating order, with
+ * BENCH_CHAT_ROUNDS rounds (each round runs every variant once, in rotating order, with
  * total/rounds requests), so a busy machine's load swings hit every variant alike; a
- * variant's numbers are the medians over its rounds. BENCH_VARIANTS picks a subset
+ * variant's numbers are the medians over its rounds. BENCH_CHAT_VARIANTS picks a subset
  * (e.g. for a CPU profile). The JSON gets the load average of each round and the idle
  * RSS of the whole stack (this process + the embedded Postgres).
+ * BENCH_CPU_PROF=<dir>: a V8 CPU profile of this (the server) process over the load
+ * only, without start-up and shutdown (summarise it with profile.ts).
  */
 import { fork } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
+import { Session } from 'node:inspector/promises';
 import { Agent } from '@mastra/core/agent';
 import { startTestSystem } from '../../harness/system';
 import { ASSISTANT_INSTRUCTIONS } from '../../src/mastra/agents/assistant';
@@ -31,9 +34,9 @@ import { load, table, writeResult, type LoadResult } from '../lib';
 
 const N1 = Number(process.env.BENCH_N1 ?? 200);
 const N50 = Number(process.env.BENCH_N50 ?? 1000);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const ROUNDS = Number(process.env.BENCH_CHAT_ROUNDS ?? 5);
 const ALL = ['upstream', 'inprocess_stateless', 'inprocess_memory', 'mastra_route', 'v1_json', 'v1_stream'];
-const pick = process.env.BENCH_VARIANTS?.split(',').filter(Boolean) ?? ALL;
+const pick = process.env.BENCH_CHAT_VARIANTS?.split(',').filter(Boolean) ?? ALL;
 
 const t = await startTestSystem({ env: { FEATURES: 'none', RATE_LIMIT_RPM: '0' } });
 const { mastra } = t.system.runtime;
@@ -91,6 +94,13 @@ const remote = (variant: string, total: number, concurrency: number) =>
   });
 
 const idleBefore = stackMemory();
+const profDir = process.env.BENCH_CPU_PROF;
+const profiler = profDir ? new Session() : undefined;
+if (profiler) {
+  profiler.connect();
+  await profiler.post('Profiler.enable');
+  await profiler.post('Profiler.start');
+}
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
@@ -139,6 +149,13 @@ for (const [conc, total] of [
     (variants[name] ??= {})[`c${conc}`] = row;
     rows.push({ variant: name, clients: conc, n: row.n, errors: row.errors, 'p50 ms': row.p50_ms, 'p95 ms': row.p95_ms, 'ttft p50': row.ttft_p50_ms, 'req/s': row.rps, 'server RSS MB': row.server_peak_rss_mb, 'load1 (min-max)': `${Math.min(...rs.map((r) => r.loadavg1))}-${Math.max(...rs.map((r) => r.loadavg1))}` });
   }
+}
+if (profiler) {
+  const { profile } = await profiler.post('Profiler.stop');
+  fs.mkdirSync(profDir!, { recursive: true });
+  const out = path.join(profDir!, `chat-overhead-${process.pid}.cpuprofile`);
+  fs.writeFileSync(out, JSON.stringify(profile));
+  console.log(`CPU profile: ${out} (${rows.reduce((a, r) => a + r.n, 0)} requests)`);
 }
 child.disconnect();
 await new Promise((r) => setTimeout(r, 1000));
