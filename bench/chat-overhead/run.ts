@@ -7,6 +7,9 @@
  *   upstream             the scripted model directly (HTTP)
  *   inprocess_stateless  agent.generate of the `assistant` agent without memory
  *   inprocess_memory     agent.generate of `assistant` with Postgres memory (fresh thread)
+ *   inprocess_memory_upstream  the same agent with Mastra's stock Memory + PostgresStore on
+ *                        the same database, in a Mastra instance of its own: the memory
+ *                        path as it was before src/mastra/memory.ts, measured in the same run
  *   mastra_route         Mastra's /api/agents/assistant/generate (fresh thread)
  *   v1_json, v1_stream   our /v1/chat/completions (a fresh thread per request, as /v1 does)
  *
@@ -25,7 +28,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Session } from 'node:inspector/promises';
+import { Mastra } from '@mastra/core';
 import { Agent } from '@mastra/core/agent';
+import { Memory } from '@mastra/memory';
+import { PostgresStore } from '@mastra/pg';
 import { startTestSystem } from '../../harness/system';
 import { ASSISTANT_INSTRUCTIONS } from '../../src/mastra/agents/assistant';
 import { resolveModel } from '../../src/mastra/model';
@@ -35,7 +41,7 @@ import { load, table, writeResult, type LoadResult } from '../lib';
 const N1 = Number(process.env.BENCH_N1 ?? 200);
 const N50 = Number(process.env.BENCH_N50 ?? 1000);
 const ROUNDS = Number(process.env.BENCH_CHAT_ROUNDS ?? 5);
-const ALL = ['upstream', 'inprocess_stateless', 'inprocess_memory', 'mastra_route', 'v1_json', 'v1_stream'];
+const ALL = ['upstream', 'inprocess_stateless', 'inprocess_memory', 'inprocess_memory_upstream', 'mastra_route', 'v1_json', 'v1_stream'];
 const pick = process.env.BENCH_CHAT_VARIANTS?.split(',').filter(Boolean) ?? ALL;
 
 const t = await startTestSystem({ env: { FEATURES: 'none', RATE_LIMIT_RPM: '0' } });
@@ -51,10 +57,24 @@ const stateless = new Agent({
   tools: createGeneralTools(),
 });
 mastra.addAgent(stateless, 'assistant-stateless');
+// Stock Mastra: Memory + PostgresStore as src/system/runtime.ts configured them before src/mastra/memory.ts.
+const stockStore = new PostgresStore({ id: 'bench-stock-pg', connectionString: t.system.ctx.urls.databaseUrl });
+await stockStore.init();
+const stockAgent = new Agent({
+  id: 'assistant-stock',
+  name: 'assistant-stock',
+  instructions: ASSISTANT_INSTRUCTIONS,
+  model: resolveModel(t.system.ctx.config, 'assistant'),
+  maxRetries: 0,
+  tools: createGeneralTools(),
+  memory: new Memory({ storage: stockStore, options: { lastMessages: 40, workingMemory: { enabled: true, scope: 'resource' }, generateTitle: false } }),
+});
+new Mastra({ agents: { 'assistant-stock': stockAgent }, storage: stockStore, logger: false });
 let i = 0;
 const IN_PROCESS: Record<string, () => Promise<{ ok: boolean }>> = {
   inprocess_stateless: async () => ({ ok: (await stateless.generate(`benchmark message ${i++}`)).text.startsWith('Echo:') }),
   inprocess_memory: async () => ({ ok: (await withMemory.generate(`benchmark message ${i++}`, { memory: { resource: 'bench', thread: randomUUID() } })).text.startsWith('Echo:') }),
+  inprocess_memory_upstream: async () => ({ ok: (await stockAgent.generate(`benchmark message ${i++}`, { memory: { resource: 'bench', thread: randomUUID() } })).text.startsWith('Echo:') }),
 };
 
 /** RSS and PSS (MB) of this process plus every process of the embedded Postgres. */
@@ -165,6 +185,7 @@ console.log('\nbench/chat-overhead (instant scripted upstream; load from a separ
 console.log(table(rows));
 const v = (n: string, c: string, k: 'p50_ms' | 'rps') => variants[n]?.[c]?.[k];
 const summary = {
+  stock_memory_cost_c1_p50_ms: +((v('inprocess_memory_upstream', 'c1', 'p50_ms') ?? NaN) - (v('inprocess_stateless', 'c1', 'p50_ms') ?? NaN)).toFixed(2),
   memory_cost_c1_p50_ms: +((v('inprocess_memory', 'c1', 'p50_ms') ?? NaN) - (v('inprocess_stateless', 'c1', 'p50_ms') ?? NaN)).toFixed(2),
   v1_json_over_stateless_c1_p50_ms: +((v('v1_json', 'c1', 'p50_ms') ?? NaN) - (v('inprocess_stateless', 'c1', 'p50_ms') ?? NaN)).toFixed(2),
   v1_json_c50_rps: +(v('v1_json', 'c50', 'rps') ?? NaN).toFixed(1),
@@ -179,5 +200,6 @@ const file = await writeResult('chat-overhead', {
   variants,
 });
 console.log(`\nJSON: ${file}`);
+await stockStore.close();
 await t.stop();
 process.exit(0);
