@@ -114,6 +114,7 @@ const remote = (variant: string, total: number, concurrency: number) =>
   });
 
 const idleBefore = stackMemory();
+const loadavgStart = os.loadavg();
 const profDir = process.env.BENCH_CPU_PROF;
 const profiler = profDir ? new Session() : undefined;
 if (profiler) {
@@ -194,7 +195,7 @@ console.log('\n', summary);
 console.log('idle stack memory (this process + embedded Postgres), before / after the load:', idleBefore, idleAfter);
 const file = await writeResult('chat-overhead', {
   params: { N1, N50, ROUNDS, cores: os.cpus().length, features: 'none' },
-  loadavg: { start: os.loadavg(), end: os.loadavg() },
+  loadavg: { start: loadavgStart, end: os.loadavg() },
   idle_stack_memory: { before_load: idleBefore, after_load: idleAfter },
   summary,
   variants,
