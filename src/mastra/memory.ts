@@ -12,6 +12,7 @@
  *   every call; snapshots of suspended or paused runs (what a resume needs) and of every
  *   other workflow are stored as before.
  */
+import { randomUUID } from 'node:crypto';
 import type { MastraDBMessage, MessageList } from '@mastra/core/agent';
 import { MessageHistory } from '@mastra/core/processors';
 import type { RequestContext } from '@mastra/core/request-context';
@@ -234,13 +235,38 @@ export function createMemory(storage: PostgresStore): Memory {
 export const AGENT_LOOP_WORKFLOWS = new Set(['agentic-loop', 'executionWorkflow']);
 
 /**
+ * Run ids this process generated for agent calls (Mastra asks its id generator for
+ * { idType: 'run', source: 'agent' } unless the caller passes a runId, as a resume
+ * does). No snapshot can exist for such a run until this process stores one, so its
+ * createRun lookups need no query. Bounded; forgotten when the run's snapshots are
+ * deleted or one is stored.
+ */
+export class FreshRuns {
+  #ids = new Set<string>();
+  constructor(private max = 10_000) {}
+  add(id: string) {
+    this.#ids.add(id);
+    if (this.#ids.size > this.max) this.#ids.delete(this.#ids.values().next().value!);
+  }
+  has = (id: string) => this.#ids.has(id);
+  delete = (id: string) => this.#ids.delete(id);
+  /** For Mastra's setIdGenerator: random UUIDs, as Mastra's default; agent run ids are remembered. */
+  idGenerator = (context?: { idType?: string; source?: string }): string => {
+    const id = randomUUID();
+    if (context?.idType === 'run' && context.source === 'agent') this.add(id);
+    return id;
+  };
+}
+
+/**
  * The workflows domain without the agent loops' pending snapshots. A snapshot in any
  * other state (suspended, paused: what resuming needs) is stored; a run whose snapshot
  * was stored, or was found in storage (a resume, possibly in another process), has its
  * snapshots deleted at the end as before; other deletes of agent-loop runs are skipped
- * (nothing was written).
+ * (nothing was written). Lookups of a fresh agent run (FreshRuns) answer "none" without
+ * a query.
  */
-export function withoutAgentLoopPendingSnapshots(store: WorkflowsStorage): WorkflowsStorage {
+export function withoutAgentLoopPendingSnapshots(store: WorkflowsStorage, fresh = new FreshRuns()): WorkflowsStorage {
   const stored = new Set<string>();
   const key = (workflowName: string | undefined, runId: string) => `${workflowName}\u0000${runId}`;
   const overrides: Partial<WorkflowsStorage> = {
@@ -248,12 +274,15 @@ export function withoutAgentLoopPendingSnapshots(store: WorkflowsStorage): Workf
       if (AGENT_LOOP_WORKFLOWS.has(a.workflowName)) {
         if (a.snapshot?.status === 'pending') return;
         stored.add(key(a.workflowName, a.runId));
+        fresh.delete(a.runId);
       }
       return store.persistWorkflowSnapshot(a);
     },
     async getWorkflowRunById(a) {
+      const loop = a.workflowName !== undefined && AGENT_LOOP_WORKFLOWS.has(a.workflowName);
+      if (loop && fresh.has(a.runId)) return null;
       const run = await store.getWorkflowRunById(a);
-      if (run && a.workflowName && AGENT_LOOP_WORKFLOWS.has(a.workflowName)) stored.add(key(a.workflowName, a.runId));
+      if (run && loop) stored.add(key(a.workflowName, a.runId));
       return run;
     },
     async loadWorkflowSnapshot(a) {
@@ -262,6 +291,7 @@ export function withoutAgentLoopPendingSnapshots(store: WorkflowsStorage): Workf
       return snap;
     },
     async deleteWorkflowRunById(a) {
+      if (a.workflowName === 'executionWorkflow') fresh.delete(a.runId); // the loop's last delete
       if (AGENT_LOOP_WORKFLOWS.has(a.workflowName) && !stored.delete(key(a.workflowName, a.runId))) return;
       return store.deleteWorkflowRunById(a);
     },
@@ -278,15 +308,17 @@ export function withoutAgentLoopPendingSnapshots(store: WorkflowsStorage): Workf
 /** PostgresStore for the Mastra instance and memory (see withoutAgentLoopPendingSnapshots). */
 export class ChatStore extends PostgresStore {
   #workflows?: WorkflowsStorage;
+  /** Give `freshRuns.idGenerator` to the Mastra instance (setIdGenerator) to spare two lookups per agent call. */
+  readonly freshRuns = new FreshRuns();
 
   override async getStore<K extends keyof StorageDomains>(name: K): Promise<StorageDomains[K] | undefined> {
     const store = await super.getStore(name);
     if (name !== 'workflows' || !store) return store;
-    this.#workflows ??= withoutAgentLoopPendingSnapshots(store as WorkflowsStorage);
+    this.#workflows ??= withoutAgentLoopPendingSnapshots(store as WorkflowsStorage, this.freshRuns);
     return this.#workflows as never;
   }
 }
 
-export function createStorage(connectionString: string): PostgresStore {
+export function createStorage(connectionString: string): ChatStore {
   return new ChatStore({ id: 'one-agents-pg', connectionString });
 }

@@ -36,5 +36,6 @@ export function createRuntime(ctx: AppContext): Runtime {
     storage,
     logger: ctx.config.logLevel === 'silent' ? false : new JsonMastraLogger(ctx.logger.child({ component: 'mastra' }), level),
   });
+  mastra.setIdGenerator(storage.freshRuns.idGenerator);
   return { mastra, storage, memory };
 }
