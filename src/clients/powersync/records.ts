@@ -36,15 +36,17 @@ export interface TurnToMirror {
 /**
  * Writes one /v1 chat turn into conversations + messages, in the caller's transaction:
  * two statements. Message ids derive from `key` (the queue row), so a repeated copy
- * changes nothing; createdAt is `at` + 0, 1, 2… ms, which keeps the turn's order on
- * devices and puts it after the thread's earlier turns (queued earlier).
+ * changes nothing. createdAt is 0, 1, 2… ms after `at` (when the turn was queued), so
+ * a turn keeps its order on devices (they see milliseconds) and comes after the
+ * thread's earlier turns, whichever process copies it and when (a retried turn too), as
+ * long as a thread's turns are queued further apart than a turn has messages (ms),
+ * which the model call between them guarantees.
  */
-export async function writeTurn(db: pg.Pool | pg.PoolClient, t: TurnToMirror, key: string, at: Date): Promise<void> {
+export async function writeTurn(db: pg.Pool | pg.PoolClient, t: TurnToMirror, key: string, at: Date | string): Promise<void> {
   const conv = stableId('conversation', t.threadId);
   const roles = [...t.userMessages.map(() => 'user'), 'assistant'];
   const contents = [...t.userMessages, t.reply];
   const ids = roles.map((_, i) => stableId('turn-mirror', key, String(i)));
-  const times = roles.map((_, i) => new Date(at.getTime() + i));
   // The conversation is created on first use (or touched); rows go in only if it is the caller's.
   const r = await db.query(
     `with conv as (
@@ -53,14 +55,14 @@ export async function writeTurn(db: pg.Pool | pg.PoolClient, t: TurnToMirror, ke
        returning id
      )
      insert into messages (id, owner_id, conversation_id, role, content, created_at)
-     select m.id, $2, conv.id, m.role, m.content, m.created_at
-       from conv, unnest($6::text[], $7::text[], $8::text[], $9::timestamptz[]) as m(id, role, content, created_at)
+     select m.id, $2, conv.id, m.role, m.content, $9::timestamptz + (m.ord - 1) * interval '1 millisecond'
+       from conv, unnest($6::text[], $7::text[], $8::text[]) with ordinality as m(id, role, content, ord)
      on conflict (id) do nothing`,
-    [conv, t.resourceId, t.agent, t.threadId, t.userMessages[0]?.slice(0, 80) ?? null, ids, roles, contents, times],
+    [conv, t.resourceId, t.agent, t.threadId, t.userMessages[0]?.slice(0, 80) ?? null, ids, roles, contents, at],
   );
   if (r.rowCount === 0) {
     const owner = await db.query<{ owner_id: string }>('select owner_id from conversations where thread_id = $1', [t.threadId]);
-    if (owner.rows[0] && owner.rows[0].owner_id !== t.resourceId) throw new Error('thread belongs to another user');
+    if (owner.rows[0] && owner.rows[0].owner_id !== t.resourceId) throw new ForeignThreadError();
   }
 }
 
@@ -87,34 +89,47 @@ export async function enqueueTurnMirror(db: pg.Pool, t: TurnToMirror): Promise<v
   await db.query('insert into turn_mirror_queue (turn) values ($1)', [JSON.stringify(t)]);
 }
 
+/** A turn on another user's thread: never mirrored (as before the queue), so dropped from it. */
+export class ForeignThreadError extends Error {
+  constructor() {
+    super('thread belongs to another user');
+  }
+}
+
 /**
  * Copies up to `limit` queued turns into the synced tables and deletes them, in one
  * transaction; rows another process holds are skipped (FOR UPDATE SKIP LOCKED), so
- * several processes can drain at once and each turn lands exactly once. A turn that
- * cannot be mirrored (another user's thread) is logged by the caller and dropped, as
- * the direct mirror did. Returns how many rows were taken.
+ * several processes can drain at once and each turn lands exactly once. A turn on
+ * another user's thread is reported and dropped; a turn that fails otherwise (e.g. two
+ * drainers creating the same conversation at once) stays queued for the next drain,
+ * where its createdAt (from queued_at) still puts it in place. Returns how many rows
+ * were deleted.
  */
-export async function drainTurnMirrors(db: pg.Pool, limit = 100, onError?: (turn: TurnToMirror, err: unknown) => void): Promise<number> {
+export async function drainTurnMirrors(db: pg.Pool, limit = 100, onError?: (turn: TurnToMirror, err: unknown, dropped: boolean) => void): Promise<number> {
   const client = await db.connect();
   try {
     await client.query('begin');
-    const rows = await client.query<{ id: string; turn: TurnToMirror; queued_at: Date }>(
-      'select id, turn, queued_at from turn_mirror_queue order by id limit $1 for update skip locked',
+    const rows = await client.query<{ id: string; turn: TurnToMirror; queued_at: string }>(
+      'select id, turn, queued_at::text as queued_at from turn_mirror_queue order by id limit $1 for update skip locked',
       [limit],
     );
+    const done: string[] = [];
     for (const row of rows.rows) {
       await client.query('savepoint turn');
       try {
         await writeTurn(client, row.turn, `queue:${row.id}`, row.queued_at);
         await client.query('release savepoint turn');
+        done.push(row.id);
       } catch (err) {
         await client.query('rollback to savepoint turn');
-        onError?.(row.turn, err);
+        const drop = err instanceof ForeignThreadError;
+        if (drop) done.push(row.id);
+        onError?.(row.turn, err, drop);
       }
     }
-    if (rows.rows.length) await client.query('delete from turn_mirror_queue where id = any($1::bigint[])', [rows.rows.map((r) => r.id)]);
+    if (done.length) await client.query('delete from turn_mirror_queue where id = any($1::bigint[])', [done]);
     await client.query('commit');
-    return rows.rows.length;
+    return done.length;
   } catch (err) {
     await client.query('rollback').catch(() => {});
     throw err;
@@ -163,7 +178,8 @@ export class TurnMirrorDrainer {
 
   private async loop(): Promise<void> {
     try {
-      while ((await drainTurnMirrors(this.db, 100, (turn, err) => this.log.warn('turn mirror dropped', { thread: turn.threadId, error: err }))) === 100);
+      const onError = (turn: TurnToMirror, err: unknown, dropped: boolean) => this.log.warn(dropped ? 'turn mirror dropped' : 'turn mirror failed; retried on the next drain', { thread: turn.threadId, error: err });
+      while ((await drainTurnMirrors(this.db, 100, onError)) === 100);
     } catch (err) {
       this.log.warn('turn mirror drain failed; retried on the next sweep', { error: err });
     }
