@@ -17,6 +17,7 @@ import type { ObservabilityExporter } from '@mastra/core/observability';
 import { MastraStorageExporter, Observability } from '@mastra/observability';
 import { OtelExporter } from '@mastra/otel-exporter';
 import { PostgresStore, PostgresStoreVNext } from '@mastra/pg';
+import { ChatStore, chatStore } from '../mastra/memory';
 import { OTLPTraceExporter as OTLPProtoTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { OTLPTraceExporter as OTLPJsonTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import type { Config, ObservabilityConfig } from '../config';
@@ -42,10 +43,13 @@ function withApplicationName(url: string, name: string): string {
  * The Mastra storage: the app's Postgres for memory, workflows, scores…, and when tracing
  * is on, the v-next observability domain beside it (a PostgresStore subclass).
  */
-export function createStorage(databaseUrl: string, obs: ObservabilityConfig): PostgresStore {
-  if (!obs.enabled) return new PostgresStore({ id: 'one-agents-pg', connectionString: databaseUrl });
+/** The chat store (src/mastra/memory.ts) on @mastra/pg's observability-capable store. */
+class ChatStoreWithObservability extends chatStore(PostgresStoreVNext) {}
+
+export function createStorage(databaseUrl: string, obs: ObservabilityConfig): PostgresStore & { freshRuns: ChatStore['freshRuns'] } {
+  if (!obs.enabled) return new ChatStore({ id: 'one-agents-pg', connectionString: databaseUrl });
   const own = obs.databaseUrl;
-  return new PostgresStoreVNext({
+  return new ChatStoreWithObservability({
     id: 'one-agents-pg',
     connectionString: databaseUrl,
     observability: {

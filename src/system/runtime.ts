@@ -7,11 +7,12 @@
  */
 import { Mastra } from '@mastra/core';
 import type { Agent } from '@mastra/core/agent';
-import { Memory } from '@mastra/memory';
+import type { Memory } from '@mastra/memory';
 import type { PostgresStore } from '@mastra/pg';
 import type { AppContext } from '../clients/context';
 import { enabledFeatures } from '../features';
 import { createAssistantAgent } from '../mastra/agents/assistant';
+import { createMemory } from '../mastra/memory';
 import { createGeneralTools } from '../tools';
 import { JsonMastraLogger } from './mastra-logger';
 import { createObservability, createStorage } from './observability';
@@ -22,16 +23,7 @@ export interface Runtime {
   memory: Memory;
 }
 
-export function createMemory(storage: PostgresStore): Memory {
-  return new Memory({
-    storage,
-    options: {
-      lastMessages: 40,
-      workingMemory: { enabled: true, scope: 'resource' },
-      generateTitle: false,
-    },
-  });
-}
+export { createMemory };
 
 export function createRuntime(ctx: AppContext): Runtime {
   const storage = createStorage(ctx.urls.databaseUrl, ctx.config.observability);
@@ -48,5 +40,6 @@ export function createRuntime(ctx: AppContext): Runtime {
     environment: ctx.config.env,
     logger: ctx.config.logLevel === 'silent' ? false : new JsonMastraLogger(ctx.logger.child({ component: 'mastra' }), level),
   });
+  mastra.setIdGenerator(storage.freshRuns.idGenerator);
   return { mastra, storage, memory };
 }

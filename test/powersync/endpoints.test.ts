@@ -283,7 +283,11 @@ describe('chat turns mirrored into the synced tables', () => {
       const threadId = `nul-thread-${Date.now()}`;
       const r = await ts.client(ALICE_KEY).chat.completions.create({ model: 'assistant', messages: [{ role: 'user', content: 'hello \u0000 world' }] }, { headers: { 'x-thread-id': threadId } });
       expect(r.choices[0]!.message.content).toBe('reply with a \u0000 NUL');
-      const conv = await db().query<{ id: string; owner_id: string }>('select id, owner_id from conversations where thread_id = $1', [threadId]);
+      // The mirror is queued off the request path: wait for it to land.
+      let conv = await db().query<{ id: string; owner_id: string }>('select id, owner_id from conversations where thread_id = $1', [threadId]);
+      for (let i = 0; i < 200 && (await db().query('select 1 from messages m join conversations c on c.id = m.conversation_id where c.thread_id = $1', [threadId])).rowCount! < 2; i++)
+        await new Promise((res) => setTimeout(res, 50));
+      conv = await db().query<{ id: string; owner_id: string }>('select id, owner_id from conversations where thread_id = $1', [threadId]);
       expect(conv.rows).toEqual([{ id: expect.any(String), owner_id: 'alice' }]);
       const msgs = await db().query('select role, content from messages where conversation_id = $1 order by created_at', [conv.rows[0]!.id]);
       expect(msgs.rows).toEqual([

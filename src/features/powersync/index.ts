@@ -7,14 +7,14 @@
  *   workflows      answer-synced-message (chat through sync)
  *   routes         /powersync: credentials, jwks.json, upload
  *   readiness      `powersync`
- *   onTurn         mirrors /v1 turns into conversations + messages
- *   background     agent directory rows; the pending-message sweep
+ *   onTurn         queues /v1 turns for the mirror into conversations + messages
+ *   background     agent directory rows; the pending-message sweep; the turn-mirror drainer
  */
 import pg from 'pg';
 import { startEmbeddedPowerSync, type EmbeddedPowerSync } from '../../../services/powersync/embedded';
 import { clientOf, type AppContext } from '../../clients/context';
 import { loadTokenKeys, type PowerSyncClients } from '../../clients/powersync/keys';
-import { mirrorTurn, publishAgentDirectory } from '../../clients/powersync/records';
+import { enqueueTurnMirror, publishAgentDirectory, TurnMirrorDrainer } from '../../clients/powersync/records';
 import { migrate } from '../../db/migrate';
 import { createOrganizerAgent } from '../../mastra/agents/organizer';
 import { createPowerSyncTools } from '../../tools/powersync';
@@ -29,6 +29,12 @@ export function powerSyncClients(ctx: AppContext): PowerSyncClients {
 }
 
 const answerers = new WeakMap<AppContext, MessageAnswerer>();
+const drainers = new WeakMap<AppContext, TurnMirrorDrainer>();
+const drainerOf = (ctx: AppContext) => {
+  let d = drainers.get(ctx);
+  if (!d) drainers.set(ctx, (d = new TurnMirrorDrainer(ctx.db, ctx.logger.child({ feature: 'powersync' }))));
+  return d;
+};
 const embedded = new Map<string, EmbeddedPowerSync>();
 
 /** The embedded sync service of a running system (undefined with POWERSYNC_URL); for tests and benchmarks. */
@@ -104,13 +110,19 @@ export const powerSyncFeature: Feature = {
     },
   }),
 
+  // Durable before the response is sent (one insert); copied off the request path.
   async onTurn(ctx, turn) {
-    await mirrorTurn(ctx.db, turn);
+    await enqueueTurnMirror(ctx.db, turn);
+    drainerOf(ctx).trigger();
   },
 
   async startBackground({ ctx, mastra, onStop }) {
     const agents = Object.entries(mastra.listAgents()).map(([name, a]) => ({ name, description: (a as { getDescription?: () => string }).getDescription?.() ?? '' }));
     await publishAgentDirectory(ctx.db, agents);
+    // Every replica drains the turn-mirror queue (SKIP LOCKED: each turn once), including what a crashed one left.
+    const drainer = drainerOf(ctx);
+    drainer.start();
+    onStop('turn mirror drainer', () => drainer.stop());
     const answerer = answerers.get(ctx);
     if (answerer && ctx.config.powersync.answerMessages) {
       // Every replica answers what its own uploads bring (trigger); the sweep that picks up
