@@ -4,38 +4,19 @@
  * arrive, another replica takes over, and every mention gets exactly one reply. A chat
  * started on one replica continues on another.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { AtpAgent, RichText } from '@atproto/api';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startScriptedModel, type ScriptedModel } from '../../harness/scripted-model';
+import { run, killAll, BASE_ENV } from '../../harness/process';
 import { makeDataDir } from '../../harness/system';
 import { freePort } from '../../services/lib/net';
 
-const ROOT = path.resolve(__dirname, '../..');
-const BASE_ENV = { PATH: process.env.PATH, HOME: process.env.HOME, MASTRA_TELEMETRY_DISABLED: '1' };
 let model: ScriptedModel;
 const dirs: string[] = [];
-const children: ChildProcess[] = [];
 
-function run(command: string, args: string[], env: Record<string, string | undefined>, upMarker: string) {
-  const child = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: false });
-  children.push(child);
-  let output = '';
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const up = new Promise<void>((resolve, reject) => {
-    const onData = (d: Buffer) => {
-      output += d;
-      if (output.includes(upMarker)) resolve();
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    void exited.then((code) => reject(new Error(`exited with ${code} before it was up:\n${output.slice(-2000)}`)));
-  });
-  return { child, up, exited, output: () => output };
-}
 
 const leads = (output: string) => output.split('\n').some((l) => l.includes('"msg":"leading"') && l.includes('atproto-triggers'));
 
@@ -43,7 +24,7 @@ beforeAll(async () => {
   model = await startScriptedModel();
 });
 afterAll(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  killAll();
   await model?.close();
   for (const d of dirs) await fs.rm(d, { recursive: true, force: true });
 });

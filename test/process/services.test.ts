@@ -5,52 +5,25 @@
  * a chat, report every service ready, log the social agent in with the written
  * credentials and serve the same PowerSync signing key; everything stops cleanly.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../services/lib/net';
 import { startScriptedModel, type ScriptedModel } from '../../harness/scripted-model';
+import { run, alive, killAll, allExited, BASE_ENV } from '../../harness/process';
 import { makeDataDir } from '../../harness/system';
 
-const ROOT = path.resolve(__dirname, '../..');
-const BASE_ENV = { PATH: process.env.PATH, HOME: process.env.HOME, MASTRA_TELEMETRY_DISABLED: '1' };
 let model: ScriptedModel;
 const dirs: string[] = [];
-const children: ChildProcess[] = [];
 
-function run(command: string, args: string[], env: Record<string, string | undefined>, upMarker: string) {
-  const child = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let output = '';
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const up = new Promise<void>((resolve, reject) => {
-    const onData = (d: Buffer) => {
-      output += d;
-      if (output.includes(upMarker)) resolve();
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    void exited.then((code) => reject(new Error(`exited with ${code} before it was up:\n${output}`)));
-  });
-  return { child, up, exited, output: () => output };
-}
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 beforeAll(async () => {
   model = await startScriptedModel();
 });
 afterAll(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  killAll();
   await model?.close();
   for (const d of dirs) await fs.rm(d, { recursive: true, force: true });
 });
@@ -122,6 +95,6 @@ describe('npm run services', () => {
     expect(services.output()).toContain('"msg":"stopped"');
     expect(alive(pgPid)).toBe(false);
     await expect(fs.stat(envFile)).rejects.toThrow();
-    for (const c of children) expect(c.exitCode !== null || c.signalCode !== null).toBe(true);
+    expect(allExited()).toBe(true);
   });
 });

@@ -4,57 +4,26 @@
  * clean shutdown on SIGTERM/SIGINT with the embedded Postgres stopped, and a restart
  * that keeps the conversation.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../services/lib/net';
 import { startScriptedModel, type ScriptedModel } from '../../harness/scripted-model';
+import { run, startMain, alive, killAll } from '../../harness/process';
 import { makeDataDir } from '../../harness/system';
 
-const ROOT = path.resolve(__dirname, '../..');
 let model: ScriptedModel;
 let dataDir: string;
-const children: ChildProcess[] = [];
 
-function start(env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, MASTRA_TELEMETRY_DISABLED: '1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let output = '';
-  child.stdout!.on('data', (d) => (output += d));
-  child.stderr!.on('data', (d) => (output += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const up = new Promise<void>((resolve, reject) => {
-    const onData = () => {
-      if (output.includes('ONE Agents is up')) resolve();
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    void exited.then((code) => reject(new Error(`exited with ${code} before it was up:\n${output}`)));
-  });
-  return { child, up, exited, output: () => output };
-}
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 beforeAll(async () => {
   model = await startScriptedModel();
   dataDir = await makeDataDir('one-agents-proc-');
 });
 afterAll(async () => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  killAll();
   await model?.close();
   await fs.rm(dataDir, { recursive: true, force: true });
 });
@@ -63,7 +32,7 @@ describe('start command', () => {
   it('serves on PORT with data in DATA_DIR, stops cleanly on SIGTERM and SIGINT, and keeps threads across restarts', async () => {
     const port = await freePort();
     const env = { PORT: String(port), DATA_DIR: dataDir, MODEL: 'openai/scripted', OPENAI_BASE_URL: model.url, LOG_LEVEL: 'info' };
-    const first = start(env);
+    const first = startMain(env);
     await first.up;
     const client = new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey: 'dev', maxRetries: 0 });
     const r = await client.chat.completions.create({ model: 'assistant', messages: [{ role: 'user', content: 'keep this' }] }).withResponse();
@@ -76,7 +45,7 @@ describe('start command', () => {
     expect(first.output()).toContain('"msg":"stopped"');
     expect(alive(pgPid)).toBe(false);
 
-    const second = start(env);
+    const second = startMain(env);
     await second.up;
     await client.chat.completions.create({ model: 'assistant', messages: [{ role: 'user', content: 'and now?' }] }, { headers: { 'x-thread-id': threadId } });
     const seen = model.requests.at(-1)!.messages.filter((m) => m.role === 'user').map((m) => m.content);
@@ -89,7 +58,7 @@ describe('start command', () => {
   });
 
   it('refuses to start on a public address without API keys, naming the variable', async () => {
-    const bad = start({ PORT: String(await freePort()), DATA_DIR: dataDir, HOST: '0.0.0.0' });
+    const bad = startMain({ PORT: String(await freePort()), DATA_DIR: dataDir, HOST: '0.0.0.0' });
     bad.up.catch(() => {});
     expect(await bad.exited).toBe(78);
     expect(bad.output()).toContain('HOST: refusing to listen on 0.0.0.0 without API_KEYS');
@@ -106,7 +75,7 @@ describe('start command', () => {
       try {
         await fs.mkdir(path.dirname(path.join(dir, rel)), { recursive: true });
         await fs.writeFile(path.join(dir, rel), content);
-        const run = start({ PORT: String(await freePort()), DATA_DIR: dir, FEATURES: features, ATPROTO_AUTOREPLY: '0', LOG_LEVEL: 'silent' });
+        const run = startMain({ PORT: String(await freePort()), DATA_DIR: dir, FEATURES: features, ATPROTO_AUTOREPLY: '0', LOG_LEVEL: 'silent' });
         run.up.catch(() => {});
         expect({ rel, code: await run.exited }).toEqual({ rel, code: 78 });
         const out = run.output().trim();
@@ -132,7 +101,7 @@ describe('start command', () => {
     // A model endpoint nobody listens on: every failure is logged as JSON, no stack dumps.
     const downPort = await freePort();
     const port = await freePort();
-    const down = start({ PORT: String(port), DATA_DIR: dataDir, FEATURES: 'none', MODEL: 'openai/scripted', OPENAI_BASE_URL: `http://127.0.0.1:${downPort}/v1`, MODEL_MAX_RETRIES: '0', LOG_LEVEL: 'info' });
+    const down = startMain({ PORT: String(port), DATA_DIR: dataDir, FEATURES: 'none', MODEL: 'openai/scripted', OPENAI_BASE_URL: `http://127.0.0.1:${downPort}/v1`, MODEL_MAX_RETRIES: '0', LOG_LEVEL: 'info' });
     await down.up;
     const client = new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey: 'dev', maxRetries: 0 });
     const err = await client.chat.completions.create({ model: 'assistant', messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e as InstanceType<typeof OpenAI.APIError>);
@@ -146,7 +115,7 @@ describe('start command', () => {
     // No model at all (no OPENAI_BASE_URL, no key): one line at start-up, then 503 model_not_configured
     // at once on every request, without trying the default provider's host.
     const port2 = await freePort();
-    const none = start({ PORT: String(port2), DATA_DIR: dataDir, FEATURES: 'none', LOG_LEVEL: 'info' });
+    const none = startMain({ PORT: String(port2), DATA_DIR: dataDir, FEATURES: 'none', LOG_LEVEL: 'info' });
     await none.up;
     const client2 = new OpenAI({ baseURL: `http://127.0.0.1:${port2}/v1`, apiKey: 'dev', maxRetries: 0 });
     for (let i = 0; i < 2; i++) {

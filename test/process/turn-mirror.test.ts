@@ -5,7 +5,6 @@
  * the restarted process copies the turn into the synced tables (what devices replicate),
  * exactly once.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import OpenAI from 'openai';
@@ -13,42 +12,21 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../services/lib/net';
 import { startScriptedModel, type ScriptedModel } from '../../harness/scripted-model';
+import { startMain, killAll } from '../../harness/process';
 import { makeDataDir } from '../../harness/system';
 
-const ROOT = path.resolve(__dirname, '../..');
 let model: ScriptedModel;
 let dataDir: string;
-const children: ChildProcess[] = [];
 const t0 = Date.now();
 const step = (what: string) => process.env.TEST_LOG_LEVEL && console.log(`${Date.now() - t0} ms: ${what}`);
 
-function start(env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, MASTRA_TELEMETRY_DISABLED: '1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let output = '';
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  const up = new Promise<void>((resolve, reject) => {
-    const onData = (d: Buffer) => {
-      output += d;
-      if (output.includes('ONE Agents is up')) resolve();
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    void exited.then(() => reject(new Error(`exited before it was up:\n${output}`)));
-  });
-  return { child, up, exited };
-}
 
 beforeAll(async () => {
   model = await startScriptedModel();
   dataDir = await makeDataDir('one-agents-mirror-');
 });
 afterAll(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  killAll();
   await model?.close();
   await fs.rm(dataDir, { recursive: true, force: true });
 });
@@ -57,7 +35,7 @@ describe('turn mirror queue', () => {
   it('survives kill -9 right after a 200: the restarted process mirrors the turn once', async () => {
     const [port, pgPort] = [await freePort(), await freePort()];
     const env = { PORT: String(port), DATA_DIR: dataDir, FEATURES: 'powersync', EMBEDDED_PG_PORT: String(pgPort), MODEL: 'openai/scripted', OPENAI_BASE_URL: model.url, LOG_LEVEL: 'info' };
-    const first = start(env);
+    const first = startMain(env);
     await first.up;
     step('first process up');
 
@@ -86,7 +64,7 @@ describe('turn mirror queue', () => {
     }
 
     step('restarting');
-    const second = start(env);
+    const second = startMain(env);
     await second.up;
     const db2 = new pg.Client({ connectionString: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${pgPort}/one_agents` });
     await db2.connect();

@@ -6,43 +6,22 @@
  * upload is in Postgres, and after the final stop no process of the run is left (the
  * embedded Postgres orphaned by the kill is taken over and stopped by the restart).
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import OpenAI from 'openai';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startScriptedModel, type ScriptedModel } from '../../harness/scripted-model';
+import { run, startMain, killAll } from '../../harness/process';
 import { makeDataDir } from '../../harness/system';
 import { freePort } from '../../services/lib/net';
 
-const ROOT = path.resolve(__dirname, '../..');
 const ALICE = 'sk-crash-alice-00000000001';
 const PG_USER = 'postgres';
 let model: ScriptedModel;
 let dataDir: string;
-const children: ChildProcess[] = [];
 
-function start(env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, MASTRA_TELEMETRY_DISABLED: '1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let output = '';
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const up = new Promise<void>((resolve, reject) => {
-    const onData = (d: Buffer) => {
-      output += d;
-      if (output.includes('ONE Agents is up')) resolve();
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    void exited.then((code) => reject(new Error(`exited with ${code} before it was up:\n${output.slice(-2000)}`)));
-  });
-  return { child, up, exited, output: () => output };
-}
 
 /** Processes whose command line names this run's data dir (the postmaster and its workers). */
 function processesOf(dir: string): string[] {
@@ -55,7 +34,7 @@ beforeAll(async () => {
   dataDir = await makeDataDir('one-agents-crash-');
 });
 afterAll(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  killAll();
   await model?.close();
   await fs.rm(dataDir, { recursive: true, force: true });
 });
@@ -76,7 +55,7 @@ describe('kill -9 under load', () => {
       ATPROTO_AUTOREPLY: '0',
       LOG_LEVEL: 'info',
     };
-    const first = start(env);
+    const first = startMain(env);
     await first.up;
     const client = new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey: ALICE, maxRetries: 0, timeout: 20_000 });
     const turns: Array<{ thread: string; text: string }> = [];
@@ -121,7 +100,7 @@ describe('kill -9 under load', () => {
     // The postmaster outlives its parent's SIGKILL (its own process group): an orphan for now.
     expect(processesOf(dataDir).length).toBeGreaterThan(0);
 
-    const second = start(env);
+    const second = startMain(env);
     await second.up;
     const password = (await fs.readFile(path.join(dataDir, 'postgres.password'), 'utf8')).trim();
     const db = new pg.Pool({ connectionString: `postgres://${PG_USER}:${encodeURIComponent(password)}@127.0.0.1:${pgPort}/one_agents` });

@@ -1,0 +1,64 @@
+/**
+ * Real processes for tests that run the system as an operator does (`src/main.ts`,
+ * `src/services.ts`): spawn with a clean environment, collect the output, know when it
+ * is up, and stop whatever is left at the end.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+
+export const ROOT = path.resolve(import.meta.dirname, '..');
+/** What every child gets: no inherited secrets, telemetry off. */
+export const BASE_ENV = { PATH: process.env.PATH, HOME: process.env.HOME, MASTRA_TELEMETRY_DISABLED: '1' };
+
+export interface Running {
+  child: ChildProcess;
+  /** Resolves when `upMarker` appears in the output; rejects if the process exits first. */
+  up: Promise<void>;
+  exited: Promise<number | null>;
+  output(): string;
+}
+
+const children: ChildProcess[] = [];
+
+/** Spawns `command args` in the project root with BASE_ENV + `env`. */
+export function run(command: string, args: string[], env: Record<string, string | undefined>, upMarker = 'ONE Agents is up'): Running {
+  const child = spawn(command, args, { cwd: ROOT, env: { ...BASE_ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let output = '';
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const up = new Promise<void>((resolve, reject) => {
+    const onData = (d: Buffer) => {
+      output += d;
+      if (output.includes(upMarker)) resolve();
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    void exited.then((code) => reject(new Error(`exited with ${code} before it was up:\n${output.slice(-2000)}`)));
+  });
+  up.catch(() => {}); // a test that expects an early exit awaits `exited` instead
+  return { child, up, exited, output: () => output };
+}
+
+/** `npm start` as its script runs it: src/main.ts under this Node with tsx. */
+export function startMain(env: Record<string, string | undefined>): Running {
+  return run(process.execPath, ['--import', 'tsx', 'src/main.ts'], env);
+}
+
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** SIGKILLs every process started here that is still running (for afterAll). */
+export function killAll(): void {
+  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+}
+
+/** Every child started here has exited. */
+export function allExited(): boolean {
+  return children.every((c) => c.exitCode !== null || c.signalCode !== null);
+}
