@@ -3,6 +3,16 @@
  * before anything is written: values under secret-looking keys, bearer tokens,
  * passwords in URLs, and any value registered with `registerSecret`.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
+
+/** The request a piece of work belongs to: every log line written inside it carries its id. */
+const requestScope = new AsyncLocalStorage<{ requestId: string }>();
+
+/** Runs `fn` (and everything it starts) as part of request `requestId`. */
+export function withRequestId<T>(requestId: string, fn: () => T): T {
+  return requestScope.run({ requestId }, fn);
+}
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 99 };
 
@@ -67,7 +77,8 @@ export function createLogger(level: LogLevel = 'info', bindings: Record<string, 
   const min = ORDER[level];
   const write = (lvl: Exclude<LogLevel, 'silent'>, msg: string, fields?: Record<string, unknown>) => {
     if (ORDER[lvl] < min) return;
-    const line = { t: new Date().toISOString(), level: lvl, msg: redactText(msg), ...(redact({ ...bindings, ...fields }) as object) };
+    const requestId = requestScope.getStore()?.requestId;
+    const line = { t: new Date().toISOString(), level: lvl, msg: redactText(msg), ...(requestId ? { request_id: requestId } : {}), ...(redact({ ...bindings, ...fields }) as object) };
     process.stderr.write(JSON.stringify(line) + '\n');
   };
   return {

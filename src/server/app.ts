@@ -3,6 +3,7 @@
  * Responses-style /api/v1/responses), /health and /ready. Features register further
  * routers through `extraRouters` (PowerSync endpoints, XRPC, Kubo…).
  */
+import { randomUUID } from 'node:crypto';
 import type { Agent } from '@mastra/core/agent';
 import type { Mastra } from '@mastra/core';
 import { MastraServer } from '@mastra/express';
@@ -10,7 +11,7 @@ import type { Memory } from '@mastra/memory';
 import type pg from 'pg';
 import express, { type Express, type RequestHandler, type Router } from 'express';
 import { mayUseAgent, type Config } from '../config';
-import { redactText, type Logger } from '../logger';
+import { redactText, withRequestId, type Logger } from '../logger';
 import { authMiddleware, RateLimiter } from './auth';
 import { errorSender } from './errors';
 import { createChatHandler } from './openai/chat';
@@ -44,6 +45,14 @@ export async function createApp(deps: AppDeps): Promise<Express> {
   app.set('trust proxy', 'loopback');
   const startedAt = Date.now();
   const metrics = new Metrics();
+  // A request id on every request: the caller's x-request-id when it is a sane token, else
+  // a new one; sent back as x-request-id and carried by every log line of the request.
+  app.use((req, res, next) => {
+    const sent = req.headers['x-request-id'];
+    const id = typeof sent === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(sent) ? sent : randomUUID();
+    res.setHeader('x-request-id', id);
+    withRequestId(id, () => next());
+  });
   app.use(metrics.middleware());
 
   // Studio served from another origin (`mastra studio`): CORS on / and /api, GET / (src/server/studio.ts).

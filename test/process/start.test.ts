@@ -106,9 +106,16 @@ describe('start command', () => {
     const client = new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey: 'dev', maxRetries: 0 });
     const err = await client.chat.completions.create({ model: 'assistant', messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e as InstanceType<typeof OpenAI.APIError>);
     expect(err).toMatchObject({ status: 503, code: 'upstream_unavailable' });
+    // Every log line of a request carries its id, which is also the x-request-id answered.
+    const traced = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': 'req-log-test-1' }, body: JSON.stringify({ model: 'assistant', messages: [{ role: 'user', content: 'hi' }] }) });
+    expect(traced.headers.get('x-request-id')).toBe('req-log-test-1');
+    const fresh = await fetch(`http://127.0.0.1:${port}/health`, { headers: { 'x-request-id': 'bad id with spaces' } });
+    expect(fresh.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
     down.child.kill('SIGTERM');
     expect(await down.exited).toBe(0);
     expect(down.output()).toContain('Upstream LLM API error');
+    const ofRequest = down.output().split('\n').filter((l) => l.includes('"request_id":"req-log-test-1"'));
+    expect(ofRequest.some((l) => l.includes('Upstream LLM API error'))).toBe(true);
     expect(notJson(down.output())).toEqual([]);
     expect(down.output()).not.toMatch(/\n\s+at /);
 
