@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeDataDir } from '../../harness/system';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../services/postgres/embedded';
 import { lead, type Leadership } from '../../src/db/leadership';
+import { retryUniqueRace } from '../../src/db/retry';
 import { createLogger } from '../../src/logger';
 
 let pgh: EmbeddedPostgresHandle;
@@ -20,7 +21,7 @@ const logger = createLogger('silent');
 beforeAll(async () => {
   dataDir = await makeDataDir('one-agents-leadership-');
   pgh = await startEmbeddedPostgres({ dataDir });
-  admin = new pg.Pool({ connectionString: pgh.url, max: 2 });
+  admin = new pg.Pool({ connectionString: pgh.url, max: 4 });
 });
 afterAll(async () => {
   await admin?.end();
@@ -96,5 +97,21 @@ describe('leadership', () => {
     await until(() => c.running.size === 1 && !c.running.has(first));
     expect(other.running.size).toBe(1);
     await Promise.all([...c.all, ...other.all].map((l) => l.stop()));
+  });
+});
+
+describe('upserts racing on a table with two unique indexes', () => {
+  it('retryUniqueRace turns the loser\'s unique violation into the update', async () => {
+    await admin.query('create table race_agents (id text primary key, name text unique not null, n int not null default 0)');
+    const upsert = () =>
+      retryUniqueRace(() => admin.query(`insert into race_agents (id, name) values ($1, $1) on conflict (name) do update set n = race_agents.n + 1`, [`agent-${round}`]));
+    let round = 0;
+    for (; round < 30; round++) await Promise.all([upsert(), upsert(), upsert()]);
+    const r = await admin.query<{ n: number }>('select n from race_agents order by id');
+    expect(r.rows).toHaveLength(30);
+    expect(r.rows.every((x) => x.n === 2)).toBe(true);
+    // A unique violation that is not a race (always the same) still reaches the caller.
+    await admin.query("insert into race_agents (id, name) values ('fixed', 'fixed-name')");
+    await expect(retryUniqueRace(() => admin.query("insert into race_agents (id, name) values ('fixed', 'another-name')"))).rejects.toMatchObject({ code: '23505' });
   });
 });

@@ -4,6 +4,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type pg from 'pg';
+import { retryUniqueRace } from '../../db/retry';
 import { pgText } from '../../util/text';
 
 /** A UUID-shaped id derived from its parts: the same inputs always give the same row id (idempotent writes). */
@@ -200,11 +201,14 @@ export class TurnMirrorDrainer {
 /** The agent directory (global bucket): one row per registered agent. */
 export async function publishAgentDirectory(db: pg.Pool, agents: Array<{ name: string; description: string }>): Promise<void> {
   for (const a of agents) {
-    await db.query(
-      `insert into agents (id, name, description) values ($1, $2, $3)
-       on conflict (name) do update set description = excluded.description, updated_at = now()
-       where agents.description is distinct from excluded.description`,
-      [stableId('agent', a.name), a.name, a.description],
+    // Several replicas publish at start-up at once (see retryUniqueRace).
+    await retryUniqueRace(() =>
+      db.query(
+        `insert into agents (id, name, description) values ($1, $2, $3)
+         on conflict (name) do update set description = excluded.description, updated_at = now()
+         where agents.description is distinct from excluded.description`,
+        [stableId('agent', a.name), a.name, a.description],
+      ),
     );
   }
 }
