@@ -15,9 +15,10 @@ const post = (body: unknown, headers: Record<string, string> = {}) =>
   fetch(`${t.system.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
 
 function bodyOf(count: number) {
-  const skeleton = JSON.stringify({ model: 'assistant', messages: Array.from({ length: count }, () => ({ role: 'user', content: '' })) }).length;
+  const role = (i: number) => (i === count - 1 || i % 2 === 0 ? 'user' : 'assistant');
+  const skeleton = JSON.stringify({ model: 'assistant', messages: Array.from({ length: count }, (_, i) => ({ role: role(i), content: '' })) }).length;
   const per = Math.floor((LIMIT - 200 - skeleton) / count);
-  return { model: 'assistant', messages: Array.from({ length: count }, (_, i) => ({ role: i % 2 || i === count - 1 ? (i === count - 1 ? 'user' : 'assistant') : 'user', content: `m${i} `.padEnd(per, 'x') })) };
+  return { model: 'assistant', messages: Array.from({ length: count }, (_, i) => ({ role: role(i), content: `m${i} `.padEnd(per, 'x') })) };
 }
 
 async function stall(work: () => Promise<number>) {
