@@ -14,7 +14,7 @@ import type { Mastra } from '@mastra/core';
 import type { Memory } from '@mastra/memory';
 import type { RequestHandler, Router } from 'express';
 import type { AppContext } from '../clients/context';
-import type { RateLimiter } from '../server/auth';
+import type { Limiter } from '../server/auth';
 import type { CompletedTurn } from '../server/turns';
 import type { AnyTool, AnyWorkflow } from '../tools';
 
@@ -34,7 +34,7 @@ export interface RuntimePhaseContext {
   mastra: Mastra;
   memory: Memory;
   /** The one per-key rate limiter of the HTTP server: /v1, /api and every feature route share its buckets. */
-  limiter: RateLimiter;
+  limiter: Limiter;
   onStop(name: string, stop: Stop): void;
 }
 

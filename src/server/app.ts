@@ -12,7 +12,7 @@ import type pg from 'pg';
 import express, { type Express, type RequestHandler, type Router } from 'express';
 import { mayUseAgent, type Config } from '../config';
 import { redactText, withRequestId, type Logger } from '../logger';
-import { authMiddleware, RateLimiter } from './auth';
+import { authMiddleware, RateLimiter, type Limiter } from './auth';
 import { errorSender } from './errors';
 import { createChatHandler } from './openai/chat';
 import { errors } from './openai/errors';
@@ -31,7 +31,7 @@ export interface AppDeps {
   /** The app's database (thread claims). */
   db: pg.Pool;
   /** Shared with the feature routes (one bucket per key); a new one when absent. */
-  limiter?: RateLimiter;
+  limiter?: Limiter;
   readiness: Readiness;
   onTurn?: (turn: CompletedTurn) => Promise<void> | void;
   /** Mounted before the /v1 catch-all, e.g. [['/xrpc', router]]. */

@@ -49,7 +49,13 @@ export function createAuth(apiKeys: Map<string, string>) {
 }
 
 /** A fixed-size sliding window of request times per bucket. `rpm` 0 turns limits off. */
-export class RateLimiter {
+/** Counts requests per bucket: in this process (RateLimiter) or in Postgres for every replica (PgRateLimiter). */
+export interface Limiter {
+  /** Records a request; resolves to the seconds to wait when over the limit, else 0. */
+  take(bucket: string): number | Promise<number>;
+}
+
+export class RateLimiter implements Limiter {
   private hits = new Map<string, number[]>();
   constructor(private readonly rpm: number, private readonly windowMs = 60_000) {}
 
@@ -72,12 +78,12 @@ export class RateLimiter {
   }
 }
 
-export function authMiddleware(apiKeys: Map<string, string>, limiter: RateLimiter, rpm: number) {
+export function authMiddleware(apiKeys: Map<string, string>, limiter: Limiter, rpm: number) {
   const authenticate = createAuth(apiKeys);
-  return (req: Request, res: Response, next: NextFunction) => {
+  return async (req: Request, res: Response, next: NextFunction) => {
     try {
       const caller = authenticate(req);
-      const wait = limiter.take(caller.bucket);
+      const wait = await limiter.take(caller.bucket);
       if (wait > 0) throw errors.rateLimited(wait, rpm);
       res.locals.caller = caller;
       next();

@@ -19,7 +19,7 @@ import { createLogger, registerSecret, type Logger } from '../logger';
 import { createRuntime, type Runtime } from './runtime';
 import { modelConfigured } from '../mastra/model';
 import { createApp } from '../server/app';
-import { RateLimiter } from '../server/auth';
+import { PgRateLimiter } from '../server/shared-limits';
 import { Readiness } from '../server/readiness';
 
 export interface System {
@@ -107,7 +107,7 @@ export async function startSystem(config: Config, opts: { logger?: Logger } = {}
     for (const f of features) for (const [name, check] of Object.entries(f.readiness?.(ctx) ?? {})) readiness.add(name, check);
 
     // One limiter: a key gets RATE_LIMIT_RPM across /v1, /api and /powersync together.
-    const limiter = new RateLimiter(config.rateLimitRpm);
+    const limiter = new PgRateLimiter(ctx.db, config.rateLimitRpm, logger.child({ component: 'rate-limit' }));
     const phase = { ctx, mastra: runtime.mastra, memory: runtime.memory, onStop: stoppers.add, limiter };
     const extraRouters = [];
     for (const f of features) extraRouters.push(...((await f.routes?.(phase)) ?? []));

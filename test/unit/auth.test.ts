@@ -77,29 +77,29 @@ describe('Authorization: Bearer <key>', () => {
 });
 
 describe('authMiddleware', () => {
-  function run(mw: ReturnType<typeof authMiddleware>, r: Request) {
+  async function run(mw: ReturnType<typeof authMiddleware>, r: Request) {
     const res = { locals: {} } as Response;
     let arg: unknown = 'not called';
-    mw(r, res, ((e?: unknown) => (arg = e)) as NextFunction);
+    await mw(r, res, ((e?: unknown) => (arg = e)) as NextFunction);
     return { caller: res.locals.caller, arg };
   }
 
-  it('sets the caller and continues; a bad key is passed on as the 401', () => {
+  it('sets the caller and continues; a bad key is passed on as the 401', async () => {
     const mw = authMiddleware(keys, new RateLimiter(10), 10);
-    const ok = run(mw, req(`Bearer ${KEY}`));
+    const ok = (await run(mw, req(`Bearer ${KEY}`)));
     expect(ok.arg).toBeUndefined();
     expect(ok.caller?.owner).toBe('alice');
-    const bad = run(mw, req('Bearer nope-nope-nope'));
+    const bad = (await run(mw, req('Bearer nope-nope-nope')));
     expect(bad.caller).toBeUndefined();
     expect(bad.arg).toBeInstanceOf(OpenAIError);
     expect((bad.arg as OpenAIError).code).toBe('invalid_api_key');
   });
 
-  it('answers 429 rate_limit_exceeded with retry-after once the key used its requests per minute', () => {
+  it('answers 429 rate_limit_exceeded with retry-after once the key used its requests per minute', async () => {
     const mw = authMiddleware(keys, new RateLimiter(2), 2);
-    expect(run(mw, req(`Bearer ${KEY}`)).arg).toBeUndefined();
-    expect(run(mw, req(`Bearer ${KEY}`)).arg).toBeUndefined();
-    const third = run(mw, req(`Bearer ${KEY}`));
+    expect((await run(mw, req(`Bearer ${KEY}`))).arg).toBeUndefined();
+    expect((await run(mw, req(`Bearer ${KEY}`))).arg).toBeUndefined();
+    const third = (await run(mw, req(`Bearer ${KEY}`)));
     expect(third.caller).toBeUndefined();
     const e = third.arg as OpenAIError;
     expect(e).toBeInstanceOf(OpenAIError);
@@ -107,13 +107,13 @@ describe('authMiddleware', () => {
     expect(Number(e.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     expect(e.message).toContain('2 requests per minute');
     // Another key has its own bucket.
-    expect(run(mw, req(`Bearer ${OTHER}`)).arg).toBeUndefined();
+    expect((await run(mw, req(`Bearer ${OTHER}`))).arg).toBeUndefined();
   });
 
-  it('turns an unexpected failure into a 500 without detail', () => {
+  it('turns an unexpected failure into a 500 without detail', async () => {
     const mw = authMiddleware(keys, new RateLimiter(2), 2);
     const broken = { get: () => { throw new Error('boom sk-secret'); } } as unknown as Request;
-    const e = run(mw, broken).arg as OpenAIError;
+    const e = (await run(mw, broken)).arg as OpenAIError;
     expect(e).toBeInstanceOf(OpenAIError);
     expect([e.status, e.code]).toEqual([500, 'internal_error']);
     expect(e.message).not.toContain('boom');

@@ -12,7 +12,7 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import { replyModeOf } from '../../config';
 import { clientOf, type AppContext } from '../../clients/context';
 import type { MentionRow } from '../../clients/atproto/store';
-import { authMiddleware, RateLimiter } from '../../server/auth';
+import { authMiddleware, type Limiter } from '../../server/auth';
 import { errors, OpenAIError } from '../../server/openai/errors';
 import type { MentionProcessor } from './mentions';
 import type { Trigger } from './trigger';
@@ -34,10 +34,10 @@ const decisionView = (r: MentionRow) => ({
   attempts: r.attempts,
 });
 
-export function createAutonomyRouter(ctx: AppContext): Router {
+export function createAutonomyRouter(ctx: AppContext, limiter: Limiter): Router {
   const config = ctx.config;
   const router = express.Router();
-  router.use(authMiddleware(config.apiKeys, new RateLimiter(config.rateLimitRpm), config.rateLimitRpm));
+  router.use(authMiddleware(config.apiKeys, limiter, config.rateLimitRpm));
   router.use((_req: Request, res: Response, next: NextFunction) => {
     if (config.apiKeys.size && !config.adminUsers.has(res.locals.caller?.owner ?? '')) return next(errors.forbidden('the /admin routes (set ADMIN_USERS)'));
     next();

@@ -120,12 +120,12 @@ export const atprotoFeature: Feature = {
     return { 'reply-to-mention': createReplyToMentionWorkflow(ctx), 'scheduled-post': createScheduledPostWorkflow(ctx) };
   },
 
-  routes({ ctx }) {
+  routes({ ctx, limiter }) {
     if (!ctx.clients.atproto) return [];
     // The XRPC router only answers /xrpc/* paths (everything else falls through).
     return [
       ['/', createFeedGenerator(ctx).router],
-      ['/admin/agents', createAutonomyRouter(ctx)],
+      ['/admin/agents', createAutonomyRouter(ctx, limiter)],
     ];
   },
 

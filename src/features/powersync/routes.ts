@@ -10,7 +10,7 @@
 import express, { type Request, type Router } from 'express';
 import type { AppContext } from '../../clients/context';
 import { mayUseAgent } from '../../config';
-import { authMiddleware, RateLimiter, resolveResource } from '../../server/auth';
+import { authMiddleware, resolveResource, type Limiter } from '../../server/auth';
 import { errorSender } from '../../server/errors';
 import { errors, OpenAIError } from '../../server/openai/errors';
 import type { TokenKeys } from '../../clients/powersync/keys';
@@ -24,7 +24,7 @@ export interface PowerSyncRouteDeps {
   knownAgents: () => Set<string>;
   onUploaded: (userId: string, result: UploadResult) => void;
   /** The server's rate limiter: /powersync counts against the same per-key bucket as /v1. */
-  limiter: RateLimiter;
+  limiter: Limiter;
 }
 
 /** The synced data's user: the caller's memory resource, exactly as on /v1. */
