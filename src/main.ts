@@ -1,19 +1,10 @@
 /** `npm start`: the whole system on one machine; stops cleanly on SIGTERM/SIGINT. */
-import { ConfigError, loadConfig } from './config';
+import { loadConfigOrExit } from './config';
 import { createLogger } from './logger';
 import { startSystem } from './system';
 
 async function main() {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(78); // EX_CONFIG
-    }
-    throw err;
-  }
+  const config = loadConfigOrExit();
   const logger = createLogger(config.logLevel);
   // A promise some library left without a handler is logged, not a reason to take every
   // service of this process down (Node's default is to exit).

@@ -17,7 +17,7 @@ import path from 'node:path';
 import { PostgresStore } from '@mastra/pg';
 import pg from 'pg';
 import { readAccounts } from '../services/atproto/accounts';
-import { ConfigError, loadConfig, type Config } from './config';
+import { loadConfigOrExit, type Config } from './config';
 import type { ServiceUrls } from './clients/context';
 import { loadTokenKeys } from './clients/powersync/keys';
 import { migrate } from './db/migrate';
@@ -117,16 +117,7 @@ function formatEnvFile(env: Record<string, string | undefined>): string {
 }
 
 async function main() {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(78); // EX_CONFIG
-    }
-    throw err;
-  }
+  const config = loadConfigOrExit();
   const logger = createLogger(config.logLevel);
   const stops: Array<{ name: string; stop: () => Promise<void> | void }> = [];
   const stopAll = async () => {
