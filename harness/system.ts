@@ -10,6 +10,7 @@ import OpenAI from 'openai';
 import { loadConfig } from '../src/config';
 import { createLogger } from '../src/logger';
 import { startSystem, type System } from '../src/system';
+import { validatingFetch, type SpecRecorder } from './openai-spec';
 import { startScriptedModel, type Script, type ScriptedModel } from './scripted-model';
 
 export interface TestSystem {
@@ -17,8 +18,13 @@ export interface TestSystem {
   model: ScriptedModel;
   dataDir: string;
   env: Record<string, string>;
-  /** An official OpenAI SDK client pointed at our /v1. */
+  /**
+   * An official OpenAI SDK client pointed at our /v1. Its fetch checks every answer
+   * against OpenAI's published schemas (harness/openai-spec.ts) and records violations in `spec`.
+   */
   client(apiKey?: string): OpenAI;
+  /** The violations of OpenAI's schemas seen by every `client()` (await `spec.settled()`). */
+  spec: SpecRecorder;
   restart(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -44,6 +50,7 @@ export async function startTestSystem(opts: { script?: Script; env?: Record<stri
   const config = loadConfig(env);
   const logger = createLogger(config.logLevel);
   let system = await startSystem(config, { logger });
+  const spec = validatingFetch();
   const ts: TestSystem = {
     get system() {
       return system;
@@ -51,7 +58,8 @@ export async function startTestSystem(opts: { script?: Script; env?: Record<stri
     model,
     dataDir,
     env,
-    client: (apiKey = 'unused') => new OpenAI({ baseURL: `${system.url}/v1`, apiKey, maxRetries: 0, timeout: 30_000 }),
+    spec,
+    client: (apiKey = 'unused') => new OpenAI({ baseURL: `${system.url}/v1`, apiKey, maxRetries: 0, timeout: 30_000, fetch: spec.fetch }),
     async restart() {
       await system.stop();
       system = await startSystem(loadConfig(env), { logger });
