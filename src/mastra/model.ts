@@ -43,16 +43,29 @@ function fetchWithTimeout(timeoutMs: number, configured: boolean): typeof fetch 
   };
 }
 
+/**
+ * The provider name of the agent's OpenAI-compatible chat model, or undefined when the
+ * model goes through Mastra's router (anthropic/…, google/…). Request options under this
+ * name in `providerOptions` that the AI SDK does not know are sent to the model as they
+ * are (`logit_bias`, `web_search_options`): see src/server/openai/params.ts.
+ */
+export function compatibleProviderName(config: Config, agentName: string): string | undefined {
+  const id = modelIdFor(config, agentName);
+  const provider = id.slice(0, id.indexOf('/'));
+  if (!config.model.baseUrl && provider !== 'openai') return undefined;
+  // Mastra drops temperature/topP for models its registry does not list under a
+  // known provider; a custom endpoint's models are not in that registry.
+  return config.model.baseUrl ? `${provider}-compatible` : provider;
+}
+
 export function resolveModel(config: Config, agentName: string): MastraModelConfig {
   const id = modelIdFor(config, agentName);
   const slash = id.indexOf('/');
-  const provider = id.slice(0, slash);
   const model = id.slice(slash + 1);
-  if (config.model.baseUrl || provider === 'openai') {
+  const name = compatibleProviderName(config, agentName);
+  if (name) {
     const openaiCompatible = createOpenAICompatible({
-      // Mastra drops temperature/topP for models its registry does not list under a
-      // known provider; a custom endpoint's models are not in that registry.
-      name: config.model.baseUrl ? `${provider}-compatible` : provider,
+      name,
       baseURL: config.model.baseUrl ?? 'https://api.openai.com/v1',
       apiKey: config.model.apiKey ?? process.env.OPENAI_API_KEY ?? '',
       includeUsage: true,

@@ -12,6 +12,7 @@ import type pg from 'pg';
 import express, { type Express, type RequestHandler, type Router } from 'express';
 import { mayUseAgent, type Config } from '../config';
 import { redactText, withRequestId, type Logger } from '../logger';
+import { compatibleProviderName } from '../mastra/model';
 import { authMiddleware, RateLimiter, type Limiter } from './auth';
 import { errorSender } from './errors';
 import { createChatHandler } from './openai/chat';
@@ -82,7 +83,7 @@ export async function createApp(deps: AppDeps): Promise<Express> {
   v1.use(express.json({ limit: config.bodyLimit }));
   const mayUse = (owner: string | undefined, agent: string) => mayUseAgent(config, owner, agent);
   v1.use(modelsRouter(deps.agents, startedAt, mayUse));
-  v1.post('/chat/completions', createChatHandler({ agents: deps.agents, memory: deps.memory, db: deps.db, mayUse, logger, maxSteps: config.model.maxSteps, onTurn: deps.onTurn }));
+  v1.post('/chat/completions', createChatHandler({ agents: deps.agents, memory: deps.memory, db: deps.db, mayUse, logger, maxSteps: config.model.maxSteps, onTurn: deps.onTurn, compatibleProvider: (agent) => compatibleProviderName(config, agent) }));
   v1.use((req, _res, next) => next(errors.routeNotFound(req.method, req.originalUrl)));
   app.use('/v1', v1);
 

@@ -7,13 +7,29 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import { errors, OpenAIError } from './openai/errors';
 
+/** A `user` kept as it is in a resource id; any other string is stored as its digest. */
+const PLAIN_USER = /^[A-Za-z0-9_.@:-]{1,256}$/;
+
+/**
+ * The form of a caller-named `user` inside a resource id: the string itself when it is
+ * 1-256 of A-Z a-z 0-9 _ . @ : - (as before, so existing threads stay theirs), otherwise
+ * `sha256~` + the base64url SHA-256 of its UTF-8 bytes. The `~` cannot occur in a plain
+ * form, so no plain user names another one's digest; any string (a base64 hash with
+ * `+ / =`, a name with spaces, control characters, megabytes) becomes a short, printable id.
+ */
+export function userKey(user: string): string {
+  return PLAIN_USER.test(user) ? user : `sha256~${createHash('sha256').update(user, 'utf8').digest('base64url')}`;
+}
+
 /**
  * The memory resource (the user) a request acts for: the key owner, `owner:user` when
- * the caller names a `user`, or the `user` itself in keyless development mode.
+ * the caller names a `user`, or the `user` itself in keyless development mode (see
+ * userKey). Owners (API_KEYS) have no `:`, so `owner:` fences every user of one key off
+ * from every other key's owner and users.
  */
-export function resolveResource(owner: string | undefined, user: string | undefined): string {
-  if (owner) return user ? `${owner}:${user}` : owner;
-  return user ?? 'anonymous';
+export function resolveResource(owner: string | undefined, user: string | null | undefined): string {
+  if (owner) return user ? `${owner}:${userKey(user)}` : owner;
+  return user ? userKey(user) : 'anonymous';
 }
 
 export interface Caller {

@@ -20,6 +20,7 @@ import { resolveResource } from '../auth';
 import type { CompletedTurn } from '../turns';
 import { errors, OpenAIError, upstreamError } from './errors';
 import { agentNamed } from './models';
+import { checkParams } from './params';
 import { chatCompletionRequest, MAX_MESSAGES, paramName, textContent, type ChatCompletionRequest, type RequestMessage } from './schema';
 
 export interface ChatDeps {
@@ -33,6 +34,12 @@ export interface ChatDeps {
   mayUse?: (owner: string | undefined, agent: string) => boolean;
   /** Called after a completed turn (e.g. to mirror it into synced tables). Errors are logged, never sent. */
   onTurn?: (turn: CompletedTurn) => Promise<void> | void;
+  /**
+   * The provider name of the agent's OpenAI-compatible model (src/mastra/model.ts), or
+   * undefined when it has none: then the pass-through parameters (reasoning_effort,
+   * verbosity, logit_bias, web_search_options) are refused (params.ts).
+   */
+  compatibleProvider?: (agent: string) => string | undefined;
 }
 
 
@@ -68,6 +75,26 @@ function toOpenAIUsage(u: UsageLike | undefined) {
 }
 
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON values, typed by the AI SDK provider
+type UpstreamProviderOptions = Record<string, Record<string, any>>;
+
+/**
+ * The request parameters passed to the model as they are (params.ts `needsCompatibleModel`):
+ * reasoning_effort and verbosity through the AI SDK's own options, logit_bias and
+ * web_search_options as extra body keys under the provider's name.
+ */
+function upstreamOptions(body: ChatCompletionRequest, provider: string | undefined): { providerOptions?: UpstreamProviderOptions } {
+  if (!provider) return {};
+  const own: Record<string, unknown> = {};
+  if (body.reasoning_effort != null) own.reasoningEffort = body.reasoning_effort;
+  if (body.verbosity != null) own.textVerbosity = body.verbosity;
+  const extra: Record<string, unknown> = {};
+  if (body.logit_bias != null) extra.logit_bias = body.logit_bias;
+  if (body.web_search_options != null) extra.web_search_options = body.web_search_options;
+  if (!Object.keys(own).length && !Object.keys(extra).length) return {};
+  return { providerOptions: { openaiCompatible: own, [provider]: extra } as unknown as UpstreamProviderOptions };
+}
+
 function parseBody(body: unknown): ChatCompletionRequest {
   if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) throw errors.invalidBody('The request body must be a JSON object.');
   // Checked before the schema walks every element: an over-long list is refused in O(1).
@@ -84,21 +111,34 @@ function parseBody(body: unknown): ChatCompletionRequest {
   return parsed.data;
 }
 
-/** Splits the request into system text and the turns to send to the agent. */
+/** An assistant message's words for the history: its text, else the refusal it gave. */
+function assistantText(m: Extract<RequestMessage, { role: 'assistant' }>): string {
+  const text = textContent(m.content);
+  return text || (m.refusal ?? '');
+}
+
+/**
+ * Splits the request into system text and the turns to send to the agent.
+ * - A conversation that ends in an assistant message is a prefill: it is sent as the last
+ *   message, so a model that supports prefill continues it (others answer after it), as
+ *   OpenAI itself accepts such a conversation.
+ * - A conversation of system/developer messages only runs with them as the instructions
+ *   and no turns (the model answers the instructions).
+ */
 function planMessages(messages: RequestMessage[], threadExists: boolean) {
   const system = messages.filter((m) => m.role === 'system' || m.role === 'developer').map((m) => textContent(m.content));
   let turns = messages.filter((m) => m.role === 'user' || m.role === 'assistant');
+  const prefill = turns.at(-1)?.role === 'assistant' ? turns.pop() : undefined;
   if (threadExists) {
     const lastAssistant = turns.map((m) => m.role).lastIndexOf('assistant');
     turns = turns.slice(lastAssistant + 1);
   }
-  if (!turns.length || turns[turns.length - 1]!.role !== 'user') {
-    throw errors.invalidBody('The last message must be a user message (after any system messages).', 'messages');
-  }
+  if (prefill) turns.push(prefill);
   return {
+    prefill: prefill ? pgText(assistantText(prefill as Extract<RequestMessage, { role: 'assistant' }>)) : undefined,
     // NUL cannot be stored in Postgres text (memory, synced tables): it becomes U+FFFD.
     system: pgText(system.join('\n\n')) || undefined,
-    turns: turns.map((m): Turn => (m.role === 'user' ? { role: 'user', content: pgText(textContent(m.content)) } : { role: 'assistant', content: pgText(textContent(m.content)) })),
+    turns: turns.map((m): Turn => (m.role === 'user' ? { role: 'user', content: pgText(textContent(m.content)) } : { role: 'assistant', content: pgText(assistantText(m as Extract<RequestMessage, { role: 'assistant' }>)) })),
   };
 }
 
@@ -108,6 +148,9 @@ export function createChatHandler(deps: ChatDeps) {
     const agent = agentNamed(deps.agents, body.model);
     if (!agent) throw errors.modelNotFound(body.model);
     if (deps.mayUse && !deps.mayUse(res.locals.caller?.owner, body.model)) throw errors.agentForbidden(body.model);
+    const provider = deps.compatibleProvider?.(body.model);
+    const { ignoredUnknown } = checkParams(req.body as Record<string, unknown>, provider !== undefined);
+    if (ignoredUnknown.length) res.setHeader('x-ignored-params', ignoredUnknown.join(', '));
 
     const resourceId = resolveResource(res.locals.caller?.owner, body.user);
     const headerThread = req.get('x-thread-id');
@@ -127,7 +170,7 @@ export function createChatHandler(deps: ChatDeps) {
     } else if (!(await claimThread(deps.db, threadId, resourceId))) {
       throw errors.threadNotFound();
     }
-    const { system, turns } = planMessages(body.messages, threadExists);
+    const { system, turns, prefill } = planMessages(body.messages, threadExists);
 
     const abort = new AbortController();
     res.on('close', () => {
@@ -142,6 +185,7 @@ export function createChatHandler(deps: ChatDeps) {
       maxSteps: deps.maxSteps,
       abortSignal: abort.signal,
       ...(system ? { system } : {}),
+      ...upstreamOptions(body, provider),
       modelSettings: {
         ...(body.temperature != null ? { temperature: body.temperature } : {}),
         ...(body.top_p != null ? { topP: body.top_p } : {}),
@@ -178,16 +222,18 @@ export function createChatHandler(deps: ChatDeps) {
       if (failure) throw upstreamError(failure);
       const usage = (result as { totalUsage?: UsageLike }).totalUsage ?? result.usage;
       await recordTurn(result.text);
+      // Mastra appends the model's words to the prefilled assistant message; the answer is
+      // only what the model wrote (as the stream sends it).
+      const answer = prefill && result.text.startsWith(prefill) ? result.text.slice(prefill.length) : result.text;
       res.json({
         id,
         object: 'chat.completion',
         created,
         model: body.model,
-        system_fingerprint: null,
         choices: [
           {
             index: 0,
-            message: { role: 'assistant', content: result.text, refusal: null },
+            message: { role: 'assistant', content: answer, refusal: null },
             logprobs: null,
             finish_reason: finishReason(result.finishReason),
           },
@@ -223,7 +269,7 @@ interface StreamArgs {
 async function streamCompletion(a: StreamArgs) {
   const { res } = a;
   const chunk = (delta: Record<string, unknown>, finish: FinishReason | null = null, extra: Record<string, unknown> = {}) =>
-    `data: ${JSON.stringify({ id: a.id, object: 'chat.completion.chunk', created: a.created, model: a.model, system_fingerprint: null, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], ...extra })}\n\n`;
+    `data: ${JSON.stringify({ id: a.id, object: 'chat.completion.chunk', created: a.created, model: a.model, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], ...(a.includeUsage ? { usage: null } : {}), ...extra })}\n\n`;
   let started = false;
   const start = () => {
     if (started) return;
@@ -279,7 +325,7 @@ async function streamCompletion(a: StreamArgs) {
   res.write(chunk({}, finishReason(reason)));
   if (a.includeUsage) {
     const u = { prompt_tokens: usage?.inputTokens ?? 0, completion_tokens: usage?.outputTokens ?? 0, total_tokens: usage?.totalTokens ?? (usage?.inputTokens ?? 0) + (usage?.outputTokens ?? 0) };
-    res.write(`data: ${JSON.stringify({ id: a.id, object: 'chat.completion.chunk', created: a.created, model: a.model, system_fingerprint: null, choices: [], usage: u })}\n\n`);
+    res.write(`data: ${JSON.stringify({ id: a.id, object: 'chat.completion.chunk', created: a.created, model: a.model, choices: [], usage: u })}\n\n`);
   }
   res.write('data: [DONE]\n\n');
   res.end();

@@ -33,13 +33,30 @@ const content = z.union([z.string(), z.array(z.unknown())]).superRefine((v, ctx)
   if (!r.success) for (const issue of r.error.issues) ctx.addIssue({ ...issue, code: 'custom', message: issue.message, path: issue.path } as never);
 }) as unknown as z.ZodType<string | z.infer<typeof contentParts>>;
 
+/** An assistant message's parts: text, or the refusal the assistant gave (kept as its words in the history). */
+const refusalPart = z.object({ type: z.literal('refusal'), refusal: z.string() });
+const assistantParts = z
+  .array(
+    z.union([
+      textPart,
+      refusalPart,
+      z.object({ type: z.string() }).passthrough().refine(() => false, { message: 'assistant content parts must be text or refusal' }),
+    ]),
+  )
+  .max(MAX_CONTENT_PARTS, `at most ${MAX_CONTENT_PARTS} content parts per message`);
+const assistantContent = z.union([z.string(), z.array(z.unknown())]).superRefine((v, ctx) => {
+  if (typeof v === 'string') return;
+  const r = assistantParts.safeParse(v);
+  if (!r.success) for (const issue of r.error.issues) ctx.addIssue({ ...issue, code: 'custom', message: issue.message, path: issue.path } as never);
+}) as unknown as z.ZodType<string | z.infer<typeof assistantParts>>;
+
 const message = z.discriminatedUnion('role', [
   z.object({ role: z.literal('system'), content, name: z.string().optional() }),
   z.object({ role: z.literal('developer'), content, name: z.string().optional() }),
   z.object({ role: z.literal('user'), content, name: z.string().optional() }),
   z.object({
     role: z.literal('assistant'),
-    content: content.nullable().optional(),
+    content: assistantContent.nullable().optional(),
     name: z.string().optional(),
     refusal: z.string().nullable().optional(),
   }),
@@ -49,7 +66,7 @@ export const chatCompletionRequest = z.object({
   model: z.string().min(1, 'model is required'),
   messages: z.array(message).min(1, 'messages must contain at least one message').max(MAX_MESSAGES, `at most ${MAX_MESSAGES} messages per request; continue a conversation with x-thread-id and only the new messages`),
   stream: z.boolean().nullable().optional(),
-  stream_options: z.object({ include_usage: z.boolean().optional() }).nullable().optional(),
+  stream_options: z.object({ include_usage: z.boolean().optional(), include_obfuscation: z.boolean().optional() }).nullable().optional(),
   temperature: z.number().min(0).max(2).nullable().optional(),
   top_p: z.number().min(0).max(1).nullable().optional(),
   presence_penalty: z.number().min(-2).max(2).nullable().optional(),
@@ -58,8 +75,25 @@ export const chatCompletionRequest = z.object({
   max_tokens: z.number().int().positive().nullable().optional(),
   max_completion_tokens: z.number().int().positive().nullable().optional(),
   stop: z.union([z.string(), z.array(z.string()).max(4)]).nullable().optional(),
-  user: z.string().max(256).regex(/^[A-Za-z0-9_.@:-]+$/, 'user may contain letters, digits and _ . @ : -').optional(),
-  n: z.literal(1, { message: 'only n=1 is supported' }).nullable().optional(),
+  // Any string, as in OpenAI's document (a hashed id in base64, a name with spaces): the
+  // memory resource is derived from it safely (src/server/auth.ts resolveResource).
+  user: z.string().nullable().optional(),
+  // What these do (honoured, refused, ignored) is decided in params.ts; here only their types.
+  n: z.number().int().min(1).max(128).nullable().optional(),
+  logprobs: z.boolean().nullable().optional(),
+  top_logprobs: z.number().int().min(0).max(20).nullable().optional(),
+  modalities: z.array(z.enum(['text', 'audio'])).nullable().optional(),
+  audio: z.object({}).passthrough().nullable().optional(),
+  prediction: z.object({}).passthrough().nullable().optional(),
+  moderation: z.object({}).passthrough().nullable().optional(),
+  reasoning_effort: z.enum(['none', 'minimal', 'low', 'medium', 'high', 'xhigh', 'max']).nullable().optional(),
+  verbosity: z.enum(['low', 'medium', 'high']).nullable().optional(),
+  logit_bias: z
+    .record(z.string().regex(/^\d{1,10}$/, 'logit_bias keys are token ids'), z.number().int().min(-100).max(100))
+    .refine((o) => Object.keys(o).length <= 1024, 'at most 1024 logit_bias entries')
+    .nullable()
+    .optional(),
+  web_search_options: z.object({}).passthrough().nullable().optional(),
   tools: z.array(z.unknown()).max(0, "client-side tools are not supported: the agent's own tools run on the server").nullable().optional(),
   tool_choice: z.unknown().optional(),
 });
@@ -70,7 +104,7 @@ export type RequestMessage = ChatCompletionRequest['messages'][number];
 export function textContent(c: RequestMessage['content']): string {
   if (c == null) return '';
   if (typeof c === 'string') return c;
-  return c.map((p) => ('text' in p && typeof p.text === 'string' ? p.text : '')).join('');
+  return c.map((p) => ('text' in p && typeof p.text === 'string' ? p.text : 'refusal' in p && typeof p.refusal === 'string' ? p.refusal : '')).join('');
 }
 
 /** `messages.0.content` → `messages[0].content`, as OpenAI names params. */
