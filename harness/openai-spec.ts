@@ -39,6 +39,8 @@ const LOCAL_SCHEMAS: Record<string, Json> = {
 export interface SpecFixture {
   source: { repository: string; commit: string; document_sha256: string; roots: string[] };
   schemas: Record<string, Json>;
+  /** The document's own example answers (method, OpenAPI path, title, body as written). */
+  examples: Array<{ method: string; path: string; title: string; response: string }>;
 }
 
 export const specFixture: SpecFixture = JSON.parse(fs.readFileSync(FIXTURE, 'utf8')) as SpecFixture;
@@ -75,7 +77,8 @@ function adapt(node: Json, self: string, parentKey = ''): Json {
   return out;
 }
 
-const ajv = new Ajv2020({ strict: false, allErrors: true, validateFormats: false, allowUnionTypes: true });
+// verbose: errors carry the schema they failed on (the alternatives of a failed union; see explain).
+const ajv = new Ajv2020({ strict: false, allErrors: true, validateFormats: false, allowUnionTypes: true, verbose: true });
 const allSchemas: Record<string, Json> = { ...specFixture.schemas, ...LOCAL_SCHEMAS };
 ajv.addSchema({ $id: ID, components: { schemas: Object.fromEntries(Object.entries(allSchemas).map(([k, v]) => [k, adapt(v, k)])) } } as object);
 
@@ -91,6 +94,18 @@ function validator(name: string): ValidateFunction {
   return v;
 }
 
+/** The component a union alternative names when it is a `type`-tagged object matching `type`. */
+function altFor(alts: unknown, type: unknown): string | undefined {
+  if (!Array.isArray(alts) || typeof type !== 'string') return undefined;
+  for (const alt of alts as Obj[]) {
+    const ref = typeof alt?.$ref === 'string' && alt.$ref.startsWith(REF) ? alt.$ref.slice(REF.length) : undefined;
+    const target = (ref ? allSchemas[ref] : undefined) as Obj | undefined;
+    const t = ((target?.properties as Obj | undefined)?.type ?? null) as Obj | null;
+    if (ref && Array.isArray(t?.enum) && t.enum.includes(type)) return ref;
+  }
+  return undefined;
+}
+
 /**
  * For a union of objects told apart by a `type` constant (ResponseStreamEvent, output
  * items…): the branch named by the value's `type`, so errors come from that one branch
@@ -98,22 +113,44 @@ function validator(name: string): ValidateFunction {
  */
 function branchFor(name: string, value: unknown): string | undefined {
   const s = allSchemas[name] as Obj | undefined;
-  const alts = (s?.anyOf ?? s?.oneOf) as Obj[] | undefined;
-  const type = (value as { type?: unknown } | null)?.type;
-  if (!Array.isArray(alts) || typeof type !== 'string') return undefined;
-  for (const alt of alts) {
-    const ref = typeof alt.$ref === 'string' && alt.$ref.startsWith(REF) ? alt.$ref.slice(REF.length) : undefined;
-    const target = (ref ? allSchemas[ref] : alt) as Obj | undefined;
-    const t = ((target?.properties as Obj | undefined)?.type ?? null) as Obj | null;
-    if (ref && Array.isArray(t?.enum) && t.enum.includes(type)) return ref;
-  }
-  return undefined;
+  return altFor(s?.anyOf ?? s?.oneOf, (value as { type?: unknown } | null)?.type);
 }
 
-function describeError(e: ErrorObject): string {
-  const at = e.instancePath || '(root)';
+function at(value: unknown, pointer: string): unknown {
+  let v = value;
+  for (const seg of pointer.split('/').slice(1)) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[seg.replace(/~1/g, '/').replace(/~0/g, '~')] : undefined;
+  return v;
+}
+
+/**
+ * ajv lists the errors of every alternative of a failed anyOf/oneOf. Where the value is
+ * a `type`-tagged object, only the errors of the alternative its `type` names are kept
+ * (validated again on their own), so a report says what is wrong, not what every other
+ * kind of item would need.
+ */
+function explain(value: unknown, errs: ErrorObject[]): Array<{ path: string; error: ErrorObject }> {
+  let out = errs.map((error) => ({ path: error.instancePath, error }));
+  const unions = errs.filter((e) => e.keyword === 'anyOf' || e.keyword === 'oneOf').sort((a, b) => a.instancePath.length - b.instancePath.length);
+  const done: string[] = [];
+  for (const u of unions) {
+    const p = u.instancePath;
+    if (done.some((d) => p === d || p.startsWith(`${d}/`))) continue;
+    const node = at(value, p);
+    const name = altFor(u.schema, (node as { type?: unknown } | null)?.type);
+    if (!name) continue;
+    done.push(p);
+    const v = validator(name);
+    const inner = v(node) ? [] : explain(node, v.errors ?? []).map((x) => ({ path: `${p}${x.path}`, error: x.error }));
+    out = out.filter((x) => !(x.path === p || x.path.startsWith(`${p}/`)));
+    out.push(...(inner.length ? inner : [{ path: p, error: u }]));
+  }
+  return out;
+}
+
+function describeError(path: string, e: ErrorObject): string {
+  const where = path || '(root)';
   const params = e.keyword === 'additionalProperties' ? ` '${(e.params as { additionalProperty: string }).additionalProperty}'` : e.keyword === 'enum' ? ` ${JSON.stringify((e.params as { allowedValues: unknown }).allowedValues)}` : '';
-  return `${at} ${e.message ?? e.keyword}${params}`;
+  return `${where} ${e.message ?? e.keyword}${params}`;
 }
 
 export interface Conformance {
@@ -127,7 +164,7 @@ export function conformsTo(name: string, value: unknown): Conformance {
   const branch = branchFor(name, value);
   const v = validator(branch ?? name);
   if (v(value)) return { ok: true, errors: [] };
-  const errors = (v.errors ?? []).map(describeError);
+  const errors = [...new Set(explain(value, v.errors ?? []).map((x) => describeError(x.path, x.error)))];
   return { ok: false, errors: branch ? errors.map((e) => `[${branch}] ${e}`) : errors };
 }
 
@@ -202,11 +239,11 @@ export function validatingFetch(inner: typeof fetch = globalThis.fetch): SpecRec
   };
 
   const wrapped: typeof fetch = async (input, init) => {
-    const req = new Request(input as RequestInfo, init);
     const res = await inner(input, init);
-    const { pathname } = new URL(req.url);
+    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    const { pathname } = new URL(url);
     if (!/\/v1\//.test(pathname)) return res;
-    const method = req.method.toUpperCase();
+    const method = (init?.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase();
     const type = res.headers.get('content-type') ?? '';
     const copy = res.clone();
     const job = (async () => {

@@ -37,6 +37,8 @@ export type ScriptReply =
   | { text: string; finishReason?: 'stop' | 'length' }
   | { toolCalls: Array<{ name: string; arguments: Record<string, unknown> }> }
   | { error: { status: number; message: string } }
+  /** A stream that sends `text` and then breaks off (the connection is cut: no finish, no [DONE]). */
+  | { breakAfter: string }
   | { hang: true };
 
 export type Script = (req: ChatRequest) => ScriptReply | Promise<ScriptReply>;
@@ -94,6 +96,13 @@ export async function startScriptedModel(opts: { script?: Script; chunkDelayMs?:
       return;
     }
     if ('error' in reply) return writeError(res, reply.error.status, reply.error.message, 'scripted_error');
+    if ('breakAfter' in reply) {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const chunk = (delta: Record<string, unknown>) => `data: ${JSON.stringify({ id: `chatcmpl-scripted-${++seq}`, object: 'chat.completion.chunk', created: Math.floor(Date.now() / 1000), model: body.model, choices: [{ index: 0, delta, finish_reason: null }] })}\n\n`;
+      res.write(chunk({ role: 'assistant', content: '' }) + chunk({ content: reply.breakAfter }));
+      setTimeout(() => res.destroy(), 20);
+      return;
+    }
     res.on('close', () => {
       if (!res.writableFinished) aborted++;
     });

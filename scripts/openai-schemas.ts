@@ -1,7 +1,8 @@
 /**
  * Extracts from OpenAI's published OpenAPI document (openai/openai-openapi) the component
  * schemas our /v1 answers are checked against, with everything they reference, into
- * test/fixtures/openai-openapi/schemas.json (harness/openai-spec.ts compiles them).
+ * test/fixtures/openai-openapi/schemas.json (harness/openai-spec.ts compiles them), with the
+ * document's own example answers for those routes (the validator must accept them).
  *
  *   bash scripts/bootstrap.sh run scripts/openai-schemas.ts <openapi.json> [commit] [out.json]
  *
@@ -53,6 +54,38 @@ function strip(node: Json, refs: Set<string>, parentKey = ''): Json {
   return out;
 }
 
+/** The operations whose documented example answers are kept (a check of the validator itself). */
+export const EXAMPLE_OPERATIONS: Array<[method: string, path: string]> = [
+  ['post', '/chat/completions'],
+  ['get', '/models'],
+  ['get', '/models/{model}'],
+  ['post', '/responses'],
+  ['get', '/responses/{response_id}'],
+  ['delete', '/responses/{response_id}'],
+  ['get', '/responses/{response_id}/input_items'],
+  ['post', '/responses/{response_id}/cancel'],
+];
+
+export interface Example {
+  method: string;
+  path: string;
+  title: string;
+  /** The documented answer as written (JSON, or SSE text for streaming examples). */
+  response: string;
+}
+
+/** The example answers the document gives for the operations above (x-oaiMeta.examples). */
+export function examples(doc: { paths: Record<string, Record<string, { 'x-oaiMeta'?: { examples?: unknown } }>> }): Example[] {
+  const out: Example[] = [];
+  for (const [method, p] of EXAMPLE_OPERATIONS) {
+    const raw = doc.paths[p]?.[method]?.['x-oaiMeta']?.examples;
+    for (const e of (Array.isArray(raw) ? raw : raw ? [raw] : []) as Array<{ title?: string; response?: string }>) {
+      if (typeof e.response === 'string' && e.response.trim()) out.push({ method: method.toUpperCase(), path: p, title: e.title ?? '', response: e.response });
+    }
+  }
+  return out;
+}
+
 export function extract(doc: { components: { schemas: Record<string, Json> } }, roots: readonly string[]): Record<string, Json> {
   const all = doc.components.schemas;
   const picked: Record<string, Json> = {};
@@ -75,7 +108,7 @@ function main() {
     process.exit(64);
   }
   const raw = fs.readFileSync(input);
-  const doc = JSON.parse(raw.toString('utf8')) as { openapi: string; info: { version: string }; components: { schemas: Record<string, Json> } };
+  const doc = JSON.parse(raw.toString('utf8')) as Parameters<typeof examples>[0] & { openapi: string; info: { version: string }; components: { schemas: Record<string, Json> } };
   const schemas = extract(doc, ROOTS);
   const fixture = {
     source: {
@@ -88,10 +121,11 @@ function main() {
       generated_by: 'scripts/openai-schemas.ts',
     },
     schemas,
+    examples: examples(doc),
   };
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, `${JSON.stringify(fixture)}\n`);
-  console.log(`${Object.keys(schemas).length} schemas (${ROOTS.length} roots) → ${out} (${fs.statSync(out).size} bytes)`);
+  console.log(`${Object.keys(schemas).length} schemas (${ROOTS.length} roots), ${fixture.examples.length} examples → ${out} (${fs.statSync(out).size} bytes)`);
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(import.meta.filename)) main();

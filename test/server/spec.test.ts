@@ -146,6 +146,26 @@ describe('answers conform to the spec', () => {
   });
 });
 
+describe('a stream that fails after its first token', () => {
+  it('ends with an error event in the ErrorResponse shape, which the SDK raises', async () => {
+    t.model.setScript(() => ({ breakAfter: 'partial answer' }));
+    let text = '';
+    const err = await (async () => {
+      for await (const c of await alice.chat.completions.create({ model: 'assistant', messages: hi, stream: true })) text += c.choices[0]?.delta?.content ?? '';
+    })().catch((e) => e);
+    expect(text).toBe('partial answer');
+    expect(err).toBeInstanceOf(OpenAI.APIError);
+    expect(err.error).toMatchObject({ type: expect.any(String), code: expect.stringMatching(/^upstream_/) });
+    // The raw event stream: the error event was checked against ErrorResponse by the validating fetch.
+    const checkedBefore = t.spec.checked;
+    const raw = await post({ model: 'assistant', messages: hi, stream: true });
+    const events = (await raw.text()).split('\n\n').filter(Boolean);
+    expect(events.at(-1)).toMatch(/^data: \{"error":/);
+    await t.spec.settled();
+    expect(t.spec.checked).toBeGreaterThan(checkedBefore + 1);
+  });
+});
+
 describe('parameters (src/server/openai/params.ts)', () => {
   it('passes reasoning_effort, verbosity, logit_bias and web_search_options to the model', async () => {
     await alice.chat.completions.create({
