@@ -289,6 +289,15 @@ describe('user, prefill, system-only and refusal parts', () => {
     let streamed = '';
     for await (const c of await alice.chat.completions.create({ model: 'assistant', messages: [{ role: 'user', content: 'Another' }, { role: 'assistant', content: 'Spring rain' }], stream: true })) streamed += c.choices[0]?.delta?.content ?? '';
     expect(streamed).toBe('continued');
+    // With x-thread-id and the whole history resent: only the new user turn and the prefill are new.
+    const first = await alice.chat.completions.create({ model: 'assistant', messages: [{ role: 'user', content: 'one' }] }).withResponse();
+    const thread = first.response.headers.get('x-thread-id')!;
+    await alice.chat.completions.create(
+      { model: 'assistant', messages: [{ role: 'user', content: 'one' }, { role: 'assistant', content: first.data.choices[0]!.message.content! }, { role: 'user', content: 'two' }, { role: 'assistant', content: 'Well,' }] },
+      { headers: { 'x-thread-id': thread } },
+    );
+    const up = t.model.requests.at(-1)!.messages.filter((m) => m.role !== 'system').map((m) => `${m.role}:${textOf(m.content)}`);
+    expect(up).toEqual(['user:one', 'assistant:fresh', 'user:two', 'assistant:Well,']);
   });
 
   it('runs a conversation of only a system message with it as the instructions', async () => {

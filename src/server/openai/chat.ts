@@ -201,8 +201,10 @@ export function createChatHandler(deps: ChatDeps) {
     const created = Math.floor(Date.now() / 1000);
     res.setHeader('x-thread-id', threadId);
     const log = deps.logger.child({ agent: body.model, thread: threadId });
-    const recordTurn = async (reply: string) => {
+    // The mirrored reply is the whole assistant turn, as memory keeps it: prefill + the model's words.
+    const recordTurn = async (answer: string) => {
       if (!deps.onTurn) return;
+      const reply = (prefill ?? '') + answer;
       try {
         await deps.onTurn({ agent: body.model, resourceId, threadId, userMessages: turns.filter((t) => t.role === 'user').map((t) => t.content), reply });
       } catch (err) {
@@ -221,10 +223,10 @@ export function createChatHandler(deps: ChatDeps) {
       const failure = (result as { error?: unknown }).error;
       if (failure) throw upstreamError(failure);
       const usage = (result as { totalUsage?: UsageLike }).totalUsage ?? result.usage;
-      await recordTurn(result.text);
       // Mastra appends the model's words to the prefilled assistant message; the answer is
       // only what the model wrote (as the stream sends it).
       const answer = prefill && result.text.startsWith(prefill) ? result.text.slice(prefill.length) : result.text;
+      await recordTurn(answer);
       res.json({
         id,
         object: 'chat.completion',
