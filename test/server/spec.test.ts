@@ -289,6 +289,9 @@ describe('user, prefill, system-only and refusal parts', () => {
     let streamed = '';
     for await (const c of await alice.chat.completions.create({ model: 'assistant', messages: [{ role: 'user', content: 'Another' }, { role: 'assistant', content: 'Spring rain' }], stream: true })) streamed += c.choices[0]?.delta?.content ?? '';
     expect(streamed).toBe('continued');
+    // An empty final assistant message prefills nothing.
+    await alice.chat.completions.create({ model: 'assistant', messages: [{ role: 'user', content: 'x' }, { role: 'assistant', content: '' }] });
+    expect(t.model.requests.at(-1)!.messages.at(-1)!.role).toBe('user');
     // With x-thread-id and the whole history resent: only the new user turn and the prefill are new.
     const first = await alice.chat.completions.create({ model: 'assistant', messages: [{ role: 'user', content: 'one' }] }).withResponse();
     const thread = first.response.headers.get('x-thread-id')!;

@@ -128,7 +128,9 @@ function assistantText(m: Extract<RequestMessage, { role: 'assistant' }>): strin
 function planMessages(messages: RequestMessage[], threadExists: boolean) {
   const system = messages.filter((m) => m.role === 'system' || m.role === 'developer').map((m) => textContent(m.content));
   let turns = messages.filter((m) => m.role === 'user' || m.role === 'assistant');
-  const prefill = turns.at(-1)?.role === 'assistant' ? turns.pop() : undefined;
+  let prefill = turns.at(-1)?.role === 'assistant' ? turns.pop() : undefined;
+  // An empty final assistant message prefills nothing (some providers refuse empty messages).
+  if (prefill && !assistantText(prefill as Extract<RequestMessage, { role: 'assistant' }>)) prefill = undefined;
   if (threadExists) {
     const lastAssistant = turns.map((m) => m.role).lastIndexOf('assistant');
     turns = turns.slice(lastAssistant + 1);
