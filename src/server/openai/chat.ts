@@ -21,6 +21,10 @@ import type { CompletedTurn } from '../turns';
 import { errors, OpenAIError, upstreamError } from './errors';
 import { agentNamed } from './models';
 import { chatCompletionRequest, MAX_MESSAGES, paramName, textContent, type ChatCompletionRequest, type RequestMessage } from './schema';
+// Open WebUI tasks, threads found from the transcript, usage and budgets (issue 13, items 5 and 6).
+import { openWebUITask, taskAgent } from './openwebui';
+import { CHAT_ID, implicitThread } from './transcript-threads';
+import { usageOwner, type TokenUsage, type UsageMeter } from '../usage';
 
 export interface ChatDeps {
   agents: Record<string, Agent>;
@@ -33,6 +37,8 @@ export interface ChatDeps {
   mayUse?: (owner: string | undefined, agent: string) => boolean;
   /** Called after a completed turn (e.g. to mirror it into synced tables). Errors are logged, never sent. */
   onTurn?: (turn: CompletedTurn) => Promise<void> | void;
+  /** Budget check before the model call and one usage count per request (src/server/usage.ts). */
+  usage?: UsageMeter;
 }
 
 
@@ -110,22 +116,34 @@ export function createChatHandler(deps: ChatDeps) {
     if (deps.mayUse && !deps.mayUse(res.locals.caller?.owner, body.model)) throw errors.agentForbidden(body.model);
 
     const resourceId = resolveResource(res.locals.caller?.owner, body.user);
+    const owner = usageOwner(res.locals.caller?.owner, body.user);
+    await deps.usage?.check(owner);
+    // ---- Open WebUI background task: the agent's model alone, no tools, no memory ----
+    const task = openWebUITask(body.messages);
+    if (task) return runTask(deps, req, res, body, agent, task, owner);
     const headerThread = req.get('x-thread-id');
     if (headerThread !== undefined && !THREAD_ID.test(headerThread)) {
       throw errors.invalidBody('x-thread-id must be 1-128 characters of letters, digits and _ . : -', 'x-thread-id');
     }
-    const threadId = headerThread ?? randomUUID();
+    let threadId = headerThread ?? randomUUID();
     // The claim is atomic in Postgres: of two callers naming the same new thread at once,
     // exactly one owns it; the other gets 404 before the model or memory is touched.
     let threadExists = false;
+    let remember: ((reply: string) => Promise<void>) | undefined;
     if (headerThread) {
       const claimed = await threadOwner(deps.db, threadId);
       if (claimed !== undefined && claimed !== resourceId) throw errors.threadNotFound();
       const thread = await deps.memory.getThreadById({ threadId });
       if (claimed === undefined && !(await claimThread(deps.db, threadId, resourceId, thread?.resourceId))) throw errors.threadNotFound();
       threadExists = Boolean(thread);
-    } else if (!(await claimThread(deps.db, threadId, resourceId))) {
-      throw errors.threadNotFound();
+    } else {
+      // ---- No x-thread-id: the thread the transcript (or X-OpenWebUI-Chat-Id) names, else a new one ----
+      const chatId = req.get('x-openwebui-chat-id');
+      if (chatId !== undefined && !CHAT_ID.test(chatId)) throw errors.invalidBody('X-OpenWebUI-Chat-Id must be 1-256 printable ASCII characters.', 'x-openwebui-chat-id');
+      const found = await implicitThread(deps, { resourceId, agent: body.model, messages: body.messages, chatId });
+      threadId = found.threadId;
+      threadExists = found.threadExists;
+      remember = found.remember;
     }
     const { system, turns } = planMessages(body.messages, threadExists);
 
@@ -166,6 +184,51 @@ export function createChatHandler(deps: ChatDeps) {
       }
     };
 
+    // Before the reply is sent: the transcript key (so the client's next request finds the
+    // thread) and the request's usage (once; `finally` counts a request that failed).
+    const count = usageCounter(deps.usage, owner);
+    const beforeReply = async (reply: string, u: UsageLike | undefined) => {
+      if (remember) await remember(reply).catch((err) => log.error('transcript key not stored', { error: err }));
+      await count(u);
+    };
+    try {
+      await answer({ deps, agent, turns, options, res, abort, id, created, body, log, recordTurn, beforeReply, count });
+    } finally {
+      await count(undefined);
+    }
+  };
+}
+
+interface AnswerArgs {
+  deps: ChatDeps;
+  agent: Agent;
+  turns: Turn[];
+  options: Record<string, unknown>;
+  res: Response;
+  abort: AbortController;
+  id: string;
+  created: number;
+  body: ChatCompletionRequest;
+  log: Logger;
+  recordTurn: (reply: string) => Promise<void>;
+  beforeReply: (reply: string, usage: UsageLike | undefined) => Promise<void>;
+  count: (usage: UsageLike | undefined) => Promise<void>;
+}
+
+/** Counts a request's usage once, whichever path (reply, failure, disconnect) gets there first. */
+function usageCounter(meter: UsageMeter | undefined, owner: string) {
+  let done = false;
+  return async (u: UsageLike | undefined) => {
+    if (done || !meter) return;
+    done = true;
+    await meter.record(owner, u ? (toOpenAIUsage(u) satisfies TokenUsage) : undefined);
+  };
+}
+
+/** Runs the agent and answers as JSON or as a stream. */
+async function answer(a: AnswerArgs) {
+  const { agent, turns, options, res, abort, id, created, body, log, recordTurn, beforeReply } = a;
+  {
     if (!body.stream) {
       let result;
       try {
@@ -177,6 +240,7 @@ export function createChatHandler(deps: ChatDeps) {
       const failure = (result as { error?: unknown }).error;
       if (failure) throw upstreamError(failure);
       const usage = (result as { totalUsage?: UsageLike }).totalUsage ?? result.usage;
+      await beforeReply(result.text, usage);
       await recordTurn(result.text);
       res.json({
         id,
@@ -197,8 +261,59 @@ export function createChatHandler(deps: ChatDeps) {
       return;
     }
 
-    await streamCompletion({ agent, turns, options, res, abort, id, created, model: body.model, includeUsage: Boolean(body.stream_options?.include_usage), log, recordTurn });
+    await streamCompletion({ agent, turns, options, res, abort, id, created, model: body.model, includeUsage: Boolean(body.stream_options?.include_usage), log, recordTurn, beforeReply, count: a.count });
+  }
+}
+
+/**
+ * An Open WebUI background task (src/server/openai/openwebui.ts): the agent's model
+ * without the agent's tools, instructions or memory; no thread, nothing mirrored, no
+ * x-thread-id. Counted in usage like any request.
+ */
+async function runTask(deps: ChatDeps, _req: Request, res: Response, body: ChatCompletionRequest, agent: Agent, task: string, owner: string) {
+  const system = body.messages.filter((m) => m.role === 'system' || m.role === 'developer').map((m) => pgText(textContent(m.content))).join('\n\n');
+  const last = body.messages[body.messages.length - 1]!;
+  const turns: Turn[] = [{ role: 'user', content: pgText(textContent(last.content)) }];
+  const abort = new AbortController();
+  res.on('close', () => {
+    if (!res.writableFinished) abort.abort(new Error('client disconnected'));
+  });
+  const stop = body.stop == null ? undefined : Array.isArray(body.stop) ? body.stop : [body.stop];
+  const options = {
+    ...(res.locals.caller?.owner ? { tracingOptions: { metadata: { keyOwner: res.locals.caller.owner, openWebUITask: task } } } : {}),
+    maxSteps: 1,
+    abortSignal: abort.signal,
+    ...(system ? { system } : {}),
+    modelSettings: {
+      ...(body.temperature != null ? { temperature: body.temperature } : {}),
+      ...(body.top_p != null ? { topP: body.top_p } : {}),
+      ...(body.seed != null ? { seed: body.seed } : {}),
+      ...((body.max_completion_tokens ?? body.max_tokens) != null ? { maxOutputTokens: (body.max_completion_tokens ?? body.max_tokens)! } : {}),
+      ...(stop ? { stopSequences: stop } : {}),
+    },
   };
+  res.setHeader('x-openwebui-task', task);
+  const log = deps.logger.child({ agent: body.model, task });
+  const count = usageCounter(deps.usage, owner);
+  try {
+    await answer({
+      deps,
+      agent: await taskAgent(agent),
+      turns,
+      options,
+      res,
+      abort,
+      id: `chatcmpl-${randomUUID().replace(/-/g, '')}`,
+      created: Math.floor(Date.now() / 1000),
+      body,
+      log,
+      recordTurn: async () => {},
+      beforeReply: (_reply, u) => count(u),
+      count,
+    });
+  } finally {
+    await count(undefined);
+  }
 }
 
 interface StreamArgs {
@@ -213,6 +328,10 @@ interface StreamArgs {
   includeUsage: boolean;
   log: Logger;
   recordTurn: (reply: string) => Promise<void>;
+  /** Before the final chunk: the transcript key and the usage of a complete answer. */
+  beforeReply: (reply: string, usage: UsageLike | undefined) => Promise<void>;
+  /** The usage known when the stream ends early (disconnect, failure). */
+  count: (usage: UsageLike | undefined) => Promise<void>;
 }
 
 /**
@@ -240,6 +359,8 @@ async function streamCompletion(a: StreamArgs) {
   let text = '';
   let reason: string | undefined;
   let usage: UsageLike | undefined;
+  // Tokens of the steps finished so far: what is known when the client goes away mid-run.
+  const stepped = { inputTokens: 0, outputTokens: 0, totalTokens: 0 };
   try {
     const stream = await a.agent.stream(a.turns, a.options);
     for await (const part of stream.fullStream as AsyncIterable<{ type: string; payload?: Record<string, unknown> }>) {
@@ -255,6 +376,13 @@ async function streamCompletion(a: StreamArgs) {
         }
         case 'error':
           throw (part.payload?.error as unknown) ?? new Error('model stream failed');
+        case 'step-finish': {
+          const u = (part.payload as { output?: { usage?: UsageLike } } | undefined)?.output?.usage;
+          stepped.inputTokens += u?.inputTokens ?? 0;
+          stepped.outputTokens += u?.outputTokens ?? 0;
+          stepped.totalTokens += u?.totalTokens ?? (u?.inputTokens ?? 0) + (u?.outputTokens ?? 0);
+          break;
+        }
         case 'finish': {
           const p = part.payload as { stepResult?: { reason?: string }; output?: { usage?: UsageLike } } | undefined;
           reason = p?.stepResult?.reason ?? reason;
@@ -263,10 +391,11 @@ async function streamCompletion(a: StreamArgs) {
         }
       }
     }
-    if (a.abort.signal.aborted) return;
+    if (a.abort.signal.aborted) return void (await a.count(stepped));
     reason = (await stream.finishReason.catch(() => undefined)) ?? reason;
     usage = ((await (stream as unknown as { totalUsage?: Promise<UsageLike> }).totalUsage?.catch(() => undefined)) ?? usage) as UsageLike | undefined;
   } catch (err) {
+    await a.count(stepped);
     if (a.abort.signal.aborted) return;
     const e = upstreamError(err);
     a.log.warn('model call failed', { status: e.status, code: e.code, error: err });
@@ -275,6 +404,7 @@ async function streamCompletion(a: StreamArgs) {
     res.end();
     return;
   }
+  await a.beforeReply(text, usage);
   start();
   res.write(chunk({}, finishReason(reason)));
   if (a.includeUsage) {
