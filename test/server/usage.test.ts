@@ -13,6 +13,7 @@ import { secondsUntilUtcMidnight, utcDay } from '../../src/server/usage';
 const ALICE = 'sk-one-alice-usage-0001';
 const BOB = 'sk-one-bob-usage-000002';
 const CAROL = 'sk-one-carol-usage-00003';
+const DAVE = 'sk-one-dave-usage-000005';
 const OPS = 'sk-one-ops-usage-0000004';
 let a: TestSystem;
 let b: TestSystem;
@@ -21,11 +22,12 @@ beforeAll(async () => {
   const env = {
     FEATURES: 'none',
     RATE_LIMIT_RPM: '0',
-    API_KEYS: `${ALICE}:alice,${BOB}:bob,${CAROL}:carol.c,${OPS}:ops`,
+    API_KEYS: `${ALICE}:alice,${BOB}:bob,${CAROL}:carol.c,${OPS}:ops,${DAVE}:dave`,
     ADMIN_USERS: 'ops',
     BUDGET_TOKENS_PER_DAY: '1000000',
     BUDGET_TOKENS_PER_DAY_CAROL_C: '5',
     BUDGET_TOKENS_PER_DAY_OPS: '0',
+    BUDGET_TOKENS_PER_DAY_DAVE: '1',
   };
   a = await startTestSystem({ env });
   b = await startTestSystem({ env: { ...env, DATABASE_URL: a.system.ctx.urls.databaseUrl } });
@@ -186,5 +188,54 @@ describe('budgets', () => {
     const after = (await today(a, BOB)).day;
     expect(after.requests - before.requests).toBe(1);
     expect(after.total_tokens - before.total_tokens).toBe(r.usage!.total_tokens);
+  });
+});
+
+describe('budgets under concurrency', () => {
+  it('requests racing near the budget all pass the check, overshooting by at most their own tokens; then the owner is refused', async () => {
+    const before = (await today(a, OPS, '?owner=dave')).day;
+    expect(before.total_tokens).toBe(0);
+    const rs = await Promise.all(
+      [a, b, a, b].map((t, i) =>
+        fetch(`${t.system.url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${DAVE}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'assistant', messages: [{ role: 'user', content: `racing request number ${i}` }] }),
+        }),
+      ),
+    );
+    const ok = rs.filter((r) => r.status === 200);
+    expect(rs.every((r) => r.status === 200 || r.status === 429)).toBe(true);
+    expect(ok.length).toBeGreaterThanOrEqual(1);
+    const tokens = (await Promise.all(ok.map((r) => r.json()))).reduce((n, body) => n + body.usage.total_tokens, 0);
+    const after = (await today(b, OPS, '?owner=dave')).day;
+    // The overshoot: exactly the tokens of the calls that were in flight when the budget was reached.
+    expect(after.total_tokens).toBe(tokens);
+    expect(after.requests).toBe(ok.length);
+    const next = await a.client(DAVE).chat.completions.create({ model: 'assistant', messages: [{ role: 'user', content: 'x' }] }).catch((e) => e);
+    expect(next).toMatchObject({ status: 429, code: 'budget_exceeded' });
+  });
+});
+
+describe('keyless development', () => {
+  let k: TestSystem;
+  beforeAll(async () => {
+    k = await startTestSystem({ env: { FEATURES: 'none', RATE_LIMIT_RPM: '0', DATABASE_URL: a.system.ctx.urls.databaseUrl, BUDGET_TOKENS_PER_DAY_LEE: '1' } });
+  });
+  afterAll(async () => {
+    await k?.stop();
+  });
+
+  it("usage is counted per `user` and read with ?user= (or ?owner=); a budget applies per user", async () => {
+    const client = k.client();
+    const r = await client.chat.completions.create({ model: 'assistant', user: 'kim', messages: [{ role: 'user', content: 'keyless kim' }] });
+    const kim = await (await fetch(`${k.system.url}/v1/usage?user=kim`)).json();
+    expect(kim.owner).toBe('kim');
+    expect(kim.days.find((d: { date: string }) => d.date === utcDay()).total_tokens).toBe(r.usage!.total_tokens);
+    expect((await (await fetch(`${k.system.url}/v1/usage?owner=kim`)).json()).days).toEqual(kim.days);
+    await client.chat.completions.create({ model: 'assistant', user: 'lee', messages: [{ role: 'user', content: 'lee once' }] });
+    await expect(client.chat.completions.create({ model: 'assistant', user: 'lee', messages: [{ role: 'user', content: 'lee twice' }] })).rejects.toMatchObject({ status: 429, code: 'budget_exceeded' });
+    expect((await client.chat.completions.create({ model: 'assistant', user: 'kim', messages: [{ role: 'user', content: 'kim again' }] })).choices[0]!.message.content).toBe('Echo: kim again');
+    expect((await fetch(`${k.system.url}/v1/usage?user=not%20valid`)).status).toBe(400);
   });
 });
