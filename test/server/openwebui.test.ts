@@ -212,6 +212,31 @@ describe('threads continued without x-thread-id', () => {
       expect(new Set(cs.map((r) => r.headers.get('x-thread-id'))).size).toBe(1);
     }
   });
+
+  it('a resent transcript longer than 256 messages continues its thread; only the new messages count against the cap', async () => {
+    const first = await chat(ALICE, { model: 'assistant', messages: [{ role: 'user', content: 'long chat opening' }] });
+    const threadId = first.headers.get('x-thread-id')!;
+    const transcript: Array<{ role: string; content: string }> = [{ role: 'user', content: 'long chat opening' }, { role: 'assistant', content: 'Echo: long chat opening' }];
+    for (let i = 1; transcript.length < 300; i++) transcript.push({ role: 'user', content: `q${i}` }, { role: 'assistant', content: `a${i}` });
+    const r = await chat(ALICE, { model: 'assistant', messages: [...transcript, { role: 'user', content: 'the newest' }] });
+    expect(r.status).toBe(200);
+    expect(r.headers.get('x-thread-id')).toBe(threadId);
+    expect(textOf(t.model.requests.at(-1)!.messages.at(-1)!.content)).toBe('the newest');
+    expect((await messagesOf(threadId)).slice(-2)).toEqual(['user: the newest', 'assistant: Echo: the newest']);
+    // An unknown transcript of that length is all new: refused, as is a bad message deep inside, and over 2048 at once.
+    const unknown = await chat(ALICE, { model: 'assistant', messages: [{ role: 'user', content: 'never seen' }, ...transcript.slice(1), { role: 'user', content: 'x' }] });
+    expect(unknown.status).toBe(400);
+    expect((await unknown.json()).error).toMatchObject({ code: 'invalid_value', param: 'messages' });
+    const bad = await chat(ALICE, { model: 'assistant', messages: [...transcript.slice(0, 280), { role: 'robot', content: 'x' }, { role: 'user', content: 'y' }] });
+    expect(bad.status).toBe(400);
+    expect((await bad.json()).error.param).toBe('messages[280].role');
+    const huge = await chat(ALICE, { model: 'assistant', messages: Array.from({ length: 2049 }, () => ({ role: 'user', content: '' })) });
+    expect(huge.status).toBe(400);
+    expect((await huge.json()).error.param).toBe('messages');
+    // Over 256 new messages after the last assistant message of a known thread: refused too.
+    const manyNew = await chat(ALICE, { model: 'assistant', messages: [...transcript.slice(0, 2), ...Array.from({ length: 257 }, (_, i) => ({ role: 'user', content: `n${i}` }))] });
+    expect(manyNew.status).toBe(400);
+  });
 });
 
 export type { ChatRequest };

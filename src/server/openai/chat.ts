@@ -23,7 +23,7 @@ import { agentNamed } from './models';
 import { chatCompletionRequest, MAX_MESSAGES, paramName, textContent, type ChatCompletionRequest, type RequestMessage } from './schema';
 // Open WebUI tasks, threads found from the transcript, usage and budgets (issue 13, items 5 and 6).
 import { openWebUITask, taskAgent } from './openwebui';
-import { CHAT_ID, implicitThread } from './transcript-threads';
+import { CHAT_ID, implicitThread, MAX_TRANSCRIPT_MESSAGES, transcriptMessages } from './transcript-threads';
 import { usageOwner, type TokenUsage, type UsageMeter } from '../usage';
 
 export interface ChatDeps {
@@ -78,16 +78,20 @@ function parseBody(body: unknown): ChatCompletionRequest {
   if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) throw errors.invalidBody('The request body must be a JSON object.');
   // Checked before the schema walks every element: an over-long list is refused in O(1).
   const messages = (body as { messages?: unknown }).messages;
-  if (Array.isArray(messages) && messages.length > MAX_MESSAGES) {
-    throw errors.invalidBody(`Invalid value for 'messages': at most ${MAX_MESSAGES} messages per request (got ${messages.length}); continue a conversation with x-thread-id and only the new messages.`, 'messages');
+  if (Array.isArray(messages) && messages.length > MAX_TRANSCRIPT_MESSAGES) {
+    throw errors.invalidBody(`Invalid value for 'messages': at most ${MAX_TRANSCRIPT_MESSAGES} messages per request (got ${messages.length}), of them at most ${MAX_MESSAGES} new ones; continue a conversation with x-thread-id and only the new messages.`, 'messages');
   }
-  const parsed = chatCompletionRequest.safeParse(body);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const param = paramName(issue.path);
-    throw errors.invalidBody(param ? `Invalid value for '${param}': ${issue.message}` : issue.message, param);
+  // A resent transcript may be longer than MAX_MESSAGES: the rest of the body is checked
+  // as usual, the messages on their own; planMessages caps what reaches the agent.
+  const long = Array.isArray(messages) && messages.length > MAX_MESSAGES;
+  const parsed = chatCompletionRequest.safeParse(long ? { ...(body as object), messages: messages.slice(-1) } : body);
+  const all = long ? transcriptMessages.safeParse(messages) : undefined;
+  const failure = all?.success === false ? all.error.issues.map((i) => ({ ...i, path: ['messages', ...i.path] }))[0] : parsed.success ? undefined : parsed.error.issues[0];
+  if (failure) {
+    const param = paramName(failure.path);
+    throw errors.invalidBody(param ? `Invalid value for '${param}': ${failure.message}` : failure.message, param);
   }
-  return parsed.data;
+  return all?.success ? { ...parsed.data!, messages: all.data } : parsed.data!;
 }
 
 /** Splits the request into system text and the turns to send to the agent. */
@@ -97,6 +101,9 @@ function planMessages(messages: RequestMessage[], threadExists: boolean) {
   if (threadExists) {
     const lastAssistant = turns.map((m) => m.role).lastIndexOf('assistant');
     turns = turns.slice(lastAssistant + 1);
+  }
+  if (turns.length > MAX_MESSAGES) {
+    throw errors.invalidBody(`Invalid value for 'messages': at most ${MAX_MESSAGES} new messages per request (got ${turns.length}: a transcript is new unless its thread is known); continue a conversation with x-thread-id and only the new messages.`, 'messages');
   }
   if (!turns.length || turns[turns.length - 1]!.role !== 'user') {
     throw errors.invalidBody('The last message must be a user message (after any system messages).', 'messages');

@@ -18,12 +18,22 @@ import type pg from 'pg';
 import { claimThread, threadOwner } from '../../db/threads';
 import { pgText } from '../../util/text';
 import { errors } from './errors';
-import { textContent, type RequestMessage } from './schema';
+import { chatCompletionRequest, MAX_MESSAGES, textContent, type RequestMessage } from './schema';
 
 type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
 
 /** X-OpenWebUI-Chat-Id: Open WebUI's chat ids are UUIDs (temporary chats `local:…`); any printable ASCII up to 256. */
 export const CHAT_ID = /^[\x21-\x7e]{1,256}$/;
+
+/**
+ * At most this many messages in a request whose history is resent (Open WebUI sends the
+ * whole chat every turn). Only the messages after the last assistant message of a known
+ * thread reach the agent, and those stay capped at MAX_MESSAGES (Mastra's quadratic
+ * de-duplication, see schema.ts); validating a long list is linear.
+ */
+export const MAX_TRANSCRIPT_MESSAGES = 8 * MAX_MESSAGES;
+/** The messages of a request longer than MAX_MESSAGES, each checked as in a short one. */
+export const transcriptMessages = chatCompletionRequest.shape.messages.element.array().max(MAX_TRANSCRIPT_MESSAGES);
 
 const norm = (c: RequestMessage['content']) => pgText(textContent(c ?? '')).trim();
 
