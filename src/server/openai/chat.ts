@@ -4,8 +4,10 @@
  * server-sent events ending in `data: [DONE]`.
  *
  * Conversation continuity: the caller's identity is the memory resource; the thread
- * comes from `x-thread-id` (or a new one), and every response names it in the
- * `x-thread-id` header. When the thread already exists, only the messages after the
+ * comes from `x-thread-id`, else from the resent transcript or X-OpenWebUI-Chat-Id
+ * (transcript-threads.ts), else a new one, and every response names it in the
+ * `x-thread-id` header. Open WebUI's background tasks run without tools or memory
+ * (openwebui.ts); every request is counted and budgeted per owner (../usage.ts). When the thread already exists, only the messages after the
  * last assistant turn in the request are new; earlier ones are already in memory.
  */
 import { randomUUID } from 'node:crypto';
@@ -127,7 +129,7 @@ export function createChatHandler(deps: ChatDeps) {
     await deps.usage?.check(owner);
     // ---- Open WebUI background task: the agent's model alone, no tools, no memory ----
     const task = openWebUITask(body.messages);
-    if (task) return runTask(deps, req, res, body, agent, task, owner);
+    if (task) return runTask(deps, res, body, agent, task, owner);
     const headerThread = req.get('x-thread-id');
     if (headerThread !== undefined && !THREAD_ID.test(headerThread)) {
       throw errors.invalidBody('x-thread-id must be 1-128 characters of letters, digits and _ . : -', 'x-thread-id');
@@ -199,7 +201,7 @@ export function createChatHandler(deps: ChatDeps) {
       await count(u);
     };
     try {
-      await answer({ deps, agent, turns, options, res, abort, id, created, body, log, recordTurn, beforeReply, count });
+      await answer({ agent, turns, options, res, abort, id, created, body, log, recordTurn, beforeReply, count });
     } finally {
       await count(undefined);
     }
@@ -207,7 +209,6 @@ export function createChatHandler(deps: ChatDeps) {
 }
 
 interface AnswerArgs {
-  deps: ChatDeps;
   agent: Agent;
   turns: Turn[];
   options: Record<string, unknown>;
@@ -277,7 +278,7 @@ async function answer(a: AnswerArgs) {
  * without the agent's tools, instructions or memory; no thread, nothing mirrored, no
  * x-thread-id. Counted in usage like any request.
  */
-async function runTask(deps: ChatDeps, _req: Request, res: Response, body: ChatCompletionRequest, agent: Agent, task: string, owner: string) {
+async function runTask(deps: ChatDeps, res: Response, body: ChatCompletionRequest, agent: Agent, task: string, owner: string) {
   const system = body.messages.filter((m) => m.role === 'system' || m.role === 'developer').map((m) => pgText(textContent(m.content))).join('\n\n');
   const last = body.messages[body.messages.length - 1]!;
   const turns: Turn[] = [{ role: 'user', content: pgText(textContent(last.content)) }];
@@ -304,7 +305,6 @@ async function runTask(deps: ChatDeps, _req: Request, res: Response, body: ChatC
   const count = usageCounter(deps.usage, owner);
   try {
     await answer({
-      deps,
       agent: await taskAgent(agent),
       turns,
       options,
