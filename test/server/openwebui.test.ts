@@ -192,6 +192,14 @@ describe('threads continued without x-thread-id', () => {
     expect(two.headers.get('x-thread-id')).toBe(thread);
     const bob = await chat(BOB, { model: 'assistant', messages: [{ role: 'user', content: 'chat id opening' }] }, h);
     expect(bob.headers.get('x-thread-id')).not.toBe(thread);
+    // Forwarded headers switched on mid-chat: the transcript finds the thread, and the chat id names it from then on.
+    const plain = await chat(ALICE, { model: 'assistant', messages: [{ role: 'user', content: 'headers later' }] });
+    const plainThread = plain.headers.get('x-thread-id')!;
+    const late = { 'X-OpenWebUI-Chat-Id': `late-${Date.now()}` };
+    const withId = await chat(ALICE, { model: 'assistant', messages: [{ role: 'user', content: 'headers later' }, { role: 'assistant', content: 'Echo: headers later' }, { role: 'user', content: 'now with id' }] }, late);
+    expect(withId.headers.get('x-thread-id')).toBe(plainThread);
+    const edited = await chat(ALICE, { model: 'assistant', messages: [{ role: 'user', content: 'headers later, edited' }, { role: 'assistant', content: 'other' }, { role: 'user', content: 'still the chat' }] }, late);
+    expect(edited.headers.get('x-thread-id')).toBe(plainThread);
     for (const bad of ['x'.repeat(257), 'has space']) {
       const r = await chat(ALICE, { model: 'assistant', messages: [{ role: 'user', content: 'hi' }] }, { 'X-OpenWebUI-Chat-Id': bad });
       expect(r.status).toBe(400);

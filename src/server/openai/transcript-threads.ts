@@ -97,30 +97,31 @@ export async function implicitThread(
   if (exchange?.assistant !== undefined) keys.push(transcriptKey(a.resourceId, a.agent, exchange.user, exchange.assistant));
 
   let threadId: string = randomUUID();
-  if (keys.length) {
-    const known = await lookup(db, keys, a.resourceId);
-    const hit = keys.map((k) => known.get(k)).find((t) => t !== undefined);
-    // Nothing known: the first key is reserved for a new thread; a request racing us for
-    // the same key gets our thread id back (or we get theirs).
-    const chosen = hit ?? (await reserve(db, keys[0]!, a.resourceId, threadId));
-    if (chosen === undefined) throw errors.threadNotFound();
-    threadId = chosen;
-    for (const k of keys) if (known.get(k) !== threadId) await reserve(db, k, a.resourceId, threadId);
+  const remember = async (reply: string) => {
+    if (!exchange || exchange.assistant !== undefined || !exchange.user) return;
+    const text = pgText(reply).trim();
+    if (!text) return;
+    await reserve(db, transcriptKey(a.resourceId, a.agent, exchange.user, text), a.resourceId, threadId);
+  };
+  if (!keys.length) {
+    // A conversation's first turn: a new thread, claimed as with a new x-thread-id.
+    if (!(await claimThread(db, threadId, a.resourceId))) throw errors.threadNotFound();
+    return { threadId, threadExists: false, remember };
   }
+  const known = await lookup(db, keys, a.resourceId);
+  const hit = keys.map((k) => known.get(k)).find((t) => t !== undefined);
+  // Nothing known: the first key is reserved for a new thread; a request racing us for
+  // the same key gets our thread id back (or we get theirs).
+  const chosen = hit ?? (await reserve(db, keys[0]!, a.resourceId, threadId));
+  if (chosen === undefined) throw errors.threadNotFound();
+  threadId = chosen;
+  // The other key (chat id and transcript both sent) names the same thread from now on.
+  for (const k of keys.slice(hit === undefined ? 1 : 0)) if (known.get(k) === undefined) await reserve(db, k, a.resourceId, threadId);
 
   const owner = await threadOwner(db, threadId);
   if (owner !== undefined && owner !== a.resourceId) throw errors.threadNotFound();
   const thread = await memory.getThreadById({ threadId });
   if (owner === undefined && !(await claimThread(db, threadId, a.resourceId, thread?.resourceId))) throw errors.threadNotFound();
 
-  return {
-    threadId,
-    threadExists: Boolean(thread),
-    async remember(reply: string) {
-      if (!exchange || exchange.assistant !== undefined || !exchange.user) return;
-      const text = pgText(reply).trim();
-      if (!text) return;
-      await reserve(db, transcriptKey(a.resourceId, a.agent, exchange.user, text), a.resourceId, threadId);
-    },
-  };
+  return { threadId, threadExists: Boolean(thread), remember };
 }
