@@ -25,7 +25,8 @@ const BOB = 'sk-one-bob-owui-0000002';
 let t: TestSystem;
 
 beforeAll(async () => {
-  t = await startTestSystem({ env: { FEATURES: 'none', RATE_LIMIT_RPM: '0', API_KEYS: `${ALICE}:alice,${BOB}:bob` } });
+  // The powersync feature mirrors every /v1 turn into the synced tables: a task must leave no trace there either.
+  t = await startTestSystem({ env: { FEATURES: 'powersync', RATE_LIMIT_RPM: '0', API_KEYS: `${ALICE}:alice,${BOB}:bob` } });
 });
 afterAll(async () => {
   await t?.stop();
@@ -64,7 +65,10 @@ async function messagesOf(threadId: string) {
 }
 
 const counts = async () => {
-  const r = await t.system.ctx.db.query<{ owners: string; keys: string }>('select (select count(*) from thread_owners) as owners, (select count(*) from transcript_threads) as keys');
+  const r = await t.system.ctx.db.query<{ owners: string; keys: string; conversations: string; messages: string; mirror: string }>(
+    `select (select count(*) from thread_owners) as owners, (select count(*) from transcript_threads) as keys, (select count(*) from conversations) as conversations,
+            (select count(*) from messages) as messages, (select count(*) from turn_mirror_queue) as mirror`,
+  );
   return r.rows[0]!;
 };
 
@@ -100,6 +104,15 @@ describe('Open WebUI background tasks', () => {
     expect(sent.max_completion_tokens ?? sent.max_tokens).toBe(1000);
     expect(await counts()).toEqual(before);
     expect(await threadsOf('alice')).toEqual(threadsBefore);
+    // An ordinary turn does leave its trace (the check above can see one).
+    await chat(ALICE, { model: 'assistant', messages: [{ role: 'user', content: 'an ordinary turn' }] });
+    let after = await counts();
+    for (let i = 0; i < 200 && after.messages === before.messages; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      after = await counts();
+    }
+    expect(Number(after.owners)).toBe(Number(before.owners) + 1);
+    expect(Number(after.messages)).toBeGreaterThan(Number(before.messages));
   });
 
   it('every task kind, JSON and streamed, goes without tools or memory', async () => {
