@@ -10,9 +10,11 @@
  * max_completion_tokens: 1000, metadata: {task, task_body, chat_id}}`), whose
  * routers/openai.py (generate_chat_completion) pops `metadata` before forwarding and, with
  * ENABLE_FORWARD_USER_INFO_HEADERS, sends X-OpenWebUI-User-* and X-OpenWebUI-Chat-Id
- * (= metadata.chat_id, so tasks carry the chat's id too); the templates are
- * backend/open_webui/config.py DEFAULT_*_PROMPT_TEMPLATE with {{MESSAGES:END:n}} rendered
- * by utils/task.py as `USER: …` / `ASSISTANT: …` lines. Upstream is THE SCRIPTED MODEL
+ * (= metadata.chat_id, so tasks carry the chat's id too; routers/openai.py at commit
+ * 004a45f5824bd78635cdc39a071af98873fb50c2); the templates are shortened from
+ * backend/open_webui/config.py DEFAULT_*_PROMPT_TEMPLATE (commit
+ * 00b1c6bcaa3c473e7faeb8254751b9411f2c0b91) keeping every marker the detection reads,
+ * with {{MESSAGES:END:n}} rendered by utils/task.py as `USER: …` / `ASSISTANT: …` lines. Upstream is THE SCRIPTED MODEL
  * (harness/scripted-model.ts); everything else is real (embedded Postgres, Mastra memory).
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
