@@ -1,5 +1,6 @@
 /**
- * Open WebUI's background task requests. Open WebUI (github.com/open-webui/open-webui)
+ * Open WebUI's background task requests (read from open-webui/open-webui: config.py at
+ * 00b1c6bc, routers/tasks.py at 074d4883, routers/openai.py at 004a45f5). Open WebUI
  * asks the chat model for a chat title, tags, follow-up suggestions, search/retrieval
  * queries, autocompletion, an emoji, an image prompt or a merged answer (MoA) through
  * the same /v1/chat/completions as the chat itself. Its router strips the
