@@ -77,6 +77,8 @@ const schema = z.object({
 
   API_KEYS: apiKeys,
   RATE_LIMIT_RPM: intFrom(120, 0),
+  // Tokens per key owner and UTC day (src/server/usage.ts); 0 = no budget. Per owner: BUDGET_TOKENS_PER_DAY_<OWNER>.
+  BUDGET_TOKENS_PER_DAY: intFrom(0, 0),
   ADMIN_USERS: optionalString,
   // host:port (or URLs) that model- or document-steered fetches may reach although they are internal (src/util/outbound.ts).
   OUTBOUND_ALLOW_HOSTS: optionalString.transform((raw, ctx) => {
@@ -182,6 +184,8 @@ export interface Config {
   /** agent name → key owners who may use it ('*' = every key owner), from AGENT_USERS_<NAME>; see mayUseAgent. */
   agentUsers: Map<string, Set<string> | '*'>;
   rateLimitRpm: number;
+  /** Token budgets per key owner and UTC day (src/server/usage.ts). */
+  budgets: BudgetConfig;
   bodyLimit: string;
   /** How often a replica tries to take over work that runs once (src/db/leadership.ts). */
   leadershipPollMs: number;
@@ -199,6 +203,24 @@ export interface Config {
   powersync: PowerSyncConfig;
   ipfs: IpfsConfig;
   observability: ObservabilityConfig;
+}
+
+/** Token budgets (src/server/usage.ts): BUDGET_TOKENS_PER_DAY and BUDGET_TOKENS_PER_DAY_<OWNER>. */
+export interface BudgetConfig {
+  /** Tokens per owner and UTC day for owners without their own budget; 0 = unlimited. */
+  tokensPerDay: number;
+  /** budgetEnvName(owner) (the owner upper-cased, every other character `_`) → tokens per day; 0 = unlimited. */
+  perOwner: Map<string, number>;
+}
+
+/** The suffix of an owner's BUDGET_TOKENS_PER_DAY_<OWNER> variable: `alice.b-2` → `ALICE_B_2`. */
+export function budgetEnvName(owner: string): string {
+  return owner.toUpperCase().replace(/[^A-Z0-9]/g, '_');
+}
+
+/** The daily token budget of a key owner (0 = unlimited). */
+export function budgetFor(budgets: BudgetConfig, owner: string): number {
+  return budgets.perOwner.get(budgetEnvName(owner)) ?? budgets.tokensPerDay;
 }
 
 /** IPFS settings (src/features/ipfs.ts). */
@@ -318,6 +340,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     agentUsers.set(m[1]!.toLowerCase().replace(/_/g, '-'), owners.includes('*') ? '*' : new Set(owners));
   }
 
+  const perOwnerBudget = new Map<string, number>();
+  for (const [key, value] of Object.entries(env)) {
+    const m = /^BUDGET_TOKENS_PER_DAY_([A-Z0-9_]+)$/.exec(key);
+    if (!m || value === undefined || value.trim() === '') continue;
+    const n = Number(value.trim());
+    if (!Number.isInteger(n) || n < 0 || n > Number.MAX_SAFE_INTEGER) issues.push(`${key}: must be a whole number from 0 (unlimited) up`);
+    else perOwnerBudget.set(m[1]!, n);
+  }
+
   const atCredentials: AtprotoConfig['credentials'] = {};
   for (const [key, value] of Object.entries(env)) {
     const m = /^ATPROTO_PASSWORD_([A-Z0-9_]+)$/.exec(key);
@@ -361,6 +392,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     outboundAllowHosts: c.OUTBOUND_ALLOW_HOSTS,
     agentUsers,
     rateLimitRpm: c.RATE_LIMIT_RPM,
+    budgets: { tokensPerDay: c.BUDGET_TOKENS_PER_DAY, perOwner: perOwnerBudget },
     bodyLimit: c.BODY_LIMIT.toLowerCase(),
     leadershipPollMs: c.LEADERSHIP_POLL_MS,
     model: {

@@ -20,6 +20,7 @@ import { errors } from './openai/errors';
 import { Metrics } from './metrics';
 import { rootInfo, studioCors } from './studio';
 import { modelsRouter } from './openai/models';
+import { UsageMeter, usageRouter } from './usage';
 import type { Readiness } from './readiness';
 import type { CompletedTurn } from './turns';
 
@@ -83,7 +84,10 @@ export async function createApp(deps: AppDeps): Promise<Express> {
   v1.use(express.json({ limit: config.bodyLimit }));
   const mayUse = (owner: string | undefined, agent: string) => mayUseAgent(config, owner, agent);
   v1.use(modelsRouter(deps.agents, startedAt, mayUse));
-  v1.post('/chat/completions', createChatHandler({ agents: deps.agents, memory: deps.memory, db: deps.db, mayUse, logger, maxSteps: config.model.maxSteps, onTurn: deps.onTurn, compatibleProvider: (agent) => compatibleProviderName(config, agent) }));
+  // Usage per key owner and day, token budgets (src/server/usage.ts); `usage` is for every /v1 route that calls a model.
+  const usage = new UsageMeter(deps.db, config.budgets, logger);
+  v1.use(usageRouter({ db: deps.db, adminUsers: config.adminUsers, keyless: config.apiKeys.size === 0 }));
+  v1.post('/chat/completions', createChatHandler({ agents: deps.agents, memory: deps.memory, db: deps.db, mayUse, logger, maxSteps: config.model.maxSteps, onTurn: deps.onTurn, usage, compatibleProvider: (agent) => compatibleProviderName(config, agent) }));
   v1.use((req, _res, next) => next(errors.routeNotFound(req.method, req.originalUrl)));
   app.use('/v1', v1);
 

@@ -4,8 +4,10 @@
  * server-sent events ending in `data: [DONE]`.
  *
  * Conversation continuity: the caller's identity is the memory resource; the thread
- * comes from `x-thread-id` (or a new one), and every response names it in the
- * `x-thread-id` header. When the thread already exists, only the messages after the
+ * comes from `x-thread-id`, else from the resent transcript or X-OpenWebUI-Chat-Id
+ * (transcript-threads.ts), else a new one, and every response names it in the
+ * `x-thread-id` header. Open WebUI's background tasks run without tools or memory
+ * (openwebui.ts); every request is counted and budgeted per owner (../usage.ts). When the thread already exists, only the messages after the
  * last assistant turn in the request are new; earlier ones are already in memory.
  */
 import { randomUUID } from 'node:crypto';
@@ -22,6 +24,10 @@ import { errors, OpenAIError, upstreamError } from './errors';
 import { agentNamed } from './models';
 import { checkParams } from './params';
 import { chatCompletionRequest, MAX_MESSAGES, paramName, textContent, type ChatCompletionRequest, type RequestMessage } from './schema';
+// Open WebUI tasks, threads found from the transcript, usage and budgets (issue 13, items 5 and 6).
+import { openWebUITask, taskAgent } from './openwebui';
+import { CHAT_ID, implicitThread, MAX_TRANSCRIPT_MESSAGES, transcriptMessages } from './transcript-threads';
+import { usageOwner, type TokenUsage, type UsageMeter } from '../usage';
 
 export interface ChatDeps {
   agents: Record<string, Agent>;
@@ -40,6 +46,8 @@ export interface ChatDeps {
    * verbosity, logit_bias, web_search_options) are refused (params.ts).
    */
   compatibleProvider?: (agent: string) => string | undefined;
+  /** Budget check before the model call and one usage count per request (src/server/usage.ts). */
+  usage?: UsageMeter;
 }
 
 
@@ -99,16 +107,20 @@ function parseBody(body: unknown): ChatCompletionRequest {
   if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) throw errors.invalidBody('The request body must be a JSON object.');
   // Checked before the schema walks every element: an over-long list is refused in O(1).
   const messages = (body as { messages?: unknown }).messages;
-  if (Array.isArray(messages) && messages.length > MAX_MESSAGES) {
-    throw errors.invalidBody(`Invalid value for 'messages': at most ${MAX_MESSAGES} messages per request (got ${messages.length}); continue a conversation with x-thread-id and only the new messages.`, 'messages');
+  if (Array.isArray(messages) && messages.length > MAX_TRANSCRIPT_MESSAGES) {
+    throw errors.invalidBody(`Invalid value for 'messages': at most ${MAX_TRANSCRIPT_MESSAGES} messages per request (got ${messages.length}), of them at most ${MAX_MESSAGES} new ones; continue a conversation with x-thread-id and only the new messages.`, 'messages');
   }
-  const parsed = chatCompletionRequest.safeParse(body);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const param = paramName(issue.path);
-    throw errors.invalidBody(param ? `Invalid value for '${param}': ${issue.message}` : issue.message, param);
+  // A resent transcript may be longer than MAX_MESSAGES: the rest of the body is checked
+  // as usual, the messages on their own; planMessages caps what reaches the agent.
+  const long = Array.isArray(messages) && messages.length > MAX_MESSAGES;
+  const parsed = chatCompletionRequest.safeParse(long ? { ...(body as object), messages: messages.slice(-1) } : body);
+  const all = long ? transcriptMessages.safeParse(messages) : undefined;
+  const failure = all?.success === false ? all.error.issues.map((i) => ({ ...i, path: ['messages', ...i.path] }))[0] : parsed.success ? undefined : parsed.error.issues[0];
+  if (failure) {
+    const param = paramName(failure.path);
+    throw errors.invalidBody(param ? `Invalid value for '${param}': ${failure.message}` : failure.message, param);
   }
-  return parsed.data;
+  return all?.success ? { ...parsed.data!, messages: all.data } : parsed.data!;
 }
 
 /** An assistant message's words for the history: its text, else the refusal it gave. */
@@ -135,6 +147,9 @@ function planMessages(messages: RequestMessage[], threadExists: boolean) {
     const lastAssistant = turns.map((m) => m.role).lastIndexOf('assistant');
     turns = turns.slice(lastAssistant + 1);
   }
+  if (turns.length > MAX_MESSAGES) {
+    throw errors.invalidBody(`Invalid value for 'messages': at most ${MAX_MESSAGES} new messages per request (got ${turns.length}: a transcript is new unless its thread is known); continue a conversation with x-thread-id and only the new messages.`, 'messages');
+  }
   if (prefill) turns.push(prefill);
   return {
     prefill: prefill ? pgText(assistantText(prefill as Extract<RequestMessage, { role: 'assistant' }>)) : undefined,
@@ -155,22 +170,34 @@ export function createChatHandler(deps: ChatDeps) {
     if (ignoredUnknown.length) res.setHeader('x-ignored-params', ignoredUnknown.join(', '));
 
     const resourceId = resolveResource(res.locals.caller?.owner, body.user);
+    const owner = usageOwner(res.locals.caller?.owner, body.user ?? undefined);
+    await deps.usage?.check(owner);
+    // ---- Open WebUI background task: the agent's model alone, no tools, no memory ----
+    const task = openWebUITask(body.messages);
+    if (task) return runTask(deps, res, body, agent, task, owner);
     const headerThread = req.get('x-thread-id');
     if (headerThread !== undefined && !THREAD_ID.test(headerThread)) {
       throw errors.invalidBody('x-thread-id must be 1-128 characters of letters, digits and _ . : -', 'x-thread-id');
     }
-    const threadId = headerThread ?? randomUUID();
+    let threadId = headerThread ?? randomUUID();
     // The claim is atomic in Postgres: of two callers naming the same new thread at once,
     // exactly one owns it; the other gets 404 before the model or memory is touched.
     let threadExists = false;
+    let remember: ((reply: string) => Promise<void>) | undefined;
     if (headerThread) {
       const claimed = await threadOwner(deps.db, threadId);
       if (claimed !== undefined && claimed !== resourceId) throw errors.threadNotFound();
       const thread = await deps.memory.getThreadById({ threadId });
       if (claimed === undefined && !(await claimThread(deps.db, threadId, resourceId, thread?.resourceId))) throw errors.threadNotFound();
       threadExists = Boolean(thread);
-    } else if (!(await claimThread(deps.db, threadId, resourceId))) {
-      throw errors.threadNotFound();
+    } else {
+      // ---- No x-thread-id: the thread the transcript (or X-OpenWebUI-Chat-Id) names, else a new one ----
+      const chatId = req.get('x-openwebui-chat-id');
+      if (chatId !== undefined && !CHAT_ID.test(chatId)) throw errors.invalidBody('X-OpenWebUI-Chat-Id must be 1-256 printable ASCII characters.', 'x-openwebui-chat-id');
+      const found = await implicitThread(deps, { resourceId, agent: body.model, messages: body.messages, chatId });
+      threadId = found.threadId;
+      threadExists = found.threadExists;
+      remember = found.remember;
     }
     const { system, turns, prefill } = planMessages(body.messages, threadExists);
 
@@ -214,6 +241,53 @@ export function createChatHandler(deps: ChatDeps) {
       }
     };
 
+    // Before the reply is sent: the transcript key (so the client's next request finds the
+    // thread) and the request's usage (once; `finally` counts a request that failed).
+    const count = usageCounter(deps.usage, owner);
+    const beforeReply = async (reply: string, u: UsageLike | undefined) => {
+      // The transcript key holds the whole assistant turn, as the client resends it: prefill + answer.
+      if (remember) await remember((prefill ?? '') + reply).catch((err) => log.error('transcript key not stored', { error: err }));
+      await count(u);
+    };
+    try {
+      await answer({ agent, turns, options, res, abort, id, created, body, log, recordTurn, beforeReply, count, prefill });
+    } finally {
+      await count(undefined);
+    }
+  };
+}
+
+interface AnswerArgs {
+  agent: Agent;
+  turns: Turn[];
+  options: Record<string, unknown>;
+  res: Response;
+  abort: AbortController;
+  id: string;
+  created: number;
+  body: ChatCompletionRequest;
+  log: Logger;
+  recordTurn: (reply: string) => Promise<void>;
+  beforeReply: (reply: string, usage: UsageLike | undefined) => Promise<void>;
+  count: (usage: UsageLike | undefined) => Promise<void>;
+  /** The prefilled start of the assistant turn, if any (its words are not repeated in the answer). */
+  prefill?: string;
+}
+
+/** Counts a request's usage once, whichever path (reply, failure, disconnect) gets there first. */
+function usageCounter(meter: UsageMeter | undefined, owner: string) {
+  let done = false;
+  return async (u: UsageLike | undefined) => {
+    if (done || !meter) return;
+    done = true;
+    await meter.record(owner, u ? (toOpenAIUsage(u) satisfies TokenUsage) : undefined);
+  };
+}
+
+/** Runs the agent and answers as JSON or as a stream. */
+async function answer(a: AnswerArgs) {
+  const { agent, turns, options, res, abort, id, created, body, log, recordTurn, beforeReply, prefill } = a;
+  {
     if (!body.stream) {
       let result;
       try {
@@ -228,6 +302,7 @@ export function createChatHandler(deps: ChatDeps) {
       // Mastra appends the model's words to the prefilled assistant message; the answer is
       // only what the model wrote (as the stream sends it).
       const answer = prefill && result.text.startsWith(prefill) ? result.text.slice(prefill.length) : result.text;
+      await beforeReply(answer, usage);
       await recordTurn(answer);
       res.json({
         id,
@@ -247,8 +322,58 @@ export function createChatHandler(deps: ChatDeps) {
       return;
     }
 
-    await streamCompletion({ agent, turns, options, res, abort, id, created, model: body.model, includeUsage: Boolean(body.stream_options?.include_usage), log, recordTurn });
+    await streamCompletion({ agent, turns, options, res, abort, id, created, model: body.model, includeUsage: Boolean(body.stream_options?.include_usage), log, recordTurn, beforeReply, count: a.count });
+  }
+}
+
+/**
+ * An Open WebUI background task (src/server/openai/openwebui.ts): the agent's model
+ * without the agent's tools, instructions or memory; no thread, nothing mirrored, no
+ * x-thread-id. Counted in usage like any request.
+ */
+async function runTask(deps: ChatDeps, res: Response, body: ChatCompletionRequest, agent: Agent, task: string, owner: string) {
+  const system = body.messages.filter((m) => m.role === 'system' || m.role === 'developer').map((m) => pgText(textContent(m.content))).join('\n\n');
+  const last = body.messages[body.messages.length - 1]!;
+  const turns: Turn[] = [{ role: 'user', content: pgText(textContent(last.content)) }];
+  const abort = new AbortController();
+  res.on('close', () => {
+    if (!res.writableFinished) abort.abort(new Error('client disconnected'));
+  });
+  const stop = body.stop == null ? undefined : Array.isArray(body.stop) ? body.stop : [body.stop];
+  const options = {
+    ...(res.locals.caller?.owner ? { tracingOptions: { metadata: { keyOwner: res.locals.caller.owner, openWebUITask: task } } } : {}),
+    maxSteps: 1,
+    abortSignal: abort.signal,
+    ...(system ? { system } : {}),
+    modelSettings: {
+      ...(body.temperature != null ? { temperature: body.temperature } : {}),
+      ...(body.top_p != null ? { topP: body.top_p } : {}),
+      ...(body.seed != null ? { seed: body.seed } : {}),
+      ...((body.max_completion_tokens ?? body.max_tokens) != null ? { maxOutputTokens: (body.max_completion_tokens ?? body.max_tokens)! } : {}),
+      ...(stop ? { stopSequences: stop } : {}),
+    },
   };
+  res.setHeader('x-openwebui-task', task);
+  const log = deps.logger.child({ agent: body.model, task });
+  const count = usageCounter(deps.usage, owner);
+  try {
+    await answer({
+      agent: await taskAgent(agent),
+      turns,
+      options,
+      res,
+      abort,
+      id: `chatcmpl-${randomUUID().replace(/-/g, '')}`,
+      created: Math.floor(Date.now() / 1000),
+      body,
+      log,
+      recordTurn: async () => {},
+      beforeReply: (_reply, u) => count(u),
+      count,
+    });
+  } finally {
+    await count(undefined);
+  }
 }
 
 interface StreamArgs {
@@ -263,6 +388,10 @@ interface StreamArgs {
   includeUsage: boolean;
   log: Logger;
   recordTurn: (reply: string) => Promise<void>;
+  /** Before the final chunk: the transcript key and the usage of a complete answer. */
+  beforeReply: (reply: string, usage: UsageLike | undefined) => Promise<void>;
+  /** The usage known when the stream ends early (disconnect, failure). */
+  count: (usage: UsageLike | undefined) => Promise<void>;
 }
 
 /**
@@ -290,6 +419,8 @@ async function streamCompletion(a: StreamArgs) {
   let text = '';
   let reason: string | undefined;
   let usage: UsageLike | undefined;
+  // Tokens of the steps finished so far: what is known when the client goes away mid-run.
+  const stepped = { inputTokens: 0, outputTokens: 0, totalTokens: 0 };
   try {
     const stream = await a.agent.stream(a.turns, a.options);
     for await (const part of stream.fullStream as AsyncIterable<{ type: string; payload?: Record<string, unknown> }>) {
@@ -305,6 +436,13 @@ async function streamCompletion(a: StreamArgs) {
         }
         case 'error':
           throw (part.payload?.error as unknown) ?? new Error('model stream failed');
+        case 'step-finish': {
+          const u = (part.payload as { output?: { usage?: UsageLike } } | undefined)?.output?.usage;
+          stepped.inputTokens += u?.inputTokens ?? 0;
+          stepped.outputTokens += u?.outputTokens ?? 0;
+          stepped.totalTokens += u?.totalTokens ?? (u?.inputTokens ?? 0) + (u?.outputTokens ?? 0);
+          break;
+        }
         case 'finish': {
           const p = part.payload as { stepResult?: { reason?: string }; output?: { usage?: UsageLike } } | undefined;
           reason = p?.stepResult?.reason ?? reason;
@@ -313,10 +451,11 @@ async function streamCompletion(a: StreamArgs) {
         }
       }
     }
-    if (a.abort.signal.aborted) return;
+    if (a.abort.signal.aborted) return void (await a.count(stepped));
     reason = (await stream.finishReason.catch(() => undefined)) ?? reason;
     usage = ((await (stream as unknown as { totalUsage?: Promise<UsageLike> }).totalUsage?.catch(() => undefined)) ?? usage) as UsageLike | undefined;
   } catch (err) {
+    await a.count(stepped);
     if (a.abort.signal.aborted) return;
     const e = upstreamError(err);
     a.log.warn('model call failed', { status: e.status, code: e.code, error: err });
@@ -325,6 +464,7 @@ async function streamCompletion(a: StreamArgs) {
     res.end();
     return;
   }
+  await a.beforeReply(text, usage);
   start();
   res.write(chunk({}, finishReason(reason)));
   if (a.includeUsage) {

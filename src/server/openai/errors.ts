@@ -12,6 +12,7 @@ export type OpenAIErrorType =
   | 'permission_error'
   | 'not_found_error'
   | 'requests'
+  | 'tokens'
   | 'server_error'
   | 'upstream_error'
   | 'timeout_error';
@@ -56,6 +57,15 @@ export const errors = {
     new OpenAIError(429, `Rate limit reached: ${rpm} requests per minute for this API key. Try again in ${retryAfterSec}s.`, 'requests', 'rate_limit_exceeded', null, {
       'retry-after': String(retryAfterSec),
     }),
+  budgetExceeded: (retryAfterSec: number, budget: number, used: number) =>
+    new OpenAIError(
+      429,
+      `Daily token budget reached: ${used} of ${budget} tokens used today (UTC) by this key owner. The budget resets at 00:00 UTC, in ${retryAfterSec}s.`,
+      'tokens',
+      'budget_exceeded',
+      null,
+      { 'retry-after': String(retryAfterSec) },
+    ),
   internal: () => new OpenAIError(500, 'The server had an error while processing your request.', 'server_error', 'internal_error'),
 };
 

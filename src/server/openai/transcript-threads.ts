@@ -1,0 +1,127 @@
+/**
+ * A chat continues its thread without `x-thread-id`. Clients such as Open WebUI resend
+ * the whole transcript every turn and know nothing of threads; the thread is found
+ * again from a key the transcript itself carries (table transcript_threads, migration
+ * 060):
+ * - `X-OpenWebUI-Chat-Id` (Open WebUI with ENABLE_FORWARD_USER_INFO_HEADERS) when sent;
+ * - else the first user message and the first assistant reply after it: after a new
+ *   thread's first turn the key of (its first user message, the reply) is stored before
+ *   the reply is sent, so the client's next request, which holds both, finds the thread.
+ * Every key is a sha256 over (kind, memory resource, agent, texts): one caller's keys
+ * can never name another caller's thread, and the thread's owner (thread_owners) is
+ * checked again on every use. Keys are reserved with `insert … on conflict do nothing`,
+ * so two requests with the same transcript at once continue one thread, not two.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import type { Memory } from '@mastra/memory';
+import type pg from 'pg';
+import { claimThread, threadOwner } from '../../db/threads';
+import { pgText } from '../../util/text';
+import { errors } from './errors';
+import { chatCompletionRequest, MAX_MESSAGES, textContent, type RequestMessage } from './schema';
+
+type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
+
+/** X-OpenWebUI-Chat-Id: Open WebUI's chat ids are UUIDs (temporary chats `local:…`); any printable ASCII up to 256. */
+export const CHAT_ID = /^[\x21-\x7e]{1,256}$/;
+
+/**
+ * At most this many messages in a request whose history is resent (Open WebUI sends the
+ * whole chat every turn). Only the messages after the last assistant message of a known
+ * thread reach the agent, and those stay capped at MAX_MESSAGES (Mastra's quadratic
+ * de-duplication, see schema.ts); validating a long list is linear.
+ */
+export const MAX_TRANSCRIPT_MESSAGES = 8 * MAX_MESSAGES;
+/** The messages of a request longer than MAX_MESSAGES, each checked as in a short one. */
+export const transcriptMessages = chatCompletionRequest.shape.messages.element.array().max(MAX_TRANSCRIPT_MESSAGES);
+
+const norm = (c: RequestMessage['content']) => pgText(textContent(c ?? '')).trim();
+
+function keyOf(parts: string[]): string {
+  return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
+}
+
+export function chatIdKey(resourceId: string, agent: string, chatId: string): string {
+  return keyOf(['openwebui-chat/v1', resourceId, agent, chatId]);
+}
+
+export function transcriptKey(resourceId: string, agent: string, firstUser: string, firstAssistant: string): string {
+  return keyOf(['transcript/v1', resourceId, agent, firstUser.trim(), firstAssistant.trim()]);
+}
+
+/** The first user message and the first assistant message after it, as the key sees them. */
+export function firstExchange(messages: RequestMessage[]): { user: string; assistant?: string } | undefined {
+  const u = messages.findIndex((m) => m.role === 'user');
+  if (u < 0) return undefined;
+  const a = messages.findIndex((m, i) => i > u && m.role === 'assistant');
+  return { user: norm(messages[u]!.content), assistant: a < 0 ? undefined : norm(messages[a]!.content) };
+}
+
+export interface ImplicitThread {
+  threadId: string;
+  /** The thread has history in memory: only the messages after the last assistant turn are new. */
+  threadExists: boolean;
+  /**
+   * Call once the reply is known and before it is sent: stores the transcript key of
+   * this conversation's opening exchange (a no-op when the request already held one).
+   */
+  remember(reply: string): Promise<void>;
+}
+
+async function lookup(db: Queryable, keys: string[], resourceId: string): Promise<Map<string, string>> {
+  const r = await db.query<{ key: string; thread_id: string }>('select key, thread_id from transcript_threads where key = any($1) and resource_id = $2', [keys, resourceId]);
+  return new Map(r.rows.map((row) => [row.key, row.thread_id]));
+}
+
+/** Stores key → thread unless the key is taken; resolves to the thread the key names now. */
+async function reserve(db: Queryable, key: string, resourceId: string, threadId: string): Promise<string | undefined> {
+  const r = await db.query<{ thread_id: string }>(
+    'insert into transcript_threads (key, thread_id, resource_id) values ($1, $2, $3) on conflict (key) do nothing returning thread_id',
+    [key, threadId, resourceId],
+  );
+  return r.rows[0]?.thread_id ?? (await lookup(db, [key], resourceId)).get(key);
+}
+
+/**
+ * The thread of a request without x-thread-id: the one its chat id or opening exchange
+ * names, else a new one (claimed for `resourceId`).
+ */
+export async function implicitThread(
+  deps: { db: pg.Pool; memory: Memory },
+  a: { resourceId: string; agent: string; messages: RequestMessage[]; chatId?: string },
+): Promise<ImplicitThread> {
+  const { db, memory } = deps;
+  const exchange = firstExchange(a.messages);
+  const keys: string[] = [];
+  if (a.chatId) keys.push(chatIdKey(a.resourceId, a.agent, a.chatId));
+  if (exchange?.assistant !== undefined) keys.push(transcriptKey(a.resourceId, a.agent, exchange.user, exchange.assistant));
+
+  let threadId: string = randomUUID();
+  const remember = async (reply: string) => {
+    if (!exchange || exchange.assistant !== undefined || !exchange.user) return;
+    const text = pgText(reply).trim();
+    if (!text) return;
+    await reserve(db, transcriptKey(a.resourceId, a.agent, exchange.user, text), a.resourceId, threadId);
+  };
+  if (!keys.length) {
+    // A conversation's first turn: a new thread, claimed as with a new x-thread-id.
+    if (!(await claimThread(db, threadId, a.resourceId))) throw errors.threadNotFound();
+    return { threadId, threadExists: false, remember };
+  }
+  const known = await lookup(db, keys, a.resourceId);
+  const hit = keys.map((k) => known.get(k)).find((t) => t !== undefined);
+  // Nothing known: the first key is reserved for a new thread; a request racing us for
+  // the same key gets our thread id back (or we get theirs).
+  const chosen = hit ?? (await reserve(db, keys[0]!, a.resourceId, threadId));
+  if (chosen === undefined) throw errors.threadNotFound();
+  threadId = chosen;
+  // The other key (chat id and transcript both sent) names the same thread from now on.
+  for (const k of keys.slice(hit === undefined ? 1 : 0)) if (known.get(k) === undefined) await reserve(db, k, a.resourceId, threadId);
+
+  const owner = await threadOwner(db, threadId);
+  if (owner !== undefined && owner !== a.resourceId) throw errors.threadNotFound();
+  const thread = await memory.getThreadById({ threadId });
+  if (owner === undefined && !(await claimThread(db, threadId, a.resourceId, thread?.resourceId))) throw errors.threadNotFound();
+
+  return { threadId, threadExists: Boolean(thread), remember };
+}
