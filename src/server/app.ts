@@ -14,6 +14,7 @@ import { mayUseAgent, type Config } from '../config';
 import { redactText, withRequestId, type Logger } from '../logger';
 import { authMiddleware, RateLimiter, type Limiter } from './auth';
 import { errorSender } from './errors';
+import { createOutboundFetch } from '../util/outbound';
 import { createChatHandler } from './openai/chat';
 import { errors } from './openai/errors';
 import { Metrics } from './metrics';
@@ -82,7 +83,13 @@ export async function createApp(deps: AppDeps): Promise<Express> {
   v1.use(express.json({ limit: config.bodyLimit }));
   const mayUse = (owner: string | undefined, agent: string) => mayUseAgent(config, owner, agent);
   v1.use(modelsRouter(deps.agents, startedAt, mayUse));
-  v1.post('/chat/completions', createChatHandler({ agents: deps.agents, memory: deps.memory, db: deps.db, mayUse, logger, maxSteps: config.model.maxSteps, onTurn: deps.onTurn }));
+  // Image URLs in messages are fetched through the outbound guard; only OUTBOUND_ALLOW_HOSTS
+  // may be internal (not the configured services: a caller must not reach them through an image).
+  const images = {
+    maxBytes: config.images.maxBytes,
+    fetch: createOutboundFetch({ allow: config.outboundAllowHosts, timeoutMs: config.images.fetchTimeoutMs, maxBytes: config.images.maxBytes, maxRedirects: 3 }),
+  };
+  v1.post('/chat/completions', createChatHandler({ agents: deps.agents, memory: deps.memory, db: deps.db, mayUse, logger, maxSteps: config.model.maxSteps, onTurn: deps.onTurn, images }));
   v1.use((req, _res, next) => next(errors.routeNotFound(req.method, req.originalUrl)));
   app.use('/v1', v1);
 

@@ -18,9 +18,13 @@ import { pgText } from '../../util/text';
 import type { Logger } from '../../logger';
 import { resolveResource } from '../auth';
 import type { CompletedTurn } from '../turns';
+import type { OutboundFetch } from '../../util/outbound';
+import { MAX_CLIENT_TOOLS, checkClientTools, checkToolChoice, clientToolCalls, noToolsHooks, parseArguments, toMastraClientTools, toMastraToolChoice, type ClientTool, type ClientToolCall, type ToolChoice } from './client-tools';
 import { errors, OpenAIError, upstreamError } from './errors';
+import { resolveImage, type ResolvedImage } from './images';
 import { agentNamed } from './models';
 import { chatCompletionRequest, MAX_MESSAGES, paramName, textContent, type ChatCompletionRequest, type RequestMessage } from './schema';
+import { compileResponseFormat, invalidModelOutput, type CompiledFormat, type ResponseFormat } from './structured-output';
 
 export interface ChatDeps {
   agents: Record<string, Agent>;
@@ -33,14 +37,25 @@ export interface ChatDeps {
   mayUse?: (owner: string | undefined, agent: string) => boolean;
   /** Called after a completed turn (e.g. to mirror it into synced tables). Errors are logged, never sent. */
   onTurn?: (turn: CompletedTurn) => Promise<void> | void;
+  /** Images in user messages: the largest decoded image, and the outbound guard's fetch for http(s) image URLs. */
+  images?: { maxBytes: number; fetch: OutboundFetch };
 }
 
+/** At most this many http(s) image URLs are fetched for one request. */
+export const MAX_IMAGE_URLS = 8;
+const DEFAULT_IMAGE_MAX_BYTES = 5 * 1024 * 1024;
 
-type Turn = { role: 'user'; content: string } | { role: 'assistant'; content: string };
+
+/** The messages handed to the agent (AI SDK model-message shapes, which Mastra's MessageList takes). */
+type UserPart = { type: 'text'; text: string } | { type: 'image'; image: string; mediaType: string };
+type AgentMessage =
+  | { role: 'user'; content: string | UserPart[] }
+  | { role: 'assistant'; content: string | Array<{ type: 'text'; text: string } | { type: 'tool-call'; toolCallId: string; toolName: string; input: unknown }> }
+  | { role: 'tool'; content: Array<{ type: 'tool-result'; toolCallId: string; toolName: string; output: { type: 'text'; value: string }; input: unknown }> };
 
 const THREAD_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
 
-type FinishReason = 'stop' | 'length' | 'content_filter' | 'tool_calls';
+type FinishReason = 'stop' | 'length' | 'content_filter' | 'tool_calls' | 'function_call';
 
 export function finishReason(reason: string | undefined): FinishReason {
   switch (reason) {
@@ -75,6 +90,10 @@ function parseBody(body: unknown): ChatCompletionRequest {
   if (Array.isArray(messages) && messages.length > MAX_MESSAGES) {
     throw errors.invalidBody(`Invalid value for 'messages': at most ${MAX_MESSAGES} messages per request (got ${messages.length}); continue a conversation with x-thread-id and only the new messages.`, 'messages');
   }
+  for (const key of ['tools', 'functions'] as const) {
+    const list = (body as Record<string, unknown>)[key];
+    if (Array.isArray(list) && list.length > MAX_CLIENT_TOOLS) throw errors.invalidBody(`Invalid value for '${key}': at most ${MAX_CLIENT_TOOLS} per request (got ${list.length}).`, key);
+  }
   const parsed = chatCompletionRequest.safeParse(body);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -84,22 +103,185 @@ function parseBody(body: unknown): ChatCompletionRequest {
   return parsed.data;
 }
 
-/** Splits the request into system text and the turns to send to the agent. */
-function planMessages(messages: RequestMessage[], threadExists: boolean) {
-  const system = messages.filter((m) => m.role === 'system' || m.role === 'developer').map((m) => textContent(m.content));
-  let turns = messages.filter((m) => m.role === 'user' || m.role === 'assistant');
-  if (threadExists) {
-    const lastAssistant = turns.map((m) => m.role).lastIndexOf('assistant');
-    turns = turns.slice(lastAssistant + 1);
+/** The client tools, tool choice and legacy flag of a Chat Completions request (OpenAI shapes → API-neutral ones). */
+export function clientToolsOf(body: ChatCompletionRequest): { tools: ClientTool[]; choice: ToolChoice | undefined; legacy: boolean } {
+  if (body.tools?.length && body.functions?.length) throw errors.invalidBody("Send either 'tools' or the legacy 'functions', not both.", 'functions');
+  if (body.functions?.length || body.function_call != null) {
+    if (body.tool_choice != null) throw errors.invalidBody("Send either 'tool_choice' or the legacy 'function_call', not both.", 'function_call');
+    const tools = (body.functions ?? []).map((f, i): ClientTool => ({ name: f.name, description: f.description, parameters: f.parameters ?? {}, strict: f.strict ?? undefined, param: `functions[${i}]` }));
+    const fc = body.function_call;
+    const choice: ToolChoice | undefined = fc == null ? undefined : typeof fc === 'string' ? fc : { name: fc.name };
+    return { tools, choice, legacy: true };
   }
-  if (!turns.length || turns[turns.length - 1]!.role !== 'user') {
-    throw errors.invalidBody('The last message must be a user message (after any system messages).', 'messages');
+  const tools = (body.tools ?? []).map((t, i): ClientTool => ({ name: t.function.name, description: t.function.description, parameters: t.function.parameters ?? {}, strict: t.function.strict ?? undefined, param: `tools[${i}].function` }));
+  const tc = body.tool_choice;
+  const choice: ToolChoice | undefined = tc == null ? undefined : typeof tc === 'string' ? tc : { name: tc.function.name };
+  return { tools, choice, legacy: false };
+}
+
+/** The response format of a Chat Completions request (OpenAI shape → API-neutral). */
+export function responseFormatOf(body: ChatCompletionRequest): ResponseFormat | undefined {
+  const rf = body.response_format;
+  if (!rf) return undefined;
+  if (rf.type !== 'json_schema') return rf;
+  if (!rf.json_schema.schema) throw errors.invalidBody("Invalid value for 'response_format.json_schema.schema': a schema is required.", 'response_format.json_schema.schema');
+  return { type: 'json_schema', name: rf.json_schema.name, schema: rf.json_schema.schema, strict: rf.json_schema.strict, description: rf.json_schema.description };
+}
+
+/** A tool call known for this conversation (from the request or the thread's memory). */
+interface KnownCall {
+  name: string;
+  args: unknown;
+}
+
+interface PlanContext {
+  threadExists: boolean;
+  /** Tool calls of the thread's stored messages, looked up only when a tool result refers to one the request does not carry. */
+  storedCalls: () => Promise<Map<string, KnownCall>>;
+  images: { maxBytes: number; fetch: OutboundFetch };
+  signal?: AbortSignal;
+}
+
+/**
+ * Splits the request into system text and the messages to send to the agent: user text
+ * and images, assistant turns with their tool calls, and tool results paired with the
+ * call they answer (its name and arguments, so the model sees the call and the result).
+ * With an existing thread only the messages after the last assistant one are new.
+ */
+async function planMessages(messages: RequestMessage[], ctx: PlanContext) {
+  const system = messages.filter((m) => m.role === 'system' || m.role === 'developer').map((m) => textContent(m.content));
+  const indexed = messages.map((m, i) => ({ m, i })).filter(({ m }) => m.role !== 'system' && m.role !== 'developer');
+  let start = 0;
+  if (ctx.threadExists) start = indexed.map(({ m }) => m.role).lastIndexOf('assistant') + 1;
+  const fresh = indexed.slice(start);
+  const last = fresh[fresh.length - 1]?.m.role;
+  if (!fresh.length || (last !== 'user' && last !== 'tool' && last !== 'function')) {
+    throw errors.invalidBody('The last message must be a user message, or tool results answering the assistant\'s tool calls (after any system messages).', 'messages');
+  }
+
+  // Calls of every assistant message in the request; legacy function calls get ids here.
+  const calls = new Map<string, KnownCall>();
+  const legacyIds = new Map<number, string>();
+  for (const { m, i } of indexed) {
+    if (m.role !== 'assistant') continue;
+    for (const c of m.tool_calls ?? []) calls.set(c.id, { name: c.function.name, args: parseArguments(c.function.arguments) });
+    if (m.function_call) {
+      const id = `call_fn_${i}`;
+      legacyIds.set(i, id);
+      calls.set(id, { name: m.function_call.name, args: parseArguments(m.function_call.arguments) });
+    }
+  }
+  let stored: Map<string, KnownCall> | undefined;
+  const findCall = async (id: string, before: number): Promise<KnownCall | undefined> => {
+    // A result answers a call made before it (in the request), or one stored in the thread.
+    for (const { m, i } of indexed) {
+      if (i >= before) break;
+      if (m.role === 'assistant' && (m.tool_calls?.some((c) => c.id === id) || legacyIds.get(i) === id)) return calls.get(id);
+    }
+    if (!ctx.threadExists) return undefined;
+    stored ??= await ctx.storedCalls();
+    return stored.get(id);
+  };
+  const legacyCallFor = async (name: string, before: number): Promise<string | undefined> => {
+    for (let k = indexed.length - 1; k >= 0; k--) {
+      const { m, i } = indexed[k]!;
+      if (i < before && m.role === 'assistant' && m.function_call?.name === name) return legacyIds.get(i);
+    }
+    if (!ctx.threadExists) return undefined;
+    stored ??= await ctx.storedCalls();
+    let found: string | undefined;
+    for (const [id, c] of stored) if (c.name === name) found = id; // the newest one
+    return found;
+  };
+
+  // Images of the new user messages, fetched/decoded at once (bounded count).
+  const imageJobs: Array<{ key: string; url: string; param: string }> = [];
+  for (const { m, i } of fresh) {
+    if (m.role !== 'user' || typeof m.content === 'string') continue;
+    m.content.forEach((p, j) => {
+      if (p.type === 'image_url') imageJobs.push({ key: `${i}:${j}`, url: (p as { image_url: { url: string } }).image_url.url, param: `messages[${i}].content[${j}].image_url.url` });
+    });
+  }
+  const remote = imageJobs.filter((j) => !/^data:/i.test(j.url));
+  if (remote.length > MAX_IMAGE_URLS) throw errors.invalidBody(`Invalid value for '${remote[MAX_IMAGE_URLS]!.param}': at most ${MAX_IMAGE_URLS} image URLs per request; send more as data: URLs.`, remote[MAX_IMAGE_URLS]!.param);
+  const images = new Map<string, ResolvedImage>();
+  await Promise.all(imageJobs.map(async (j) => images.set(j.key, await resolveImage(j.url, ctx.images, j.param, ctx.signal))));
+
+  const out: AgentMessage[] = [];
+  const userTexts: string[] = [];
+  for (const { m, i } of fresh) {
+    switch (m.role) {
+      case 'user': {
+        const text = pgText(textContent(m.content));
+        userTexts.push(text);
+        if (typeof m.content === 'string' || !m.content.some((p) => p.type === 'image_url')) {
+          out.push({ role: 'user', content: text });
+          break;
+        }
+        const parts: UserPart[] = [];
+        m.content.forEach((p, j) => {
+          if (p.type === 'image_url') {
+            const img = images.get(`${i}:${j}`)!;
+            parts.push({ type: 'image', image: img.data, mediaType: img.mediaType });
+          } else parts.push({ type: 'text', text: pgText((p as { text: string }).text) });
+        });
+        out.push({ role: 'user', content: parts });
+        break;
+      }
+      case 'assistant': {
+        const text = pgText(textContent(m.content));
+        const toolCalls = [...(m.tool_calls ?? []).map((c) => ({ id: c.id, name: c.function.name, args: calls.get(c.id)!.args }))];
+        if (m.function_call) toolCalls.push({ id: legacyIds.get(i)!, name: m.function_call.name, args: calls.get(legacyIds.get(i)!)!.args });
+        if (!toolCalls.length) {
+          out.push({ role: 'assistant', content: text });
+          break;
+        }
+        out.push({
+          role: 'assistant',
+          content: [...(text ? [{ type: 'text' as const, text }] : []), ...toolCalls.map((c) => ({ type: 'tool-call' as const, toolCallId: c.id, toolName: c.name, input: c.args }))],
+        });
+        break;
+      }
+      case 'tool': {
+        const call = await findCall(m.tool_call_id, i);
+        if (!call) throw errors.invalidBody(`Invalid value for 'messages[${i}].tool_call_id': no tool call with the id ${JSON.stringify(m.tool_call_id.slice(0, 256))} precedes this tool message.`, `messages[${i}].tool_call_id`);
+        out.push({ role: 'tool', content: [{ type: 'tool-result', toolCallId: m.tool_call_id, toolName: call.name, output: { type: 'text', value: pgText(textContent(m.content)) }, input: call.args }] });
+        break;
+      }
+      case 'function': {
+        const id = await legacyCallFor(m.name, i);
+        if (!id) throw errors.invalidBody(`Invalid value for 'messages[${i}].name': no function_call of \`${m.name.slice(0, 64)}\` precedes this function message.`, `messages[${i}].name`);
+        const call = calls.get(id) ?? stored?.get(id);
+        out.push({ role: 'tool', content: [{ type: 'tool-result', toolCallId: id, toolName: m.name, output: { type: 'text', value: pgText(m.content ?? '') }, input: call?.args ?? {} }] });
+        break;
+      }
+    }
   }
   return {
     // NUL cannot be stored in Postgres text (memory, synced tables): it becomes U+FFFD.
     system: pgText(system.join('\n\n')) || undefined,
-    turns: turns.map((m): Turn => (m.role === 'user' ? { role: 'user', content: pgText(textContent(m.content)) } : { role: 'assistant', content: pgText(textContent(m.content)) })),
+    messages: out,
+    userTexts,
   };
+}
+
+/** The tool calls stored in a thread (Mastra's tool-invocation parts), newest last. */
+async function storedToolCalls(memory: Memory, threadId: string, resourceId: string): Promise<Map<string, KnownCall>> {
+  const out = new Map<string, KnownCall>();
+  const { messages } = await memory.recall({ threadId, resourceId, perPage: 100, orderBy: { field: 'createdAt', direction: 'DESC' } });
+  for (const msg of [...messages].reverse()) {
+    if (msg.role !== 'assistant') continue;
+    for (const p of msg.content.parts ?? []) {
+      if (p.type !== 'tool-invocation') continue;
+      const inv = p.toolInvocation;
+      const prev = out.get(inv.toolCallId);
+      // A result stored later may carry empty args; keep the call's own.
+      const args = inv.args && Object.keys(inv.args as object).length ? inv.args : prev?.args ?? {};
+      out.delete(inv.toolCallId);
+      out.set(inv.toolCallId, { name: inv.toolName, args });
+    }
+  }
+  return out;
 }
 
 export function createChatHandler(deps: ChatDeps) {
@@ -108,6 +290,12 @@ export function createChatHandler(deps: ChatDeps) {
     const agent = agentNamed(deps.agents, body.model);
     if (!agent) throw errors.modelNotFound(body.model);
     if (deps.mayUse && !deps.mayUse(res.locals.caller?.owner, body.model)) throw errors.agentForbidden(body.model);
+
+    // Client tools and the response format are checked before any thread is claimed.
+    const { tools, choice, legacy } = clientToolsOf(body);
+    if (tools.length) checkClientTools(tools, Object.keys(await agent.listTools()), legacy ? 'functions' : 'tools');
+    checkToolChoice(choice, tools, legacy ? 'function_call' : 'tool_choice');
+    const format = compileResponseFormat(responseFormatOf(body));
 
     const resourceId = resolveResource(res.locals.caller?.owner, body.user);
     const headerThread = req.get('x-thread-id');
@@ -127,14 +315,26 @@ export function createChatHandler(deps: ChatDeps) {
     } else if (!(await claimThread(deps.db, threadId, resourceId))) {
       throw errors.threadNotFound();
     }
-    const { system, turns } = planMessages(body.messages, threadExists);
-
     const abort = new AbortController();
     res.on('close', () => {
       if (!res.writableFinished) abort.abort(new Error('client disconnected'));
     });
+    const { system, messages, userTexts } = await planMessages(body.messages, {
+      threadExists,
+      storedCalls: () => storedToolCalls(deps.memory, threadId, resourceId),
+      images: deps.images ?? { maxBytes: DEFAULT_IMAGE_MAX_BYTES, fetch: (() => Promise.reject(new Error('image URLs are not enabled'))) as unknown as OutboundFetch },
+      signal: abort.signal,
+    });
 
     const stop = body.stop == null ? undefined : Array.isArray(body.stop) ? body.stop : [body.stop];
+    const clientNames = new Set(choice === 'none' ? [] : tools.map((t) => t.name));
+    // Request-body fields the model call carries as they are: OpenAI-compatible providers
+    // pass unknown provider options into the request body (@ai-sdk/openai-compatible).
+    const passthrough: Record<string, unknown> = {
+      ...(format?.upstream ? { response_format: format.upstream } : {}),
+      ...(body.parallel_tool_calls != null && clientNames.size ? { parallel_tool_calls: body.parallel_tool_calls } : {}),
+    };
+    const providerKey = Object.keys(passthrough).length ? await providerOptionsKey(agent) : undefined;
     const options = {
       memory: { resource: resourceId, thread: threadId },
       // The trace's root span (Studio, OTLP) names the API key's owner beside resource and thread.
@@ -142,6 +342,11 @@ export function createChatHandler(deps: ChatDeps) {
       maxSteps: deps.maxSteps,
       abortSignal: abort.signal,
       ...(system ? { system } : {}),
+      ...(clientNames.size ? { clientTools: toMastraClientTools(tools) } : {}),
+      ...(choice !== undefined ? { toolChoice: toMastraToolChoice(choice) } : {}),
+      // tool_choice "none": no tool runs, the agent's own included, even if the model calls one.
+      ...(choice === 'none' ? { hooks: noToolsHooks } : {}),
+      ...(providerKey ? { providerOptions: { [providerKey]: passthrough } } : {}),
       modelSettings: {
         ...(body.temperature != null ? { temperature: body.temperature } : {}),
         ...(body.top_p != null ? { topP: body.top_p } : {}),
@@ -152,6 +357,8 @@ export function createChatHandler(deps: ChatDeps) {
         ...(stop ? { stopSequences: stop } : {}),
       },
     };
+    /** The client tool calls to hand back (one at most when parallel_tool_calls is false or in the legacy shape). */
+    const handBack = (calls: ClientToolCall[]) => (body.parallel_tool_calls === false || legacy ? calls.slice(0, 1) : calls);
 
     const id = `chatcmpl-${randomUUID().replace(/-/g, '')}`;
     const created = Math.floor(Date.now() / 1000);
@@ -160,7 +367,7 @@ export function createChatHandler(deps: ChatDeps) {
     const recordTurn = async (reply: string) => {
       if (!deps.onTurn) return;
       try {
-        await deps.onTurn({ agent: body.model, resourceId, threadId, userMessages: turns.filter((t) => t.role === 'user').map((t) => t.content), reply });
+        await deps.onTurn({ agent: body.model, resourceId, threadId, userMessages: userTexts, reply });
       } catch (err) {
         log.error('after-turn hook failed', { error: err });
       }
@@ -169,7 +376,7 @@ export function createChatHandler(deps: ChatDeps) {
     if (!body.stream) {
       let result;
       try {
-        result = await agent.generate(turns, options);
+        result = await agent.generate(messages as never, options as never);
       } catch (err) {
         if (abort.signal.aborted) return;
         throw upstreamError(err);
@@ -177,7 +384,21 @@ export function createChatHandler(deps: ChatDeps) {
       const failure = (result as { error?: unknown }).error;
       if (failure) throw upstreamError(failure);
       const usage = (result as { totalUsage?: UsageLike }).totalUsage ?? result.usage;
-      await recordTurn(result.text);
+      const calls = handBack(clientToolCalls(result.toolCalls as unknown[], clientNames));
+      if (!calls.length && format) {
+        const why = format.check(result.text);
+        if (why) {
+          log.warn('model reply does not conform to response_format', { why });
+          throw invalidModelOutput(why);
+        }
+      }
+      // A turn that hands tool calls back is not complete yet: it is mirrored when it is.
+      if (!calls.length) await recordTurn(result.text);
+      const message = !calls.length
+        ? { role: 'assistant', content: result.text, refusal: null }
+        : legacy
+          ? { role: 'assistant', content: result.text || null, refusal: null, function_call: { name: calls[0]!.name, arguments: calls[0]!.arguments } }
+          : { role: 'assistant', content: result.text || null, refusal: null, tool_calls: calls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })) };
       res.json({
         id,
         object: 'chat.completion',
@@ -187,9 +408,9 @@ export function createChatHandler(deps: ChatDeps) {
         choices: [
           {
             index: 0,
-            message: { role: 'assistant', content: result.text, refusal: null },
+            message,
             logprobs: null,
-            finish_reason: finishReason(result.finishReason),
+            finish_reason: calls.length ? (legacy ? 'function_call' : 'tool_calls') : finishReason(result.finishReason),
           },
         ],
         usage: toOpenAIUsage(usage),
@@ -197,13 +418,25 @@ export function createChatHandler(deps: ChatDeps) {
       return;
     }
 
-    await streamCompletion({ agent, turns, options, res, abort, id, created, model: body.model, includeUsage: Boolean(body.stream_options?.include_usage), log, recordTurn });
+    await streamCompletion({ agent, messages, options, res, abort, id, created, model: body.model, includeUsage: Boolean(body.stream_options?.include_usage), log, recordTurn, clientNames, legacy, single: body.parallel_tool_calls === false || legacy, format });
   };
+}
+
+/** The provider-options namespace of an agent's model (@ai-sdk/openai-compatible: the provider name before the first dot), or undefined for other providers. */
+async function providerOptionsKey(agent: Agent): Promise<string | undefined> {
+  try {
+    const model = (await agent.getModel()) as { provider?: string };
+    const provider = String(model.provider ?? '');
+    // Our OpenAI-compatible models (src/mastra/model.ts) are `<name>.chat`.
+    return provider.endsWith('.chat') ? provider.split('.')[0]!.trim() : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 interface StreamArgs {
   agent: Agent;
-  turns: Turn[];
+  messages: AgentMessage[];
   options: Record<string, unknown>;
   res: Response;
   abort: AbortController;
@@ -213,12 +446,25 @@ interface StreamArgs {
   includeUsage: boolean;
   log: Logger;
   recordTurn: (reply: string) => Promise<void>;
+  /** Names of the client tools: their calls are streamed to the client as tool_calls deltas. */
+  clientNames: Set<string>;
+  /** The legacy functions shape: a function_call delta, finish_reason "function_call". */
+  legacy: boolean;
+  /** Hand back at most one call. */
+  single: boolean;
+  format: CompiledFormat | undefined;
 }
 
 /**
  * Headers are held back until the model produces its first token, so a model that
  * fails at once still gets a proper HTTP error status; after that, a failure is sent
  * as an error event in the stream (as OpenAI does) and the stream ends.
+ *
+ * Client tool calls are sent as `tool_calls` deltas (each call whole: index, id, type,
+ * name, arguments) as the model makes them; the last chunk's finish_reason is then
+ * "tool_calls". With a response_format, the text streams as it comes and is checked at
+ * the end: a reply that does not conform ends the stream with an error event
+ * (`invalid_model_output`) instead of the finish chunk.
  */
 async function streamCompletion(a: StreamArgs) {
   const { res } = a;
@@ -240,8 +486,9 @@ async function streamCompletion(a: StreamArgs) {
   let text = '';
   let reason: string | undefined;
   let usage: UsageLike | undefined;
+  const calls: ClientToolCall[] = [];
   try {
-    const stream = await a.agent.stream(a.turns, a.options);
+    const stream = await a.agent.stream(a.messages as never, a.options as never);
     for await (const part of stream.fullStream as AsyncIterable<{ type: string; payload?: Record<string, unknown> }>) {
       if (a.abort.signal.aborted) break;
       switch (part.type) {
@@ -251,6 +498,21 @@ async function streamCompletion(a: StreamArgs) {
           start();
           text += delta;
           res.write(chunk({ content: delta }));
+          break;
+        }
+        case 'tool-call': {
+          const [call] = clientToolCalls([part], a.clientNames);
+          if (!call || (a.single && calls.length)) break;
+          start();
+          const index = calls.length;
+          calls.push(call);
+          res.write(
+            chunk(
+              a.legacy
+                ? { function_call: { name: call.name, arguments: call.arguments } }
+                : { tool_calls: [{ index, id: call.id, type: 'function', function: { name: call.name, arguments: call.arguments } }] },
+            ),
+          );
           break;
         }
         case 'error':
@@ -266,6 +528,13 @@ async function streamCompletion(a: StreamArgs) {
     if (a.abort.signal.aborted) return;
     reason = (await stream.finishReason.catch(() => undefined)) ?? reason;
     usage = ((await (stream as unknown as { totalUsage?: Promise<UsageLike> }).totalUsage?.catch(() => undefined)) ?? usage) as UsageLike | undefined;
+    if (!calls.length && a.format) {
+      const why = a.format.check(text);
+      if (why) {
+        a.log.warn('model reply does not conform to response_format', { why });
+        throw invalidModelOutput(why);
+      }
+    }
   } catch (err) {
     if (a.abort.signal.aborted) return;
     const e = upstreamError(err);
@@ -276,14 +545,14 @@ async function streamCompletion(a: StreamArgs) {
     return;
   }
   start();
-  res.write(chunk({}, finishReason(reason)));
+  res.write(chunk({}, calls.length ? (a.legacy ? 'function_call' : 'tool_calls') : finishReason(reason)));
   if (a.includeUsage) {
     const u = { prompt_tokens: usage?.inputTokens ?? 0, completion_tokens: usage?.outputTokens ?? 0, total_tokens: usage?.totalTokens ?? (usage?.inputTokens ?? 0) + (usage?.outputTokens ?? 0) };
     res.write(`data: ${JSON.stringify({ id: a.id, object: 'chat.completion.chunk', created: a.created, model: a.model, system_fingerprint: null, choices: [], usage: u })}\n\n`);
   }
   res.write('data: [DONE]\n\n');
   res.end();
-  await a.recordTurn(text);
+  if (!calls.length) await a.recordTurn(text);
 }
 
 export { OpenAIError };
