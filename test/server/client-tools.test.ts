@@ -35,6 +35,8 @@ const weatherScript = (req: ChatRequest) => {
   return { toolCalls: [{ name: 'get_weather', arguments: { city: 'Paris' } }] };
 };
 
+const fnCall = (c: OpenAI.Chat.ChatCompletionMessageToolCall) => c as OpenAI.Chat.ChatCompletionMessageFunctionToolCall;
+
 async function apiError(p: Promise<unknown>) {
   const err = (await p.catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
   expect(err).toBeInstanceOf(OpenAI.APIError);
@@ -133,13 +135,13 @@ describe('client tools', () => {
     // The SDK's accumulator gives the same message as the non-streaming call.
     const s2 = client.chat.completions.stream({ model: 'assistant', messages: [{ role: 'user', content: 'weather?' }], tools: [weather] });
     const final = await s2.finalChatCompletion();
-    expect(final.choices[0]!.message.tool_calls![0]!.function).toEqual({ name: 'get_weather', arguments: '{"city":"Paris"}' });
+    expect(fnCall(final.choices[0]!.message.tool_calls![0]!).function).toEqual({ name: 'get_weather', arguments: '{"city":"Paris"}' });
   });
 
   it('hands back several calls, or one when parallel_tool_calls is false (and tells the model)', async () => {
     t.model.setScript(() => ({ toolCalls: [{ name: 'get_weather', arguments: { city: 'Paris' } }, { name: 'get_weather', arguments: { city: 'Rome' } }] }));
     const both = await client.chat.completions.create({ model: 'assistant', messages: [{ role: 'user', content: 'two cities' }], tools: [weather] });
-    expect(both.choices[0]!.message.tool_calls!.map((c) => JSON.parse(c.function.arguments).city)).toEqual(['Paris', 'Rome']);
+    expect(both.choices[0]!.message.tool_calls!.map((c) => JSON.parse(fnCall(c).function.arguments).city)).toEqual(['Paris', 'Rome']);
     const one = await client.chat.completions.create({ model: 'assistant', messages: [{ role: 'user', content: 'two cities' }], tools: [weather], parallel_tool_calls: false });
     expect(one.choices[0]!.message.tool_calls).toHaveLength(1);
     expect(t.model.requests.at(-1)!.parallel_tool_calls).toBe(false);
@@ -185,7 +187,7 @@ describe('client tools', () => {
     });
     const r = await client.chat.completions.create({ model: 'assistant', messages: [{ role: 'user', content: '6*7 then weather' }], tools: [weather] });
     expect(r.choices[0]!.finish_reason).toBe('tool_calls');
-    expect(r.choices[0]!.message.tool_calls![0]!.function.name).toBe('get_weather');
+    expect(fnCall(r.choices[0]!.message.tool_calls![0]!).function.name).toBe('get_weather');
     // The calculator's result reached the model before it called the client tool.
     const up = t.model.requests.at(-1)!;
     expect(up.messages.some((m) => m.role === 'tool' && /42/.test(textOf(m.content)))).toBe(true);
