@@ -175,6 +175,19 @@ describe('client tools', () => {
     expect(t.model.requests.at(-1)!.tool_choice).toBe('required');
   });
 
+  it('an assistant tool call left unanswered (the user moved on) does not break the turn', async () => {
+    const r = await client.chat.completions.create({
+      model: 'assistant',
+      tools: [weather],
+      messages: [
+        { role: 'user', content: 'weather?' },
+        { role: 'assistant', content: null, tool_calls: [{ id: 'call_dangling', type: 'function', function: { name: 'get_weather', arguments: 'not json' } }] },
+        { role: 'user', content: 'never mind' },
+      ],
+    });
+    expect(r.choices[0]!.message.content).toBe('Echo: never mind');
+  });
+
   it('the agent\'s own tools still run on the server beside client tools', async () => {
     t.model.setScript((req) => {
       const last = req.messages.at(-1)!;
