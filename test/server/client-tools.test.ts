@@ -167,6 +167,13 @@ describe('client tools', () => {
     }
   });
 
+  it('passes a tool\'s strict flag to the model', async () => {
+    t.model.setScript(weatherScript);
+    await client.chat.completions.create({ model: 'assistant', messages: [{ role: 'user', content: 'x' }], tools: [{ ...weather, function: { ...weather.function, strict: true } }] });
+    const sent = t.model.requests.at(-1)!.tools!.find((x) => x.function.name === 'get_weather')!.function as { strict?: boolean };
+    expect(sent.strict).toBe(true);
+  });
+
   it('tool_choice naming a function forces it; "required" forces some tool', async () => {
     t.model.setScript(weatherScript);
     await client.chat.completions.create({ model: 'assistant', messages: [{ role: 'user', content: 'x' }], tools: [weather], tool_choice: { type: 'function', function: { name: 'get_weather' } } });

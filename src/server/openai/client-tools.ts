@@ -104,10 +104,12 @@ export function checkToolChoice(choice: ToolChoice | undefined, tools: ClientToo
 }
 
 /** Mastra `clientTools`: tools without `execute`, their input schema the caller's JSON Schema. */
-export function toMastraClientTools(tools: ClientTool[]): Record<string, { id: string; description: string; inputSchema: Record<string, unknown> }> {
-  const out: Record<string, { id: string; description: string; inputSchema: Record<string, unknown> }> = {};
+type MastraClientTool = { id: string; description: string; inputSchema: Record<string, unknown>; strict?: boolean };
+export function toMastraClientTools(tools: ClientTool[]): Record<string, MastraClientTool> {
+  const out: Record<string, MastraClientTool> = {};
   for (const t of tools) {
-    out[t.name] = { id: t.name, description: t.description ?? '', inputSchema: { type: 'object', properties: {}, ...t.parameters } };
+    // `strict` rides along to the model's tool definition (Mastra's CoreToolBuilder keeps it).
+    out[t.name] = { id: t.name, description: t.description ?? '', inputSchema: { type: 'object', properties: {}, ...t.parameters }, ...(t.strict != null ? { strict: t.strict } : {}) };
   }
   return out;
 }
