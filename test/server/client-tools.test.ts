@@ -167,6 +167,14 @@ describe('client tools', () => {
     }
   });
 
+  it('a schema with a __proto__ key is just a schema: accepted, nothing polluted', async () => {
+    t.model.setScript(weatherScript);
+    const parameters = JSON.parse('{"type": "object", "__proto__": {"polluted": 1}, "properties": {"__proto__": {"type": "string"}}}') as Record<string, unknown>;
+    const r = await client.chat.completions.create({ model: 'assistant', messages: [{ role: 'user', content: 'x' }], tools: [{ type: 'function', function: { name: 'get_weather', parameters } }] });
+    expect(r.choices[0]!.finish_reason).toBe('tool_calls');
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
   it('passes a tool\'s strict flag to the model', async () => {
     t.model.setScript(weatherScript);
     await client.chat.completions.create({ model: 'assistant', messages: [{ role: 'user', content: 'x' }], tools: [{ ...weather, function: { ...weather.function, strict: true } }] });

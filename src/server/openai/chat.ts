@@ -147,6 +147,15 @@ interface PlanContext {
  * and images, assistant turns with their tool calls, and tool results paired with the
  * call they answer (its name and arguments, so the model sees the call and the result).
  * With an existing thread only the messages after the last assistant one are new.
+ *
+ * What Mastra's memory keeps of a client tool call (@mastra/core 1.71): the turn that made
+ * it is stored as an assistant message with a tool-invocation part in state 'call' (no
+ * result); such parts are left out of later prompts. A tool result added in the next turn
+ * becomes a stored assistant message with the invocation in state 'result'; its arguments
+ * come from the tool-result part's `input` when the call is not among that run's own
+ * messages (MessageList looks only there), so `input` is always set here, from the
+ * request's assistant message or from the thread. The model then sees the assistant
+ * tool_call and the tool message with the same id (test/server/client-tools.test.ts).
  */
 async function planMessages(messages: RequestMessage[], ctx: PlanContext) {
   const system = messages.filter((m) => m.role === 'system' || m.role === 'developer').map((m) => textContent(m.content));
