@@ -19,9 +19,9 @@ import type { Logger } from '../../logger';
 import { resolveResource } from '../auth';
 import type { CompletedTurn } from '../turns';
 import type { OutboundFetch } from '../../util/outbound';
-import { MAX_CLIENT_TOOLS, checkClientTools, checkToolChoice, clientToolCalls, noToolsHooks, parseArguments, toMastraClientTools, toMastraToolChoice, type ClientTool, type ClientToolCall, type ToolChoice } from './client-tools';
+import { MAX_CLIENT_TOOLS, checkClientTools, checkToolChoice, clientToolCalls, noToolsHooks, toMastraClientTools, toMastraToolChoice, type ClientTool, type ClientToolCall, type ToolChoice } from './client-tools';
+import { buildAgentInput, MAX_IMAGE_URLS, storedToolCalls, type AgentMessage, type BuildContext, type ConversationItem, type ItemPart } from './conversation';
 import { errors, OpenAIError, upstreamError } from './errors';
-import { resolveImage, type ResolvedImage } from './images';
 import { agentNamed } from './models';
 import { chatCompletionRequest, MAX_MESSAGES, paramName, textContent, type ChatCompletionRequest, type RequestMessage } from './schema';
 import { compileResponseFormat, invalidModelOutput, type CompiledFormat, type ResponseFormat } from './structured-output';
@@ -41,17 +41,9 @@ export interface ChatDeps {
   images?: { maxBytes: number; fetch: OutboundFetch };
 }
 
-/** At most this many http(s) image URLs are fetched for one request. */
-export const MAX_IMAGE_URLS = 8;
+export { MAX_IMAGE_URLS };
 const DEFAULT_IMAGE_MAX_BYTES = 5 * 1024 * 1024;
 
-
-/** The messages handed to the agent (AI SDK model-message shapes, which Mastra's MessageList takes). */
-type UserPart = { type: 'text'; text: string } | { type: 'image'; image: string; mediaType: string };
-type AgentMessage =
-  | { role: 'user'; content: string | UserPart[] }
-  | { role: 'assistant'; content: string | Array<{ type: 'text'; text: string } | { type: 'tool-call'; toolCallId: string; toolName: string; input: unknown }> }
-  | { role: 'tool'; content: Array<{ type: 'tool-result'; toolCallId: string; toolName: string; output: { type: 'text'; value: string }; input: unknown }> };
 
 const THREAD_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
 
@@ -128,169 +120,56 @@ export function responseFormatOf(body: ChatCompletionRequest): ResponseFormat | 
   return { type: 'json_schema', name: rf.json_schema.name, schema: rf.json_schema.schema, strict: rf.json_schema.strict, description: rf.json_schema.description };
 }
 
-/** A tool call known for this conversation (from the request or the thread's memory). */
-interface KnownCall {
-  name: string;
-  args: unknown;
-}
-
-interface PlanContext {
-  threadExists: boolean;
-  /** Tool calls of the thread's stored messages, looked up only when a tool result refers to one the request does not carry. */
-  storedCalls: () => Promise<Map<string, KnownCall>>;
-  images: { maxBytes: number; fetch: OutboundFetch };
-  signal?: AbortSignal;
-}
-
 /**
- * Splits the request into system text and the messages to send to the agent: user text
- * and images, assistant turns with their tool calls, and tool results paired with the
- * call they answer (its name and arguments, so the model sees the call and the result).
- * With an existing thread only the messages after the last assistant one are new.
- *
- * What Mastra's memory keeps of a client tool call (@mastra/core 1.71): the turn that made
- * it is stored as an assistant message with a tool-invocation part in state 'call' (no
- * result); such parts are left out of later prompts. A tool result added in the next turn
- * becomes a stored assistant message with the invocation in state 'result'; its arguments
- * come from the tool-result part's `input` when the call is not among that run's own
- * messages (MessageList looks only there), so `input` is always set here, from the
- * request's assistant message or from the thread. The model then sees the assistant
- * tool_call and the tool message with the same id (test/server/client-tools.test.ts).
+ * Splits a Chat Completions request into system text and the conversation items
+ * (conversation.ts), and builds the agent's messages from them. With an existing thread
+ * only the messages after the last assistant one are new; the earlier ones only name
+ * tool calls. A legacy assistant `function_call` gets the id `call_fn_<index>`.
  */
-async function planMessages(messages: RequestMessage[], ctx: PlanContext) {
+async function planMessages(messages: RequestMessage[], ctx: Omit<BuildContext, 'start' | 'listParam'> & { threadExists: boolean }) {
   const system = messages.filter((m) => m.role === 'system' || m.role === 'developer').map((m) => textContent(m.content));
-  const indexed = messages.map((m, i) => ({ m, i })).filter(({ m }) => m.role !== 'system' && m.role !== 'developer');
-  let start = 0;
-  if (ctx.threadExists) start = indexed.map(({ m }) => m.role).lastIndexOf('assistant') + 1;
-  const fresh = indexed.slice(start);
-  const last = fresh[fresh.length - 1]?.m.role;
-  if (!fresh.length || (last !== 'user' && last !== 'tool' && last !== 'function')) {
-    throw errors.invalidBody('The last message must be a user message, or tool results answering the assistant\'s tool calls (after any system messages).', 'messages');
-  }
-
-  // Calls of every assistant message in the request; legacy function calls get ids here.
-  const calls = new Map<string, KnownCall>();
-  const legacyIds = new Map<number, string>();
-  for (const { m, i } of indexed) {
-    if (m.role !== 'assistant') continue;
-    for (const c of m.tool_calls ?? []) calls.set(c.id, { name: c.function.name, args: parseArguments(c.function.arguments) });
-    if (m.function_call) {
-      const id = `call_fn_${i}`;
-      legacyIds.set(i, id);
-      calls.set(id, { name: m.function_call.name, args: parseArguments(m.function_call.arguments) });
-    }
-  }
-  let stored: Map<string, KnownCall> | undefined;
-  const findCall = async (id: string, before: number): Promise<KnownCall | undefined> => {
-    // A result answers a call made before it (in the request), or one stored in the thread.
-    for (const { m, i } of indexed) {
-      if (i >= before) break;
-      if (m.role === 'assistant' && (m.tool_calls?.some((c) => c.id === id) || legacyIds.get(i) === id)) return calls.get(id);
-    }
-    if (!ctx.threadExists) return undefined;
-    stored ??= await ctx.storedCalls();
-    return stored.get(id);
-  };
-  const legacyCallFor = async (name: string, before: number): Promise<string | undefined> => {
-    for (let k = indexed.length - 1; k >= 0; k--) {
-      const { m, i } = indexed[k]!;
-      if (i < before && m.role === 'assistant' && m.function_call?.name === name) return legacyIds.get(i);
-    }
-    if (!ctx.threadExists) return undefined;
-    stored ??= await ctx.storedCalls();
-    let found: string | undefined;
-    for (const [id, c] of stored) if (c.name === name) found = id; // the newest one
-    return found;
-  };
-
-  // Images of the new user messages, fetched/decoded at once (bounded count).
-  const imageJobs: Array<{ key: string; url: string; param: string }> = [];
-  for (const { m, i } of fresh) {
-    if (m.role !== 'user' || typeof m.content === 'string') continue;
-    m.content.forEach((p, j) => {
-      if (p.type === 'image_url') imageJobs.push({ key: `${i}:${j}`, url: (p as { image_url: { url: string } }).image_url.url, param: `messages[${i}].content[${j}].image_url.url` });
-    });
-  }
-  const remote = imageJobs.filter((j) => !/^data:/i.test(j.url));
-  if (remote.length > MAX_IMAGE_URLS) throw errors.invalidBody(`Invalid value for '${remote[MAX_IMAGE_URLS]!.param}': at most ${MAX_IMAGE_URLS} image URLs per request; send more as data: URLs.`, remote[MAX_IMAGE_URLS]!.param);
-  const images = new Map<string, ResolvedImage>();
-  await Promise.all(imageJobs.map(async (j) => images.set(j.key, await resolveImage(j.url, ctx.images, j.param, ctx.signal))));
-
-  const out: AgentMessage[] = [];
-  const userTexts: string[] = [];
-  for (const { m, i } of fresh) {
+  const items: ConversationItem[] = [];
+  messages.forEach((m, i) => {
     switch (m.role) {
-      case 'user': {
-        const text = pgText(textContent(m.content));
-        userTexts.push(text);
-        if (typeof m.content === 'string' || !m.content.some((p) => p.type === 'image_url')) {
-          out.push({ role: 'user', content: text });
-          break;
-        }
-        const parts: UserPart[] = [];
-        m.content.forEach((p, j) => {
-          if (p.type === 'image_url') {
-            const img = images.get(`${i}:${j}`)!;
-            parts.push({ type: 'image', image: img.data, mediaType: img.mediaType });
-          } else parts.push({ type: 'text', text: pgText((p as { text: string }).text) });
+      case 'user':
+        items.push({
+          role: 'user',
+          content:
+            typeof m.content === 'string'
+              ? m.content
+              : m.content.map((p, j): ItemPart =>
+                  p.type === 'image_url'
+                    ? { type: 'image', url: (p as { image_url: { url: string } }).image_url.url, param: `messages[${i}].content[${j}].image_url.url` }
+                    : { type: 'text', text: (p as { text: string }).text },
+                ),
         });
-        out.push({ role: 'user', content: parts });
         break;
-      }
-      case 'assistant': {
-        const text = pgText(textContent(m.content));
-        const toolCalls = [...(m.tool_calls ?? []).map((c) => ({ id: c.id, name: c.function.name, args: calls.get(c.id)!.args }))];
-        if (m.function_call) toolCalls.push({ id: legacyIds.get(i)!, name: m.function_call.name, args: calls.get(legacyIds.get(i)!)!.args });
-        if (!toolCalls.length) {
-          out.push({ role: 'assistant', content: text });
-          break;
-        }
-        out.push({
+      case 'assistant':
+        items.push({
           role: 'assistant',
-          content: [...(text ? [{ type: 'text' as const, text }] : []), ...toolCalls.map((c) => ({ type: 'tool-call' as const, toolCallId: c.id, toolName: c.name, input: c.args }))],
+          text: textContent(m.content),
+          toolCalls: [
+            ...(m.tool_calls ?? []).map((c) => ({ id: c.id, name: c.function.name, arguments: c.function.arguments })),
+            ...(m.function_call ? [{ id: `call_fn_${i}`, name: m.function_call.name, arguments: m.function_call.arguments }] : []),
+          ],
         });
         break;
-      }
-      case 'tool': {
-        const call = await findCall(m.tool_call_id, i);
-        if (!call) throw errors.invalidBody(`Invalid value for 'messages[${i}].tool_call_id': no tool call with the id ${JSON.stringify(m.tool_call_id.slice(0, 256))} precedes this tool message.`, `messages[${i}].tool_call_id`);
-        out.push({ role: 'tool', content: [{ type: 'tool-result', toolCallId: m.tool_call_id, toolName: call.name, output: { type: 'text', value: pgText(textContent(m.content)) }, input: call.args }] });
+      case 'tool':
+        items.push({ role: 'tool', callId: m.tool_call_id, output: textContent(m.content), param: `messages[${i}].tool_call_id` });
         break;
-      }
-      case 'function': {
-        const id = await legacyCallFor(m.name, i);
-        if (!id) throw errors.invalidBody(`Invalid value for 'messages[${i}].name': no function_call of \`${m.name.slice(0, 64)}\` precedes this function message.`, `messages[${i}].name`);
-        const call = calls.get(id) ?? stored?.get(id);
-        out.push({ role: 'tool', content: [{ type: 'tool-result', toolCallId: id, toolName: m.name, output: { type: 'text', value: pgText(m.content ?? '') }, input: call?.args ?? {} }] });
+      case 'function':
+        items.push({ role: 'function', name: m.name, output: m.content ?? '', param: `messages[${i}].name` });
         break;
-      }
     }
-  }
+  });
+  const start = ctx.threadExists ? items.map((it) => it.role).lastIndexOf('assistant') + 1 : 0;
+  const { messages: out, userTexts } = await buildAgentInput(items, { ...ctx, start, storedCalls: ctx.threadExists ? ctx.storedCalls : undefined, listParam: 'messages' });
   return {
     // NUL cannot be stored in Postgres text (memory, synced tables): it becomes U+FFFD.
     system: pgText(system.join('\n\n')) || undefined,
     messages: out,
     userTexts,
   };
-}
-
-/** The tool calls stored in a thread (Mastra's tool-invocation parts), newest last. */
-async function storedToolCalls(memory: Memory, threadId: string, resourceId: string): Promise<Map<string, KnownCall>> {
-  const out = new Map<string, KnownCall>();
-  const { messages } = await memory.recall({ threadId, resourceId, perPage: 100, orderBy: { field: 'createdAt', direction: 'DESC' } });
-  for (const msg of [...messages].reverse()) {
-    if (msg.role !== 'assistant') continue;
-    for (const p of msg.content.parts ?? []) {
-      if (p.type !== 'tool-invocation') continue;
-      const inv = p.toolInvocation;
-      const prev = out.get(inv.toolCallId);
-      // A result stored later may carry empty args; keep the call's own.
-      const args = inv.args && Object.keys(inv.args as object).length ? inv.args : prev?.args ?? {};
-      out.delete(inv.toolCallId);
-      out.set(inv.toolCallId, { name: inv.toolName, args });
-    }
-  }
-  return out;
 }
 
 export function createChatHandler(deps: ChatDeps) {
