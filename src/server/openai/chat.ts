@@ -19,10 +19,11 @@ import type { Logger } from '../../logger';
 import { resolveResource } from '../auth';
 import type { CompletedTurn } from '../turns';
 import type { OutboundFetch } from '../../util/outbound';
-import { MAX_CLIENT_TOOLS, checkClientTools, checkToolChoice, clientToolCalls, noToolsHooks, toMastraClientTools, toMastraToolChoice, type ClientTool, type ClientToolCall, type ToolChoice } from './client-tools';
+import { MAX_CLIENT_TOOLS, checkClientTools, checkToolChoice, clientToolCalls, type ClientTool, type ClientToolCall, type ToolChoice } from './client-tools';
 import { buildAgentInput, MAX_IMAGE_URLS, storedToolCalls, type AgentMessage, type BuildContext, type ConversationItem, type ItemPart } from './conversation';
 import { errors, OpenAIError, upstreamError } from './errors';
 import { agentNamed } from './models';
+import { toolRunOptions } from './run-options';
 import { chatCompletionRequest, MAX_MESSAGES, paramName, textContent, type ChatCompletionRequest, type RequestMessage } from './schema';
 import { compileResponseFormat, invalidModelOutput, type CompiledFormat, type ResponseFormat } from './structured-output';
 
@@ -215,14 +216,7 @@ export function createChatHandler(deps: ChatDeps) {
     });
 
     const stop = body.stop == null ? undefined : Array.isArray(body.stop) ? body.stop : [body.stop];
-    const clientNames = new Set(choice === 'none' ? [] : tools.map((t) => t.name));
-    // Request-body fields the model call carries as they are: OpenAI-compatible providers
-    // pass unknown provider options into the request body (@ai-sdk/openai-compatible).
-    const passthrough: Record<string, unknown> = {
-      ...(format?.upstream ? { response_format: format.upstream } : {}),
-      ...(body.parallel_tool_calls != null && clientNames.size ? { parallel_tool_calls: body.parallel_tool_calls } : {}),
-    };
-    const providerKey = Object.keys(passthrough).length ? await providerOptionsKey(agent) : undefined;
+    const { options: toolOptions, clientNames } = await toolRunOptions(agent, { tools, choice, format, parallelToolCalls: body.parallel_tool_calls });
     const options = {
       memory: { resource: resourceId, thread: threadId },
       // The trace's root span (Studio, OTLP) names the API key's owner beside resource and thread.
@@ -230,11 +224,7 @@ export function createChatHandler(deps: ChatDeps) {
       maxSteps: deps.maxSteps,
       abortSignal: abort.signal,
       ...(system ? { system } : {}),
-      ...(clientNames.size ? { clientTools: toMastraClientTools(tools) } : {}),
-      ...(choice !== undefined ? { toolChoice: toMastraToolChoice(choice) } : {}),
-      // tool_choice "none": no tool runs, the agent's own included, even if the model calls one.
-      ...(choice === 'none' ? { hooks: noToolsHooks } : {}),
-      ...(providerKey ? { providerOptions: { [providerKey]: passthrough } } : {}),
+      ...toolOptions,
       modelSettings: {
         ...(body.temperature != null ? { temperature: body.temperature } : {}),
         ...(body.top_p != null ? { topP: body.top_p } : {}),
@@ -308,18 +298,6 @@ export function createChatHandler(deps: ChatDeps) {
 
     await streamCompletion({ agent, messages, options, res, abort, id, created, model: body.model, includeUsage: Boolean(body.stream_options?.include_usage), log, recordTurn, clientNames, legacy, single: body.parallel_tool_calls === false || legacy, format });
   };
-}
-
-/** The provider-options namespace of an agent's model (@ai-sdk/openai-compatible: the provider name before the first dot), or undefined for other providers. */
-async function providerOptionsKey(agent: Agent): Promise<string | undefined> {
-  try {
-    const model = (await agent.getModel()) as { provider?: string };
-    const provider = String(model.provider ?? '');
-    // Our OpenAI-compatible models (src/mastra/model.ts) are `<name>.chat`.
-    return provider.endsWith('.chat') ? provider.split('.')[0]!.trim() : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 interface StreamArgs {
