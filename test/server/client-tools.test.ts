@@ -138,6 +138,20 @@ describe('client tools', () => {
     expect(fnCall(final.choices[0]!.message.tool_calls![0]!).function).toEqual({ name: 'get_weather', arguments: '{"city":"Paris"}' });
   });
 
+  it('a streamed continuation with x-thread-id answers from the tool result', async () => {
+    t.model.setScript(weatherScript);
+    const { data: first, response } = await client.chat.completions.create({ model: 'assistant', messages: [{ role: 'user', content: 'weather, streamed?' }], tools: [weather] }).withResponse();
+    const call = first.choices[0]!.message.tool_calls![0]!;
+    const stream = await client.chat.completions.create(
+      { model: 'assistant', tools: [weather], stream: true, messages: [first.choices[0]!.message, { role: 'tool', tool_call_id: call.id, content: 'misty' }] },
+      { headers: { 'x-thread-id': response.headers.get('x-thread-id')! } },
+    );
+    let text = '';
+    for await (const c of stream) text += c.choices[0]?.delta?.content ?? '';
+    expect(text).toBe('It is misty.');
+    expect(pairedToolTurn(t.model.requests.at(-1)!).tool?.tool_call_id).toBe(call.id);
+  });
+
   it('hands back several calls, or one when parallel_tool_calls is false (and tells the model)', async () => {
     t.model.setScript(() => ({ toolCalls: [{ name: 'get_weather', arguments: { city: 'Paris' } }, { name: 'get_weather', arguments: { city: 'Rome' } }] }));
     const both = await client.chat.completions.create({ model: 'assistant', messages: [{ role: 'user', content: 'two cities' }], tools: [weather] });
