@@ -90,6 +90,9 @@ const schema = z.object({
       }
     return list;
   }),
+  // Images in chat messages (docs/api.md#images): the largest decoded image; how long fetching an image URL may take.
+  IMAGE_MAX_BYTES: intFrom(5 * 1024 * 1024, 1024, 50 * 1024 * 1024),
+  IMAGE_FETCH_TIMEOUT_MS: intFrom(10_000, 100, 120_000),
   BODY_LIMIT: z
     .string()
     .trim()
@@ -187,6 +190,8 @@ export interface Config {
   /** Token budgets per key owner and UTC day (src/server/usage.ts). */
   budgets: BudgetConfig;
   bodyLimit: string;
+  /** Images in chat messages: IMAGE_MAX_BYTES (decoded size), IMAGE_FETCH_TIMEOUT_MS (fetching an image URL). */
+  images: { maxBytes: number; fetchTimeoutMs: number };
   /** How often a replica tries to take over work that runs once (src/db/leadership.ts). */
   leadershipPollMs: number;
   model: {
@@ -394,6 +399,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rateLimitRpm: c.RATE_LIMIT_RPM,
     budgets: { tokensPerDay: c.BUDGET_TOKENS_PER_DAY, perOwner: perOwnerBudget },
     bodyLimit: c.BODY_LIMIT.toLowerCase(),
+    images: { maxBytes: c.IMAGE_MAX_BYTES, fetchTimeoutMs: c.IMAGE_FETCH_TIMEOUT_MS },
     leadershipPollMs: c.LEADERSHIP_POLL_MS,
     model: {
       default: c.MODEL,

@@ -104,7 +104,7 @@ export class PersistTurn extends MessageHistory {
     const newOutput = messageList.get.response.db();
     if (newInput.length + newOutput.length === 0) return messageList;
     if (result?.finishReason === 'error' && newOutput.length === 0) return messageList;
-    const messages = self.filterMessagesForPersistence([...newInput, ...newOutput]);
+    const messages = withImagePlaceholders(self.filterMessagesForPersistence([...newInput, ...newOutput]));
     if (!messages.length) return messageList;
 
     if (run?.thread?.id !== threadId && !(await self.storage.getThreadById({ threadId }))) {
@@ -117,6 +117,40 @@ export class PersistTurn extends MessageHistory {
     if (ahead >= 0) await new Promise((resolve) => setTimeout(resolve, ahead + 1));
     return messageList;
   }
+}
+
+/** Approximate decoded size of base64 text (or a base64 data: URL). */
+function base64Bytes(data: string): number {
+  const b64 = data.startsWith('data:') ? data.slice(data.indexOf(',') + 1) : data;
+  return Math.max(0, Math.floor((b64.length * 3) / 4) - (b64.endsWith('==') ? 2 : b64.endsWith('=') ? 1 : 0));
+}
+
+/**
+ * What memory keeps of an image a user sent (docs/api.md#images): a short text
+ * placeholder `[image: image/png, 1234 bytes]`, not the bytes. The model sees the image in
+ * the turn it was sent; later turns read the placeholder. Without this, every image
+ * (up to IMAGE_MAX_BYTES, as base64 in Postgres) would be stored and resent to the model
+ * with the thread's history on every later turn. `messages` are the copies about to be
+ * stored (filterMessagesForPersistence copies content and parts); the run's own list is
+ * not touched.
+ */
+export function withImagePlaceholders(messages: MastraDBMessage[]): MastraDBMessage[] {
+  for (const m of messages) {
+    const content = m.content as { parts?: Array<Record<string, unknown>>; experimental_attachments?: Array<{ contentType?: string; url?: string }> };
+    if (Array.isArray(content.parts)) {
+      content.parts = content.parts.map((p) => {
+        const mediaType = String(p.mediaType ?? p.mimeType ?? '');
+        if ((p.type !== 'file' && p.type !== 'image') || !mediaType.startsWith('image/')) return p;
+        const data = p.data ?? p.image;
+        const size = typeof data === 'string' && !/^https?:/i.test(data) ? `, ${base64Bytes(data)} bytes` : '';
+        return { type: 'text', text: `[image: ${mediaType}${size}]` };
+      });
+    }
+    if (Array.isArray(content.experimental_attachments)) {
+      content.experimental_attachments = content.experimental_attachments.filter((a) => !String(a.contentType ?? '').startsWith('image/'));
+    }
+  }
+  return messages;
 }
 
 function withPersistTurn<P extends { id?: string }>(processors: P[]): P[] {

@@ -15,6 +15,7 @@ import { redactText, withRequestId, type Logger } from '../logger';
 import { compatibleProviderName } from '../mastra/model';
 import { authMiddleware, RateLimiter, type Limiter } from './auth';
 import { errorSender } from './errors';
+import { createOutboundFetch } from '../util/outbound';
 import { createChatHandler } from './openai/chat';
 import { errors } from './openai/errors';
 import { Metrics } from './metrics';
@@ -87,7 +88,13 @@ export async function createApp(deps: AppDeps): Promise<Express> {
   // Usage per key owner and day, token budgets (src/server/usage.ts); `usage` is for every /v1 route that calls a model.
   const usage = new UsageMeter(deps.db, config.budgets, logger);
   v1.use(usageRouter({ db: deps.db, adminUsers: config.adminUsers, keyless: config.apiKeys.size === 0 }));
-  v1.post('/chat/completions', createChatHandler({ agents: deps.agents, memory: deps.memory, db: deps.db, mayUse, logger, maxSteps: config.model.maxSteps, onTurn: deps.onTurn, usage, compatibleProvider: (agent) => compatibleProviderName(config, agent) }));
+  // Image URLs in messages are fetched through the outbound guard; only OUTBOUND_ALLOW_HOSTS
+  // may be internal (not the configured services: a caller must not reach them through an image).
+  const images = {
+    maxBytes: config.images.maxBytes,
+    fetch: createOutboundFetch({ allow: config.outboundAllowHosts, timeoutMs: config.images.fetchTimeoutMs, maxBytes: config.images.maxBytes, maxRedirects: 3 }),
+  };
+  v1.post('/chat/completions', createChatHandler({ agents: deps.agents, memory: deps.memory, db: deps.db, mayUse, logger, maxSteps: config.model.maxSteps, onTurn: deps.onTurn, usage, compatibleProvider: (agent) => compatibleProviderName(config, agent), images }));
   v1.use((req, _res, next) => next(errors.routeNotFound(req.method, req.originalUrl)));
   app.use('/v1', v1);
 

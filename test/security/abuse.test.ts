@@ -162,6 +162,13 @@ function cases(): Case[] {
     ['unknown content-encoding', chat({ model: 'assistant', messages: [{ role: 'user', content: 'hi' }] }), { 'content-type': 'application/json', 'content-encoding': 'br-unknown' }],
     ['invalid gzip', Buffer.from('definitely not gzip'), { 'content-type': 'application/json', 'content-encoding': 'gzip' }],
     ['gzip bomb over the limit', zlib.gzipSync(Buffer.alloc(10_000_000, 32)), { 'content-type': 'application/json', 'content-encoding': 'gzip' }],
+    ['tools not an array', chat({ model: 'assistant', tools: 'calculate', messages: [{ role: 'user', content: 'hi' }] })],
+    ['tool named like the agent tool', chat({ model: 'assistant', tools: [{ type: 'function', function: { name: 'calculate' } }], messages: [{ role: 'user', content: 'hi' }] })],
+    ['tool_choice garbage', chat({ model: 'assistant', tool_choice: { type: 'function' }, messages: [{ role: 'user', content: 'hi' }] })],
+    ['orphan tool message', chat({ model: 'assistant', messages: [{ role: 'user', content: 'hi' }, { role: 'tool', tool_call_id: 'x', content: 'r' }] })],
+    ['response_format schema not compiling', chat({ model: 'assistant', response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 7 } } }, messages: [{ role: 'user', content: 'hi' }] })],
+    ['image URL to the metadata address', chat({ model: 'assistant', messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'http://169.254.169.254/latest/meta-data/' } }] }] })],
+    ['image data: URL not base64', chat({ model: 'assistant', messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:image/png;base64,%%%' } }] }] })],
     ['bad thread id', chat({ model: 'assistant', messages: [{ role: 'user', content: 'hi' }] }), { 'content-type': 'application/json', 'x-thread-id': '../../etc/passwd' }],
   ];
   for (const [name, body, headers] of v1Bodies) out.push({ name: `/v1 chat: ${name}`, path: '/v1/chat/completions', method: 'POST', headers: headers ?? json, body, proto: 'openai', key: ALICE });

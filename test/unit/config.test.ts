@@ -92,6 +92,7 @@ describe('config: every documented default (docs/configuration.md)', () => {
       embeddedPgPort: 0,
       rateLimitRpm: 120,
       bodyLimit: '1mb',
+      images: { maxBytes: 5 * 1024 * 1024, fetchTimeoutMs: 10_000 },
       leadershipPollMs: 2000,
       outboundAllowHosts: [],
     });

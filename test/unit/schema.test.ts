@@ -37,11 +37,13 @@ describe('chat completion request', () => {
   });
 
   it('refuses unknown roles, and content missing or null except from the assistant', () => {
-    for (const m of [{ role: 'tool', content: 'x' }, { role: 'function', content: 'x' }, { content: 'x' }, { role: 'user' }, { role: 'user', content: null }, { role: 'system', content: 5 }, { role: 'user', content: 'x', name: 5 }, { role: 'assistant', content: 'x', refusal: 5 }])
+    // tool needs tool_call_id, function needs name (client-side tools, test/server/client-tools.test.ts).
+    ok({ messages: [{ role: 'tool', content: 'x', tool_call_id: 'c1' }, { role: 'function', content: 'x', name: 'f' }] });
+    for (const m of [{ role: 'tool', content: 'x' }, { role: 'function', content: 'x' }, { role: 'robot', content: 'x' }, { content: 'x' }, { role: 'user' }, { role: 'user', content: null }, { role: 'system', content: 5 }, { role: 'user', content: 'x', name: 5 }, { role: 'assistant', content: 'x', refusal: 5 }])
       expect(parse({ messages: [m] }).success, JSON.stringify(m)).toBe(false);
   });
 
-  it('takes text content parts only, at most 100 per message', () => {
+  it('takes text parts (and image_url parts in user messages), at most 100 per message', () => {
     expect(MAX_CONTENT_PARTS).toBe(100);
     const text = { type: 'text', text: 'x' };
     ok({ messages: [{ role: 'user', content: [text, text] }] });
@@ -49,7 +51,11 @@ describe('chat completion request', () => {
     const tooMany = parse({ messages: [{ role: 'user', content: Array(MAX_CONTENT_PARTS + 1).fill(text) }] });
     expect(tooMany.success).toBe(false);
     expect(paramName(tooMany.error!.issues[0]!.path)).toBe('messages[0].content');
-    expect(why({ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'http://x' } }] }] })).toBe('only text content parts are supported');
+    ok({ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'http://x', detail: 'low' } }] }] });
+    expect(why({ messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: {} }] }] })).toBe('only text and image_url content parts are supported');
+    expect(why({ messages: [{ role: 'system', content: [{ type: 'image_url', image_url: { url: 'http://x' } }] }] })).toBe('only text content parts are supported in this message');
+    expect(parse({ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: '' } }] }] }).success).toBe(false);
+    expect(parse({ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'http://x', detail: 'huge' } }] }] }).success).toBe(false);
     expect(parse({ messages: [{ role: 'user', content: [{ type: 'text' }] }] }).success).toBe(false);
     expect(parse({ messages: [{ role: 'user', content: [{ text: 'x' }] }] }).success).toBe(false);
   });
@@ -112,14 +118,22 @@ describe('chat completion request', () => {
     expect(parse({ user: 5 }).success).toBe(false);
   });
 
-  it('types n as OpenAI does (1-128; params.ts refuses n > 1) and refuses client-side tools, saying why', () => {
+  it('types n as OpenAI does (1-128; params.ts refuses n > 1); takes client-side tools of type function, saying why otherwise', () => {
     ok({ n: 1 });
     ok({ n: null });
     ok({ n: 2 });
     for (const n of [0, 129, 1.5, '1']) expect(parse({ n }).success, String(n)).toBe(false);
     ok({ tools: [] });
     ok({ tools: null, tool_choice: 'auto' });
-    expect(why({ tools: [{ type: 'function', function: { name: 'f' } }] })).toBe("client-side tools are not supported: the agent's own tools run on the server");
+    ok({ tools: [{ type: 'function', function: { name: 'f' } }], tool_choice: { type: 'function', function: { name: 'f' } }, parallel_tool_calls: false });
+    ok({ functions: [{ name: 'f', parameters: { type: 'object' } }], function_call: { name: 'f' } });
+    expect(why({ tools: [{ type: 'custom', custom: { name: 'f' } }] })).toBe('only tools of type "function" are supported');
+    expect(why({ tool_choice: 'sometimes' })).toMatch(/^tool_choice is "none", "auto", "required"/);
+    expect(why({ function_call: 5 })).toMatch(/^function_call is "none", "auto"/);
+    ok({ response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'object' }, strict: true } } });
+    ok({ response_format: { type: 'json_object' } });
+    expect(why({ response_format: { type: 'json_schema', json_schema: { name: 'bad name!', schema: {} } } })).toBe('name is 1-64 letters, digits, _ or -');
+    expect(parse({ response_format: { type: 'yaml' } }).success).toBe(false);
   });
 });
 

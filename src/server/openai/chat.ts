@@ -6,9 +6,14 @@
  * Conversation continuity: the caller's identity is the memory resource; the thread
  * comes from `x-thread-id`, else from the resent transcript or X-OpenWebUI-Chat-Id
  * (transcript-threads.ts), else a new one, and every response names it in the
- * `x-thread-id` header. Open WebUI's background tasks run without tools or memory
- * (openwebui.ts); every request is counted and budgeted per owner (../usage.ts). When the thread already exists, only the messages after the
+ * `x-thread-id` header. When the thread already exists, only the messages after the
  * last assistant turn in the request are new; earlier ones are already in memory.
+ *
+ * Client-side tools (client-tools.ts) are offered beside the agent's own; a call of one
+ * ends the response with `tool_calls`. `response_format` is checked server-side
+ * (structured-output.ts); image parts are resolved in conversation.ts. Open WebUI's
+ * background tasks run without tools or memory (openwebui.ts); every request is counted
+ * and budgeted per owner (../usage.ts); what each request parameter does is in params.ts.
  */
 import { randomUUID } from 'node:crypto';
 import type { Agent } from '@mastra/core/agent';
@@ -18,16 +23,20 @@ import type pg from 'pg';
 import { claimThread, threadOwner } from '../../db/threads';
 import { pgText } from '../../util/text';
 import type { Logger } from '../../logger';
+import type { OutboundFetch } from '../../util/outbound';
 import { resolveResource } from '../auth';
 import type { CompletedTurn } from '../turns';
+import { usageOwner, type TokenUsage, type UsageMeter } from '../usage';
+import { MAX_CLIENT_TOOLS, checkClientTools, checkToolChoice, clientToolCalls, type ClientTool, type ClientToolCall, type ToolChoice } from './client-tools';
+import { buildAgentInput, MAX_IMAGE_URLS, storedToolCalls, type AgentMessage, type BuildContext, type ConversationItem, type ItemPart } from './conversation';
 import { errors, OpenAIError, upstreamError } from './errors';
 import { agentNamed } from './models';
-import { checkParams } from './params';
-import { chatCompletionRequest, MAX_MESSAGES, paramName, textContent, type ChatCompletionRequest, type RequestMessage } from './schema';
-// Open WebUI tasks, threads found from the transcript, usage and budgets (issue 13, items 5 and 6).
 import { openWebUITask, taskAgent } from './openwebui';
-import { CHAT_ID, implicitThread, MAX_TRANSCRIPT_MESSAGES, transcriptMessages } from './transcript-threads';
-import { usageOwner, type TokenUsage, type UsageMeter } from '../usage';
+import { checkParams } from './params';
+import { toolRunOptions } from './run-options';
+import { chatCompletionRequest, MAX_MESSAGES, paramName, textContent, type ChatCompletionRequest, type RequestMessage } from './schema';
+import { compileResponseFormat, invalidModelOutput, type CompiledFormat, type ResponseFormat } from './structured-output';
+import { CHAT_ID, implicitThread, MAX_TRANSCRIPT_MESSAGES, transcriptMessages, type ImplicitThread } from './transcript-threads';
 
 export interface ChatDeps {
   agents: Record<string, Agent>;
@@ -48,15 +57,17 @@ export interface ChatDeps {
   compatibleProvider?: (agent: string) => string | undefined;
   /** Budget check before the model call and one usage count per request (src/server/usage.ts). */
   usage?: UsageMeter;
+  /** Images in user messages: the largest decoded image, and the outbound guard's fetch for http(s) image URLs. */
+  images?: { maxBytes: number; fetch: OutboundFetch };
 }
 
-
-type Turn = { role: 'user'; content: string } | { role: 'assistant'; content: string };
+export { MAX_IMAGE_URLS };
+const DEFAULT_IMAGE_MAX_BYTES = 5 * 1024 * 1024;
+const NO_IMAGE_FETCH = (() => Promise.reject(new Error('image URLs are not enabled'))) as unknown as OutboundFetch;
 
 const THREAD_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
 
-type FinishReason = 'stop' | 'length' | 'content_filter' | 'tool_calls';
-
+type FinishReason = 'stop' | 'length' | 'content_filter' | 'tool_calls' | 'function_call';
 export function finishReason(reason: string | undefined): FinishReason {
   switch (reason) {
     case 'length':
@@ -110,6 +121,10 @@ function parseBody(body: unknown): ChatCompletionRequest {
   if (Array.isArray(messages) && messages.length > MAX_TRANSCRIPT_MESSAGES) {
     throw errors.invalidBody(`Invalid value for 'messages': at most ${MAX_TRANSCRIPT_MESSAGES} messages per request (got ${messages.length}), of them at most ${MAX_MESSAGES} new ones; continue a conversation with x-thread-id and only the new messages.`, 'messages');
   }
+  for (const key of ['tools', 'functions'] as const) {
+    const list = (body as Record<string, unknown>)[key];
+    if (Array.isArray(list) && list.length > MAX_CLIENT_TOOLS) throw errors.invalidBody(`Invalid value for '${key}': at most ${MAX_CLIENT_TOOLS} per request (got ${list.length}).`, key);
+  }
   // A resent transcript may be longer than MAX_MESSAGES: the rest of the body is checked
   // as usual, the messages on their own; planMessages caps what reaches the agent.
   const long = Array.isArray(messages) && messages.length > MAX_MESSAGES;
@@ -123,6 +138,31 @@ function parseBody(body: unknown): ChatCompletionRequest {
   return all?.success ? { ...parsed.data!, messages: all.data } : parsed.data!;
 }
 
+/** The client tools, tool choice and legacy flag of a Chat Completions request (OpenAI shapes → API-neutral ones). */
+export function clientToolsOf(body: ChatCompletionRequest): { tools: ClientTool[]; choice: ToolChoice | undefined; legacy: boolean } {
+  if (body.tools?.length && body.functions?.length) throw errors.invalidBody("Send either 'tools' or the legacy 'functions', not both.", 'functions');
+  if (body.functions?.length || body.function_call != null) {
+    if (body.tool_choice != null) throw errors.invalidBody("Send either 'tool_choice' or the legacy 'function_call', not both.", 'function_call');
+    const tools = (body.functions ?? []).map((f, i): ClientTool => ({ name: f.name, description: f.description, parameters: f.parameters ?? {}, strict: f.strict ?? undefined, param: `functions[${i}]` }));
+    const fc = body.function_call;
+    const choice: ToolChoice | undefined = fc == null ? undefined : typeof fc === 'string' ? fc : { name: fc.name };
+    return { tools, choice, legacy: true };
+  }
+  const tools = (body.tools ?? []).map((t, i): ClientTool => ({ name: t.function.name, description: t.function.description, parameters: t.function.parameters ?? {}, strict: t.function.strict ?? undefined, param: `tools[${i}].function` }));
+  const tc = body.tool_choice;
+  const choice: ToolChoice | undefined = tc == null ? undefined : typeof tc === 'string' ? tc : { name: tc.function.name };
+  return { tools, choice, legacy: false };
+}
+
+/** The response format of a Chat Completions request (OpenAI shape → API-neutral). */
+export function responseFormatOf(body: ChatCompletionRequest): ResponseFormat | undefined {
+  const rf = body.response_format;
+  if (!rf) return undefined;
+  if (rf.type !== 'json_schema') return rf;
+  if (!rf.json_schema.schema) throw errors.invalidBody("Invalid value for 'response_format.json_schema.schema': a schema is required.", 'response_format.json_schema.schema');
+  return { type: 'json_schema', name: rf.json_schema.name, schema: rf.json_schema.schema, strict: rf.json_schema.strict, description: rf.json_schema.description };
+}
+
 /** An assistant message's words for the history: its text, else the refusal it gave. */
 function assistantText(m: Extract<RequestMessage, { role: 'assistant' }>): string {
   const text = textContent(m.content);
@@ -130,32 +170,71 @@ function assistantText(m: Extract<RequestMessage, { role: 'assistant' }>): strin
 }
 
 /**
- * Splits the request into system text and the turns to send to the agent.
- * - A conversation that ends in an assistant message is a prefill: it is sent as the last
- *   message, so a model that supports prefill continues it (others answer after it), as
- *   OpenAI itself accepts such a conversation.
+ * Splits a Chat Completions request into system text and the conversation items
+ * (conversation.ts), and builds the agent's messages from them. With an existing thread
+ * only the messages after the last assistant one are new; the earlier ones only name
+ * tool calls. A legacy assistant `function_call` gets the id `call_fn_<index>`.
+ * - A conversation that ends in an assistant message without tool calls is a prefill: it
+ *   is sent as the last message, so a model that supports prefill continues it (others
+ *   answer after it), as OpenAI itself accepts such a conversation. An empty one is dropped.
  * - A conversation of system/developer messages only runs with them as the instructions
  *   and no turns (the model answers the instructions).
  */
-function planMessages(messages: RequestMessage[], threadExists: boolean) {
+async function planMessages(messages: RequestMessage[], ctx: Omit<BuildContext, 'start' | 'listParam'> & { threadExists: boolean }) {
   const system = messages.filter((m) => m.role === 'system' || m.role === 'developer').map((m) => textContent(m.content));
-  let turns = messages.filter((m) => m.role === 'user' || m.role === 'assistant');
-  let prefill = turns.at(-1)?.role === 'assistant' ? turns.pop() : undefined;
-  // An empty final assistant message prefills nothing (some providers refuse empty messages).
-  if (prefill && !assistantText(prefill as Extract<RequestMessage, { role: 'assistant' }>)) prefill = undefined;
-  if (threadExists) {
-    const lastAssistant = turns.map((m) => m.role).lastIndexOf('assistant');
-    turns = turns.slice(lastAssistant + 1);
+  const items: ConversationItem[] = [];
+  messages.forEach((m, i) => {
+    switch (m.role) {
+      case 'user':
+        items.push({
+          role: 'user',
+          content:
+            typeof m.content === 'string'
+              ? m.content
+              : m.content.map((p, j): ItemPart =>
+                  p.type === 'image_url'
+                    ? { type: 'image', url: (p as { image_url: { url: string } }).image_url.url, param: `messages[${i}].content[${j}].image_url.url` }
+                    : { type: 'text', text: (p as { text: string }).text },
+                ),
+        });
+        break;
+      case 'assistant':
+        items.push({
+          role: 'assistant',
+          text: assistantText(m),
+          toolCalls: [
+            ...(m.tool_calls ?? []).map((c) => ({ id: c.id, name: c.function.name, arguments: c.function.arguments })),
+            ...(m.function_call ? [{ id: `call_fn_${i}`, name: m.function_call.name, arguments: m.function_call.arguments }] : []),
+          ],
+        });
+        break;
+      case 'tool':
+        items.push({ role: 'tool', callId: m.tool_call_id, output: textContent(m.content), param: `messages[${i}].tool_call_id` });
+        break;
+      case 'function':
+        items.push({ role: 'function', name: m.name, output: m.content ?? '', param: `messages[${i}].name` });
+        break;
+    }
+  });
+  const last = items.at(-1);
+  let prefill: string | undefined;
+  if (last?.role === 'assistant' && !last.toolCalls.length) {
+    // An empty final assistant message prefills nothing (some providers refuse empty messages).
+    if (!last.text) items.pop();
+    else prefill = pgText(last.text);
   }
-  if (turns.length > MAX_MESSAGES) {
-    throw errors.invalidBody(`Invalid value for 'messages': at most ${MAX_MESSAGES} new messages per request (got ${turns.length}: a transcript is new unless its thread is known); continue a conversation with x-thread-id and only the new messages.`, 'messages');
+  const before = prefill !== undefined ? items.length - 1 : items.length;
+  const start = ctx.threadExists ? items.slice(0, before).map((it) => it.role).lastIndexOf('assistant') + 1 : 0;
+  if (items.length - start > MAX_MESSAGES) {
+    throw errors.invalidBody(`Invalid value for 'messages': at most ${MAX_MESSAGES} new messages per request (got ${items.length - start}: a transcript is new unless its thread is known); continue a conversation with x-thread-id and only the new messages.`, 'messages');
   }
-  if (prefill) turns.push(prefill);
+  const { messages: out, userTexts } = await buildAgentInput(items, { ...ctx, start, storedCalls: ctx.threadExists ? ctx.storedCalls : undefined, listParam: 'messages', allowPrefill: true });
   return {
-    prefill: prefill ? pgText(assistantText(prefill as Extract<RequestMessage, { role: 'assistant' }>)) : undefined,
+    prefill,
     // NUL cannot be stored in Postgres text (memory, synced tables): it becomes U+FFFD.
     system: pgText(system.join('\n\n')) || undefined,
-    turns: turns.map((m): Turn => (m.role === 'user' ? { role: 'user', content: pgText(textContent(m.content)) } : { role: 'assistant', content: pgText(assistantText(m as Extract<RequestMessage, { role: 'assistant' }>)) })),
+    messages: out,
+    userTexts,
   };
 }
 
@@ -169,12 +248,18 @@ export function createChatHandler(deps: ChatDeps) {
     const { ignoredUnknown } = checkParams(req.body as Record<string, unknown>, provider !== undefined);
     if (ignoredUnknown.length) res.setHeader('x-ignored-params', ignoredUnknown.join(', '));
 
+    // Client tools and the response format are checked before any thread is claimed.
+    const { tools, choice, legacy } = clientToolsOf(body);
+    if (tools.length) checkClientTools(tools, Object.keys(await agent.listTools()), legacy ? 'functions' : 'tools');
+    checkToolChoice(choice, tools, legacy ? 'function_call' : 'tool_choice');
+    const format = compileResponseFormat(responseFormatOf(body));
+
     const resourceId = resolveResource(res.locals.caller?.owner, body.user);
     const owner = usageOwner(res.locals.caller?.owner, body.user ?? undefined);
     await deps.usage?.check(owner);
     // ---- Open WebUI background task: the agent's model alone, no tools, no memory ----
     const task = openWebUITask(body.messages);
-    if (task) return runTask(deps, res, body, agent, task, owner);
+    if (task) return runTask(deps, res, body, agent, task, owner, format);
     const headerThread = req.get('x-thread-id');
     if (headerThread !== undefined && !THREAD_ID.test(headerThread)) {
       throw errors.invalidBody('x-thread-id must be 1-128 characters of letters, digits and _ . : -', 'x-thread-id');
@@ -183,7 +268,7 @@ export function createChatHandler(deps: ChatDeps) {
     // The claim is atomic in Postgres: of two callers naming the same new thread at once,
     // exactly one owns it; the other gets 404 before the model or memory is touched.
     let threadExists = false;
-    let remember: ((reply: string) => Promise<void>) | undefined;
+    let remember: ImplicitThread['remember'] | undefined;
     if (headerThread) {
       const claimed = await threadOwner(deps.db, threadId);
       if (claimed !== undefined && claimed !== resourceId) throw errors.threadNotFound();
@@ -199,14 +284,18 @@ export function createChatHandler(deps: ChatDeps) {
       threadExists = found.threadExists;
       remember = found.remember;
     }
-    const { system, turns, prefill } = planMessages(body.messages, threadExists);
-
     const abort = new AbortController();
     res.on('close', () => {
       if (!res.writableFinished) abort.abort(new Error('client disconnected'));
     });
+    const { system, messages, userTexts, prefill } = await planMessages(body.messages, {
+      threadExists,
+      storedCalls: () => storedToolCalls(deps.memory, threadId, resourceId),
+      images: deps.images ?? { maxBytes: DEFAULT_IMAGE_MAX_BYTES, fetch: NO_IMAGE_FETCH },
+      signal: abort.signal,
+    });
 
-    const stop = body.stop == null ? undefined : Array.isArray(body.stop) ? body.stop : [body.stop];
+    const { options: toolOptions, clientNames } = await toolRunOptions(agent, { tools, choice, format, parallelToolCalls: body.parallel_tool_calls });
     const options = {
       memory: { resource: resourceId, thread: threadId },
       // The trace's root span (Studio, OTLP) names the API key's owner beside resource and thread.
@@ -214,16 +303,8 @@ export function createChatHandler(deps: ChatDeps) {
       maxSteps: deps.maxSteps,
       abortSignal: abort.signal,
       ...(system ? { system } : {}),
-      ...upstreamOptions(body, provider),
-      modelSettings: {
-        ...(body.temperature != null ? { temperature: body.temperature } : {}),
-        ...(body.top_p != null ? { topP: body.top_p } : {}),
-        ...(body.presence_penalty != null ? { presencePenalty: body.presence_penalty } : {}),
-        ...(body.frequency_penalty != null ? { frequencyPenalty: body.frequency_penalty } : {}),
-        ...(body.seed != null ? { seed: body.seed } : {}),
-        ...((body.max_completion_tokens ?? body.max_tokens) != null ? { maxOutputTokens: (body.max_completion_tokens ?? body.max_tokens)! } : {}),
-        ...(stop ? { stopSequences: stop } : {}),
-      },
+      ...withProviderOptions(toolOptions, upstreamOptions(body, provider).providerOptions),
+      modelSettings: modelSettingsOf(body),
     };
 
     const id = `chatcmpl-${randomUUID().replace(/-/g, '')}`;
@@ -235,7 +316,7 @@ export function createChatHandler(deps: ChatDeps) {
       if (!deps.onTurn) return;
       const reply = (prefill ?? '') + answer;
       try {
-        await deps.onTurn({ agent: body.model, resourceId, threadId, userMessages: turns.filter((t) => t.role === 'user').map((t) => t.content), reply });
+        await deps.onTurn({ agent: body.model, resourceId, threadId, userMessages: userTexts, reply });
       } catch (err) {
         log.error('after-turn hook failed', { error: err });
       }
@@ -244,22 +325,44 @@ export function createChatHandler(deps: ChatDeps) {
     // Before the reply is sent: the transcript key (so the client's next request finds the
     // thread) and the request's usage (once; `finally` counts a request that failed).
     const count = usageCounter(deps.usage, owner);
-    const beforeReply = async (reply: string, u: UsageLike | undefined) => {
-      // The transcript key holds the whole assistant turn, as the client resends it: prefill + answer.
-      if (remember) await remember((prefill ?? '') + reply).catch((err) => log.error('transcript key not stored', { error: err }));
+    const beforeReply = async (reply: string, u: UsageLike | undefined, calls: ClientToolCall[] = []) => {
+      // The transcript key holds the whole assistant turn, as the client resends it: prefill + answer (+ the calls handed back).
+      if (remember) await remember((prefill ?? '') + reply, legacy ? calls.map((c) => ({ ...c, id: 'function_call' })) : calls).catch((err) => log.error('transcript key not stored', { error: err }));
       await count(u);
     };
     try {
-      await answer({ agent, turns, options, res, abort, id, created, body, log, recordTurn, beforeReply, count, prefill });
+      await answer({ agent, messages, options, res, abort, id, created, body, log, recordTurn, beforeReply, count, prefill, clientNames, legacy, format });
     } finally {
       await count(undefined);
     }
   };
 }
 
+/** The sampling settings of a request, in Mastra's names. */
+function modelSettingsOf(body: ChatCompletionRequest) {
+  const stop = body.stop == null ? undefined : Array.isArray(body.stop) ? body.stop : [body.stop];
+  return {
+    ...(body.temperature != null ? { temperature: body.temperature } : {}),
+    ...(body.top_p != null ? { topP: body.top_p } : {}),
+    ...(body.presence_penalty != null ? { presencePenalty: body.presence_penalty } : {}),
+    ...(body.frequency_penalty != null ? { frequencyPenalty: body.frequency_penalty } : {}),
+    ...(body.seed != null ? { seed: body.seed } : {}),
+    ...((body.max_completion_tokens ?? body.max_tokens) != null ? { maxOutputTokens: (body.max_completion_tokens ?? body.max_tokens)! } : {}),
+    ...(stop ? { stopSequences: stop } : {}),
+  };
+}
+
+/** The tool options with the pass-through parameters' provider options merged in (one namespace may hold keys of both). */
+function withProviderOptions(toolOptions: Record<string, unknown>, extra: UpstreamProviderOptions | undefined): Record<string, unknown> {
+  if (!extra) return toolOptions;
+  const merged: UpstreamProviderOptions = { ...((toolOptions.providerOptions as UpstreamProviderOptions | undefined) ?? {}) };
+  for (const [k, v] of Object.entries(extra)) merged[k] = { ...(merged[k] ?? {}), ...v };
+  return { ...toolOptions, providerOptions: merged };
+}
+
 interface AnswerArgs {
   agent: Agent;
-  turns: Turn[];
+  messages: AgentMessage[];
   options: Record<string, unknown>;
   res: Response;
   abort: AbortController;
@@ -268,10 +371,17 @@ interface AnswerArgs {
   body: ChatCompletionRequest;
   log: Logger;
   recordTurn: (reply: string) => Promise<void>;
-  beforeReply: (reply: string, usage: UsageLike | undefined) => Promise<void>;
+  /** Before the reply goes out: the transcript key and the usage of a complete answer. */
+  beforeReply: (reply: string, usage: UsageLike | undefined, calls?: ClientToolCall[]) => Promise<void>;
+  /** The usage known when the answer ends early (disconnect, failure). */
   count: (usage: UsageLike | undefined) => Promise<void>;
   /** The prefilled start of the assistant turn, if any (its words are not repeated in the answer). */
   prefill?: string;
+  /** Names of the client tools: their calls are handed back to the caller. */
+  clientNames: Set<string>;
+  /** The legacy functions shape: `function_call`, finish_reason "function_call". */
+  legacy: boolean;
+  format: CompiledFormat | undefined;
 }
 
 /** Counts a request's usage once, whichever path (reply, failure, disconnect) gets there first. */
@@ -286,44 +396,59 @@ function usageCounter(meter: UsageMeter | undefined, owner: string) {
 
 /** Runs the agent and answers as JSON or as a stream. */
 async function answer(a: AnswerArgs) {
-  const { agent, turns, options, res, abort, id, created, body, log, recordTurn, beforeReply, prefill } = a;
-  {
-    if (!body.stream) {
-      let result;
-      try {
-        result = await agent.generate(turns, options);
-      } catch (err) {
-        if (abort.signal.aborted) return;
-        throw upstreamError(err);
-      }
-      const failure = (result as { error?: unknown }).error;
-      if (failure) throw upstreamError(failure);
-      const usage = (result as { totalUsage?: UsageLike }).totalUsage ?? result.usage;
-      // Mastra appends the model's words to the prefilled assistant message; the answer is
-      // only what the model wrote (as the stream sends it).
-      const answer = prefill && result.text.startsWith(prefill) ? result.text.slice(prefill.length) : result.text;
-      await beforeReply(answer, usage);
-      await recordTurn(answer);
-      res.json({
-        id,
-        object: 'chat.completion',
-        created,
-        model: body.model,
-        choices: [
-          {
-            index: 0,
-            message: { role: 'assistant', content: answer, refusal: null },
-            logprobs: null,
-            finish_reason: finishReason(result.finishReason),
-          },
-        ],
-        usage: toOpenAIUsage(usage),
-      });
-      return;
-    }
-
-    await streamCompletion({ agent, turns, options, res, abort, id, created, model: body.model, includeUsage: Boolean(body.stream_options?.include_usage), log, recordTurn, beforeReply, count: a.count });
+  const { agent, messages, options, res, abort, id, created, body, log, recordTurn, beforeReply, prefill, clientNames, legacy, format } = a;
+  /** The client tool calls to hand back (one at most when parallel_tool_calls is false or in the legacy shape). */
+  const single = body.parallel_tool_calls === false || legacy;
+  if (body.stream) {
+    await streamCompletion({ agent, messages, options, res, abort, id, created, model: body.model, includeUsage: Boolean(body.stream_options?.include_usage), log, recordTurn, beforeReply, count: a.count, clientNames, legacy, single, format });
+    return;
   }
+  let result;
+  try {
+    result = await agent.generate(messages as never, options as never);
+  } catch (err) {
+    if (abort.signal.aborted) return;
+    throw upstreamError(err);
+  }
+  const failure = (result as { error?: unknown }).error;
+  if (failure) throw upstreamError(failure);
+  const usage = (result as { totalUsage?: UsageLike }).totalUsage ?? result.usage;
+  const found = clientToolCalls(result.toolCalls as unknown[], clientNames);
+  const calls = single ? found.slice(0, 1) : found;
+  // Mastra appends the model's words to the prefilled assistant message; the answer is
+  // only what the model wrote (as the stream sends it).
+  const text = prefill && result.text.startsWith(prefill) ? result.text.slice(prefill.length) : result.text;
+  if (!calls.length && format) {
+    const why = format.check(text);
+    if (why) {
+      log.warn('model reply does not conform to response_format', { why });
+      await a.count(usage);
+      throw invalidModelOutput(why);
+    }
+  }
+  await beforeReply(text, usage, calls);
+  // A turn that hands tool calls back is not complete yet: it is mirrored when it is.
+  if (!calls.length) await recordTurn(text);
+  const message = !calls.length
+    ? { role: 'assistant', content: text, refusal: null }
+    : legacy
+      ? { role: 'assistant', content: text || null, refusal: null, function_call: { name: calls[0]!.name, arguments: calls[0]!.arguments } }
+      : { role: 'assistant', content: text || null, refusal: null, tool_calls: calls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })) };
+  res.json({
+    id,
+    object: 'chat.completion',
+    created,
+    model: body.model,
+    choices: [
+      {
+        index: 0,
+        message,
+        logprobs: null,
+        finish_reason: calls.length ? (legacy ? 'function_call' : 'tool_calls') : finishReason(result.finishReason),
+      },
+    ],
+    usage: toOpenAIUsage(usage),
+  });
 }
 
 /**
@@ -331,27 +456,20 @@ async function answer(a: AnswerArgs) {
  * without the agent's tools, instructions or memory; no thread, nothing mirrored, no
  * x-thread-id. Counted in usage like any request.
  */
-async function runTask(deps: ChatDeps, res: Response, body: ChatCompletionRequest, agent: Agent, task: string, owner: string) {
+async function runTask(deps: ChatDeps, res: Response, body: ChatCompletionRequest, agent: Agent, task: string, owner: string, format: CompiledFormat | undefined) {
   const system = body.messages.filter((m) => m.role === 'system' || m.role === 'developer').map((m) => pgText(textContent(m.content))).join('\n\n');
   const last = body.messages[body.messages.length - 1]!;
-  const turns: Turn[] = [{ role: 'user', content: pgText(textContent(last.content)) }];
+  const messages: AgentMessage[] = [{ role: 'user', content: pgText(textContent(last.content)) }];
   const abort = new AbortController();
   res.on('close', () => {
     if (!res.writableFinished) abort.abort(new Error('client disconnected'));
   });
-  const stop = body.stop == null ? undefined : Array.isArray(body.stop) ? body.stop : [body.stop];
   const options = {
     ...(res.locals.caller?.owner ? { tracingOptions: { metadata: { keyOwner: res.locals.caller.owner, openWebUITask: task } } } : {}),
     maxSteps: 1,
     abortSignal: abort.signal,
     ...(system ? { system } : {}),
-    modelSettings: {
-      ...(body.temperature != null ? { temperature: body.temperature } : {}),
-      ...(body.top_p != null ? { topP: body.top_p } : {}),
-      ...(body.seed != null ? { seed: body.seed } : {}),
-      ...((body.max_completion_tokens ?? body.max_tokens) != null ? { maxOutputTokens: (body.max_completion_tokens ?? body.max_tokens)! } : {}),
-      ...(stop ? { stopSequences: stop } : {}),
-    },
+    modelSettings: modelSettingsOf(body),
   };
   res.setHeader('x-openwebui-task', task);
   const log = deps.logger.child({ agent: body.model, task });
@@ -359,7 +477,7 @@ async function runTask(deps: ChatDeps, res: Response, body: ChatCompletionReques
   try {
     await answer({
       agent: await taskAgent(agent),
-      turns,
+      messages,
       options,
       res,
       abort,
@@ -370,6 +488,9 @@ async function runTask(deps: ChatDeps, res: Response, body: ChatCompletionReques
       recordTurn: async () => {},
       beforeReply: (_reply, u) => count(u),
       count,
+      clientNames: new Set(),
+      legacy: false,
+      format,
     });
   } finally {
     await count(undefined);
@@ -378,7 +499,7 @@ async function runTask(deps: ChatDeps, res: Response, body: ChatCompletionReques
 
 interface StreamArgs {
   agent: Agent;
-  turns: Turn[];
+  messages: AgentMessage[];
   options: Record<string, unknown>;
   res: Response;
   abort: AbortController;
@@ -389,15 +510,28 @@ interface StreamArgs {
   log: Logger;
   recordTurn: (reply: string) => Promise<void>;
   /** Before the final chunk: the transcript key and the usage of a complete answer. */
-  beforeReply: (reply: string, usage: UsageLike | undefined) => Promise<void>;
+  beforeReply: (reply: string, usage: UsageLike | undefined, calls?: ClientToolCall[]) => Promise<void>;
   /** The usage known when the stream ends early (disconnect, failure). */
   count: (usage: UsageLike | undefined) => Promise<void>;
+  /** Names of the client tools: their calls are streamed to the client as tool_calls deltas. */
+  clientNames: Set<string>;
+  /** The legacy functions shape: a function_call delta, finish_reason "function_call". */
+  legacy: boolean;
+  /** Hand back at most one call. */
+  single: boolean;
+  format: CompiledFormat | undefined;
 }
 
 /**
  * Headers are held back until the model produces its first token, so a model that
  * fails at once still gets a proper HTTP error status; after that, a failure is sent
  * as an error event in the stream (as OpenAI does) and the stream ends.
+ *
+ * Client tool calls are sent as `tool_calls` deltas (each call whole: index, id, type,
+ * name, arguments) as the model makes them; the last chunk's finish_reason is then
+ * "tool_calls". With a response_format, the text streams as it comes and is checked at
+ * the end: a reply that does not conform ends the stream with an error event
+ * (`invalid_model_output`) instead of the finish chunk.
  */
 async function streamCompletion(a: StreamArgs) {
   const { res } = a;
@@ -419,10 +553,11 @@ async function streamCompletion(a: StreamArgs) {
   let text = '';
   let reason: string | undefined;
   let usage: UsageLike | undefined;
+  const calls: ClientToolCall[] = [];
   // Tokens of the steps finished so far: what is known when the client goes away mid-run.
   const stepped = { inputTokens: 0, outputTokens: 0, totalTokens: 0 };
   try {
-    const stream = await a.agent.stream(a.turns, a.options);
+    const stream = await a.agent.stream(a.messages as never, a.options as never);
     for await (const part of stream.fullStream as AsyncIterable<{ type: string; payload?: Record<string, unknown> }>) {
       if (a.abort.signal.aborted) break;
       switch (part.type) {
@@ -432,6 +567,21 @@ async function streamCompletion(a: StreamArgs) {
           start();
           text += delta;
           res.write(chunk({ content: delta }));
+          break;
+        }
+        case 'tool-call': {
+          const [call] = clientToolCalls([part], a.clientNames);
+          if (!call || (a.single && calls.length)) break;
+          start();
+          const index = calls.length;
+          calls.push(call);
+          res.write(
+            chunk(
+              a.legacy
+                ? { function_call: { name: call.name, arguments: call.arguments } }
+                : { tool_calls: [{ index, id: call.id, type: 'function', function: { name: call.name, arguments: call.arguments } }] },
+            ),
+          );
           break;
         }
         case 'error':
@@ -454,6 +604,14 @@ async function streamCompletion(a: StreamArgs) {
     if (a.abort.signal.aborted) return void (await a.count(stepped));
     reason = (await stream.finishReason.catch(() => undefined)) ?? reason;
     usage = ((await (stream as unknown as { totalUsage?: Promise<UsageLike> }).totalUsage?.catch(() => undefined)) ?? usage) as UsageLike | undefined;
+    if (!calls.length && a.format) {
+      const why = a.format.check(text);
+      if (why) {
+        a.log.warn('model reply does not conform to response_format', { why });
+        await a.count(usage);
+        throw invalidModelOutput(why);
+      }
+    }
   } catch (err) {
     await a.count(stepped);
     if (a.abort.signal.aborted) return;
@@ -464,16 +622,16 @@ async function streamCompletion(a: StreamArgs) {
     res.end();
     return;
   }
-  await a.beforeReply(text, usage);
+  await a.beforeReply(text, usage, calls);
   start();
-  res.write(chunk({}, finishReason(reason)));
+  res.write(chunk({}, calls.length ? (a.legacy ? 'function_call' : 'tool_calls') : finishReason(reason)));
   if (a.includeUsage) {
     const u = { prompt_tokens: usage?.inputTokens ?? 0, completion_tokens: usage?.outputTokens ?? 0, total_tokens: usage?.totalTokens ?? (usage?.inputTokens ?? 0) + (usage?.outputTokens ?? 0) };
     res.write(`data: ${JSON.stringify({ id: a.id, object: 'chat.completion.chunk', created: a.created, model: a.model, choices: [], usage: u })}\n\n`);
   }
   res.write('data: [DONE]\n\n');
   res.end();
-  await a.recordTurn(text);
+  if (!calls.length) await a.recordTurn(text);
 }
 
 export { OpenAIError };

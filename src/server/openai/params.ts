@@ -35,7 +35,7 @@ const set = (v: unknown) => v !== undefined && v !== null;
 /** Every property of CreateChatCompletionRequest, with what this server does with it. */
 export const CHAT_COMPLETION_PARAMS: Record<string, ParamRule> = {
   model: { handling: 'honoured', reason: "the agent's name (GET /v1/models)" },
-  messages: { handling: 'honoured', reason: 'system/developer messages become the instructions; user and assistant turns the conversation (a final assistant message is a prefill the model continues)' },
+  messages: { handling: 'honoured', reason: 'system/developer messages become the instructions; user (text and image parts), assistant (text, refusal, tool calls), tool and function messages the conversation (a final assistant message without tool calls is a prefill the model continues)' },
   stream: { handling: 'honoured', reason: 'chat.completion.chunk server-sent events ending in [DONE]' },
   stream_options: { handling: 'honoured', reason: '`include_usage` adds the usage chunk (and `usage: null` on the chunks before it); `include_obfuscation` is accepted, no obfuscation is sent' },
   temperature: { handling: 'honoured', reason: 'passed to the model' },
@@ -58,14 +58,14 @@ export const CHAT_COMPLETION_PARAMS: Record<string, ParamRule> = {
   audio: { handling: 'refused', reason: 'the agents answer in text only (no audio output)', used: set },
   prediction: { handling: 'refused', reason: 'predicted outputs are not passed through an agent run (several model calls, tools in between)', used: set },
   moderation: { handling: 'refused', reason: 'no moderation is run on this server', used: set },
-  // Client-side tools and structured output: validated in schema.ts (work on them is under way in
-  // another change, which updates these rows); listed here for the table, not enforced here.
-  tools: { handling: 'refused', reason: "client-side tools are not supported: the agent's own tools run on the server (an empty list is accepted)", schemaOwned: true },
-  tool_choice: { handling: 'ignored', reason: "without client tools there is nothing to choose; the agent's own tools are chosen by the agent", schemaOwned: true },
-  parallel_tool_calls: { handling: 'ignored', reason: "without client tools there is nothing to call", schemaOwned: true },
-  functions: { handling: 'ignored', reason: 'deprecated client-side functions: not implemented', schemaOwned: true },
-  function_call: { handling: 'ignored', reason: 'deprecated client-side functions: not implemented', schemaOwned: true },
-  response_format: { handling: 'ignored', reason: 'structured output: not implemented yet', schemaOwned: true },
+  // Client-side tools and structured output: validated in schema.ts, client-tools.ts and
+  // structured-output.ts (400 naming the field there), not enforced here.
+  tools: { handling: 'honoured', reason: "function tools offered to the model beside the agent's own; a call of one ends the response with tool_calls", schemaOwned: true },
+  tool_choice: { handling: 'honoured', reason: '"none" (no tool runs, the agent\'s own included), "auto", "required", or a named function', schemaOwned: true },
+  parallel_tool_calls: { handling: 'honoured', reason: 'passed to the model; false hands back at most one call', schemaOwned: true },
+  functions: { handling: 'honoured', reason: 'the deprecated form of tools: same path, answered with message.function_call', schemaOwned: true },
+  function_call: { handling: 'honoured', reason: 'the deprecated form of tool_choice ("none", "auto", {"name"})', schemaOwned: true },
+  response_format: { handling: 'honoured', reason: 'passed to the model and checked server-side (json_object, json_schema with ajv); a reply that does not conform is 502 invalid_model_output', schemaOwned: true },
   // Bookkeeping for OpenAI's own platform: no effect on what the answer says.
   metadata: { handling: 'ignored', reason: 'tags for OpenAI’s dashboard; nothing here reads them' },
   store: { handling: 'ignored', reason: 'every turn is kept in the caller’s memory thread anyway (x-thread-id)' },

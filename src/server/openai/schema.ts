@@ -1,5 +1,6 @@
 /** The request body of POST /v1/chat/completions, as much of OpenAI's as an agent can honour. */
 import { z } from 'zod';
+import { MAX_CLIENT_TOOLS } from './client-tools';
 
 /**
  * At most this many messages per request. Mastra's message list de-duplicates every
@@ -13,25 +14,41 @@ export const MAX_MESSAGES = 256;
 export const MAX_CONTENT_PARTS = 100;
 
 const textPart = z.object({ type: z.literal('text'), text: z.string() });
-const contentParts = z
-  .array(
-  z.union([
-    textPart,
-    z.object({ type: z.string() }).passthrough().refine(() => false, {
-      message: 'only text content parts are supported',
-    }),
-  ]),
-)
-  .max(MAX_CONTENT_PARTS, `at most ${MAX_CONTENT_PARTS} content parts per message`);
+/** An image part (user messages only): a data: URL (base64) or an http(s) URL; resolved by images.ts. */
+const imagePart = z.object({
+  type: z.literal('image_url'),
+  image_url: z.object({ url: z.string().min(1, 'an image URL is required'), detail: z.enum(['auto', 'low', 'high']).optional() }),
+});
+const partsOf = <T extends z.ZodTypeAny>(part: T, only: string) =>
+  z
+    .array(
+      z.union([
+        part,
+        z.object({ type: z.string() }).passthrough().refine(() => false, { message: only }),
+      ]),
+    )
+    .max(MAX_CONTENT_PARTS, `at most ${MAX_CONTENT_PARTS} content parts per message`);
+const contentParts = partsOf(textPart, 'only text content parts are supported in this message');
+const userContentParts = partsOf(z.union([textPart, imagePart]), 'only text and image_url content parts are supported');
 /**
  * A string or an array of parts. Checked by the input's own type, so the caller hears what
  * is wrong with the parts (e.g. too many) instead of zod's generic "Invalid input" of a union.
  */
-const content = z.union([z.string(), z.array(z.unknown())]).superRefine((v, ctx) => {
-  if (typeof v === 'string') return;
-  const r = contentParts.safeParse(v);
-  if (!r.success) for (const issue of r.error.issues) ctx.addIssue({ ...issue, code: 'custom', message: issue.message, path: issue.path } as never);
-}) as unknown as z.ZodType<string | z.infer<typeof contentParts>>;
+function contentOf<P extends z.ZodTypeAny>(parts: P) {
+  return z.union([z.string(), z.array(z.unknown())]).superRefine((v, ctx) => {
+    if (typeof v === 'string') return;
+    const r = parts.safeParse(v);
+    if (!r.success) for (const issue of r.error.issues) ctx.addIssue({ ...issue, code: 'custom', message: issue.message, path: issue.path } as never);
+  }) as unknown as z.ZodType<string | z.infer<P>>;
+}
+const content = contentOf(contentParts);
+const userContent = contentOf(userContentParts);
+
+const toolCall = z.object({
+  id: z.string().min(1).max(256),
+  type: z.literal('function'),
+  function: z.object({ name: z.string().min(1).max(64), arguments: z.string() }),
+});
 
 /** An assistant message's parts: text, or the refusal the assistant gave (kept as its words in the history). */
 const refusalPart = z.object({ type: z.literal('refusal'), refusal: z.string() });
@@ -53,12 +70,39 @@ const assistantContent = z.union([z.string(), z.array(z.unknown())]).superRefine
 const message = z.discriminatedUnion('role', [
   z.object({ role: z.literal('system'), content, name: z.string().optional() }),
   z.object({ role: z.literal('developer'), content, name: z.string().optional() }),
-  z.object({ role: z.literal('user'), content, name: z.string().optional() }),
+  z.object({ role: z.literal('user'), content: userContent, name: z.string().optional() }),
   z.object({
     role: z.literal('assistant'),
     content: assistantContent.nullable().optional(),
     name: z.string().optional(),
     refusal: z.string().nullable().optional(),
+    tool_calls: z.array(toolCall).max(128).nullable().optional(),
+    function_call: z.object({ name: z.string().min(1).max(64), arguments: z.string() }).nullable().optional(),
+  }),
+  z.object({ role: z.literal('tool'), content, tool_call_id: z.string().min(1, 'tool_call_id is required').max(256) }),
+  z.object({ role: z.literal('function'), content: z.string().nullable(), name: z.string().min(1).max(64) }),
+]);
+
+/** JSON Schema objects are checked further in client-tools.ts / structured-output.ts. */
+const jsonSchemaObject = z.record(z.string(), z.unknown());
+const functionDef = z.object({
+  name: z.string(),
+  description: z.string().optional(),
+  parameters: jsonSchemaObject.optional(),
+  strict: z.boolean().nullable().optional(),
+});
+const namedChoice = z.object({ name: z.string() });
+const responseFormat = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('text') }),
+  z.object({ type: z.literal('json_object') }),
+  z.object({
+    type: z.literal('json_schema'),
+    json_schema: z.object({
+      name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'name is 1-64 letters, digits, _ or -'),
+      description: z.string().max(4096).optional(),
+      schema: jsonSchemaObject.optional(),
+      strict: z.boolean().nullable().optional(),
+    }),
   }),
 ]);
 
@@ -94,8 +138,20 @@ export const chatCompletionRequest = z.object({
     .nullable()
     .optional(),
   web_search_options: z.object({}).passthrough().nullable().optional(),
-  tools: z.array(z.unknown()).max(0, "client-side tools are not supported: the agent's own tools run on the server").nullable().optional(),
-  tool_choice: z.unknown().optional(),
+  tools: z.array(z.object({ type: z.literal('function', { message: 'only tools of type "function" are supported' }), function: functionDef })).max(MAX_CLIENT_TOOLS, `at most ${MAX_CLIENT_TOOLS} tools per request`).nullable().optional(),
+  tool_choice: z
+    .union([z.enum(['none', 'auto', 'required']), z.object({ type: z.literal('function'), function: namedChoice })], {
+      message: 'tool_choice is "none", "auto", "required" or {"type": "function", "function": {"name": ...}}',
+    })
+    .nullable()
+    .optional(),
+  parallel_tool_calls: z.boolean().nullable().optional(),
+  functions: z.array(functionDef).max(MAX_CLIENT_TOOLS, `at most ${MAX_CLIENT_TOOLS} functions per request`).nullable().optional(),
+  function_call: z
+    .union([z.enum(['none', 'auto']), namedChoice], { message: 'function_call is "none", "auto" or {"name": ...}' })
+    .nullable()
+    .optional(),
+  response_format: responseFormat.nullable().optional(),
 });
 
 export type ChatCompletionRequest = z.infer<typeof chatCompletionRequest>;
@@ -104,7 +160,7 @@ export type RequestMessage = ChatCompletionRequest['messages'][number];
 export function textContent(c: RequestMessage['content']): string {
   if (c == null) return '';
   if (typeof c === 'string') return c;
-  return c.map((p) => ('text' in p && typeof p.text === 'string' ? p.text : 'refusal' in p && typeof p.refusal === 'string' ? p.refusal : '')).join('');
+  return (c as Array<{ type: string; text?: unknown; refusal?: unknown }>).map((p) => (p.type === 'text' && typeof p.text === 'string' ? p.text : p.type === 'refusal' && typeof p.refusal === 'string' ? p.refusal : '')).join('');
 }
 
 /** `messages.0.content` → `messages[0].content`, as OpenAI names params. */

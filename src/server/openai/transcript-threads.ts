@@ -49,12 +49,35 @@ export function transcriptKey(resourceId: string, agent: string, firstUser: stri
   return keyOf(['transcript/v1', resourceId, agent, firstUser.trim(), firstAssistant.trim()]);
 }
 
+/** A tool call as the key sees it: the model's call id (unique per call), name and arguments. */
+export interface KeyedCall {
+  id: string;
+  name: string;
+  arguments: string;
+}
+
+/**
+ * An assistant turn as the key sees it: its text, and its tool calls when it made any (a
+ * turn that only called tools has no text, and the call ids tell such turns apart).
+ */
+export function assistantKeyText(text: string, calls: KeyedCall[] = []): string {
+  const t = pgText(text).trim();
+  return calls.length ? `${t}\u0000${JSON.stringify(calls.map((c) => [c.id, c.name, c.arguments]))}` : t;
+}
+
 /** The first user message and the first assistant message after it, as the key sees them. */
 export function firstExchange(messages: RequestMessage[]): { user: string; assistant?: string } | undefined {
   const u = messages.findIndex((m) => m.role === 'user');
   if (u < 0) return undefined;
   const a = messages.findIndex((m, i) => i > u && m.role === 'assistant');
-  return { user: norm(messages[u]!.content), assistant: a < 0 ? undefined : norm(messages[a]!.content) };
+  if (a < 0) return { user: norm(messages[u]!.content) };
+  const m = messages[a] as Extract<RequestMessage, { role: 'assistant' }>;
+  const calls: KeyedCall[] = [
+    ...(m.tool_calls ?? []).map((c) => ({ id: c.id, name: c.function.name, arguments: c.function.arguments })),
+    // A legacy function_call carries no id: keyed by name and arguments only.
+    ...(m.function_call ? [{ id: 'function_call', name: m.function_call.name, arguments: m.function_call.arguments }] : []),
+  ];
+  return { user: norm(messages[u]!.content), assistant: assistantKeyText(textContent(m.content) || (m.refusal ?? ''), calls) };
 }
 
 export interface ImplicitThread {
@@ -64,8 +87,9 @@ export interface ImplicitThread {
   /**
    * Call once the reply is known and before it is sent: stores the transcript key of
    * this conversation's opening exchange (a no-op when the request already held one).
+   * `calls` are the client tool calls the reply hands back, as the client will resend them.
    */
-  remember(reply: string): Promise<void>;
+  remember(reply: string, calls?: KeyedCall[]): Promise<void>;
 }
 
 async function lookup(db: Queryable, keys: string[], resourceId: string): Promise<Map<string, string>> {
@@ -94,12 +118,13 @@ export async function implicitThread(
   const exchange = firstExchange(a.messages);
   const keys: string[] = [];
   if (a.chatId) keys.push(chatIdKey(a.resourceId, a.agent, a.chatId));
-  if (exchange?.assistant !== undefined) keys.push(transcriptKey(a.resourceId, a.agent, exchange.user, exchange.assistant));
+  // An empty first assistant turn (no text, no calls) tells conversations apart by nothing: no key.
+  if (exchange?.assistant) keys.push(transcriptKey(a.resourceId, a.agent, exchange.user, exchange.assistant));
 
   let threadId: string = randomUUID();
-  const remember = async (reply: string) => {
+  const remember = async (reply: string, calls: KeyedCall[] = []) => {
     if (!exchange || exchange.assistant !== undefined || !exchange.user) return;
-    const text = pgText(reply).trim();
+    const text = assistantKeyText(reply, calls);
     if (!text) return;
     await reserve(db, transcriptKey(a.resourceId, a.agent, exchange.user, text), a.resourceId, threadId);
   };
