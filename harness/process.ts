@@ -25,10 +25,10 @@ const groups = new Set<ChildProcess>();
 /**
  * Spawns `command args` in the project root with BASE_ENV + `env`. `group`: in its own
  * process group (stopped with stopGroup / killAll, children included); `uid`/`gid`: as
- * another user (a server that refuses to run as root).
+ * another user (a server that refuses to run as root; give it a `cwd` that user may enter).
  */
-export function run(command: string, args: string[], env: Record<string, string | undefined>, upMarker = 'ONE Agents is up', opts: { group?: boolean; uid?: number; gid?: number } = {}): Running {
-  const child = spawn(command, args, { cwd: ROOT, env: { ...BASE_ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: opts.group ?? false, uid: opts.uid, gid: opts.gid });
+export function run(command: string, args: string[], env: Record<string, string | undefined>, upMarker = 'ONE Agents is up', opts: { group?: boolean; uid?: number; gid?: number; cwd?: string } = {}): Running {
+  const child = spawn(command, args, { cwd: opts.cwd ?? ROOT, env: { ...BASE_ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: opts.group ?? false, uid: opts.uid, gid: opts.gid });
   children.push(child);
   if (opts.group) groups.add(child);
   let output = '';

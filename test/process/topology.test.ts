@@ -141,6 +141,8 @@ beforeAll(async () => {
   expect(pgCommand.join(' ')).toContain('wal_level=logical');
   const pgProc = run(path.join(bin, 'postgres'), ['-D', pgData, ...pgCommand.slice(1), '-c', `port=${t.pgPort}`, '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${pgSock}`], { LANG: 'C.UTF-8' }, 'ready to accept connections', {
     group: true,
+    // The checkout may be under /root, which the postgres user cannot enter.
+    cwd: tmpRoot,
     ...(pgUser ? { uid: pgUser.uid, gid: pgUser.gid } : {}),
   });
   procs.push({ name: 'postgres', p: pgProc, signal: 'SIGINT' });
