@@ -110,14 +110,8 @@ export function startSchedules(ctx: AppContext, mastra: Mastra): { stop(): void 
   for (const e of entries) {
     const key = scheduleKey(e);
     const log = logger.child({ agent: e.agent, when: e.when });
-    let running = false;
-
     const post = async (slot: number) => {
-      if (running) {
-        log.warn('scheduled post skipped: the previous one is still running', { slot: new Date(slot).toISOString() });
-        return;
-      }
-      running = true;
+      if (stopped) return; // leadership lost or shutting down: a waiting slot is left to the next leader
       try {
         const claim = await ctx.db.query('insert into atproto_schedule_slots (schedule_key, slot, claimed_by) values ($1, $2, $3) on conflict do nothing', [key, new Date(slot), claimedBy]);
         if (!claim.rowCount) {
@@ -140,9 +134,20 @@ export function startSchedules(ctx: AppContext, mastra: Mastra): { stop(): void 
       } catch (err) {
         // The slot could not be claimed (database unreachable): not posted, rather than maybe twice.
         log.warn('scheduled slot not claimed; skipped', { slot: new Date(slot).toISOString(), error: err });
-      } finally {
-        running = false;
       }
+    };
+
+    // One post at a time per entry, in slot order; with one running and one waiting, a
+    // further slot is skipped (a model slower than the interval must not build a backlog).
+    let inFlight = 0;
+    let chain: Promise<void> = Promise.resolve();
+    const enqueue = (slot: number) => {
+      if (inFlight >= 2) {
+        log.warn('scheduled post skipped: the previous ones are still running', { slot: new Date(slot).toISOString() });
+        return;
+      }
+      inFlight++;
+      chain = chain.then(() => post(slot)).finally(() => void inFlight--);
     };
 
     const arm = (clock: ReturnType<typeof slotClock>, slot: number) => {
@@ -150,7 +155,7 @@ export function startSchedules(ctx: AppContext, mastra: Mastra): { stop(): void 
       const delay = slot - Date.now();
       if (delay > MAX_DELAY_MS) return later(MAX_DELAY_MS, () => arm(clock, slot));
       later(Math.max(0, delay), () => {
-        void post(slot);
+        enqueue(slot);
         arm(clock, clock.next(Math.max(slot, Date.now())));
       });
     };
@@ -168,7 +173,7 @@ export function startSchedules(ctx: AppContext, mastra: Mastra): { stop(): void 
           const taken = await ctx.db.query('select 1 from atproto_schedule_slots where schedule_key = $1 and slot = $2', [key, new Date(missed)]);
           if (!taken.rowCount && !stopped) {
             log.info('posting a slot missed during a leader change', { slot: new Date(missed).toISOString() });
-            void post(missed);
+            enqueue(missed);
           }
         }
         const next = clock.next(now);
