@@ -35,6 +35,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { AtpAgent, RichText } from '@atproto/api';
+import { CarReader } from '@ipld/car';
+import { create as kuboClient } from 'kubo-rpc-client';
 import OpenAI from 'openai';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -321,7 +323,7 @@ describe('production topology (separate PostgreSQL, PLC, PDS and app processes f
     expect((await repliesTo(socialDid)).get(uri)).toBe(1);
   }, 90_000);
 
-  it('archive-agent (through Mastra /api with an admin key) pins the agent repo and conversations, verified', async () => {
+  it('archive-agent (through Mastra /api with an admin key) pins the agent repo (CAR from the separate PDS) and conversations, verified', async () => {
     const r = await api('/api/workflows/archive-agent/start-async', { inputData: { agent: 'social' } });
     const body = await r.json();
     expect(r.status, JSON.stringify(body).slice(0, 500)).toBe(200);
@@ -329,6 +331,15 @@ describe('production topology (separate PostgreSQL, PLC, PDS and app processes f
     expect(body.result.did).toMatch(/^did:plc:/);
     expect(body.result.archives.map((a: { kind: string }) => a.kind)).toEqual(['at-repo', 'conversations']);
     expect(body.result.verification.map((v: { ok: boolean }) => v.ok)).toEqual([true, true]);
+    // The pinned CAR is the agent's repo on the separate PDS: its root is the repo's current commit.
+    const car = body.result.archives[0] as { cid: string };
+    const ipfsApi = /"msg":"embedded IPFS node ready".*?"apiUrl":"([^"]+)"/.exec(t.app!.output())?.[1];
+    expect(ipfsApi, 'the app logs its embedded IPFS node').toBeTruthy();
+    const parts: Uint8Array[] = [];
+    for await (const c of kuboClient({ url: ipfsApi! }).cat(car.cid, { timeout: 10_000 })) parts.push(c);
+    const reader = await CarReader.fromBytes(Buffer.concat(parts));
+    const latest = await (await fetch(`${t.pdsUrl}/xrpc/com.atproto.sync.getLatestCommit?did=${body.result.did}`)).json();
+    expect((await reader.getRoots()).map(String)).toEqual([latest.cid]);
     const db = new pg.Client({ connectionString: t.databaseUrl });
     await db.connect();
     try {
