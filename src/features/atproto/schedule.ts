@@ -165,6 +165,8 @@ export function startSchedules(ctx: AppContext, mastra: Mastra): { stop(): void 
         // The first process to start this entry fixes its anchor; everyone after reads it.
         await ctx.db.query('insert into atproto_schedules (schedule_key, entry, anchor) values ($1, $2, $3) on conflict do nothing', [key, `${e.agent}|${e.when}|${e.topic}`, new Date()]);
         const row = await ctx.db.query<{ anchor: Date }>('select anchor from atproto_schedules where schedule_key = $1', [key]);
+        // Slot rows only need to outlive any overlap of leaders: keep 30 days of them.
+        await ctx.db.query("delete from atproto_schedule_slots where schedule_key = $1 and slot < now() - interval '30 days'", [key]);
         if (stopped) return;
         const clock = slotClock(e, row.rows[0]!.anchor.getTime());
         const now = Date.now();
