@@ -19,11 +19,18 @@ export interface Running {
 }
 
 const children: ChildProcess[] = [];
+/** Children started in their own process group: killAll kills the whole group. */
+const groups = new Set<ChildProcess>();
 
-/** Spawns `command args` in the project root with BASE_ENV + `env`. */
-export function run(command: string, args: string[], env: Record<string, string | undefined>, upMarker = 'ONE Agents is up'): Running {
-  const child = spawn(command, args, { cwd: ROOT, env: { ...BASE_ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Spawns `command args` in the project root with BASE_ENV + `env`. `group`: in its own
+ * process group (stopped with stopGroup / killAll, children included); `uid`/`gid`: as
+ * another user (a server that refuses to run as root; give it a `cwd` that user may enter).
+ */
+export function run(command: string, args: string[], env: Record<string, string | undefined>, upMarker = 'ONE Agents is up', opts: { group?: boolean; uid?: number; gid?: number; cwd?: string } = {}): Running {
+  const child = spawn(command, args, { cwd: opts.cwd ?? ROOT, env: { ...BASE_ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: opts.group ?? false, uid: opts.uid, gid: opts.gid });
   children.push(child);
+  if (opts.group) groups.add(child);
   let output = '';
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const up = new Promise<void>((resolve, reject) => {
@@ -40,8 +47,32 @@ export function run(command: string, args: string[], env: Record<string, string 
 }
 
 /** `npm start` as its script runs it: src/main.ts under this Node with tsx. */
-export function startMain(env: Record<string, string | undefined>): Running {
-  return run(process.execPath, ['--import', 'tsx', 'src/main.ts'], env);
+export function startMain(env: Record<string, string | undefined>, opts: { group?: boolean } = {}): Running {
+  return run(process.execPath, ['--import', 'tsx', 'src/main.ts'], env, 'ONE Agents is up', opts);
+}
+
+/**
+ * Sends `signal` to the process group of a child started with `group: true`, waits up to
+ * `graceMs` for the child to exit, then SIGKILLs the whole group. Resolves with the exit code
+ * (null when it had to be killed).
+ */
+export async function stopGroup(r: Running, signal: NodeJS.Signals = 'SIGTERM', graceMs = 15_000): Promise<number | null> {
+  const pid = r.child.pid!;
+  const done = r.child.exitCode !== null || r.child.signalCode !== null;
+  if (!done) {
+    try {
+      process.kill(-pid, signal);
+    } catch {}
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const code = await Promise.race([r.exited, new Promise<'timeout'>((res) => (timer = setTimeout(() => res('timeout'), graceMs)))]);
+  clearTimeout(timer);
+  // Whatever is left in the group (children of the child) goes too.
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {}
+  groups.delete(r.child);
+  return code === 'timeout' ? null : code;
 }
 
 export function alive(pid: number): boolean {
@@ -55,7 +86,13 @@ export function alive(pid: number): boolean {
 
 /** SIGKILLs every process started here that is still running (for afterAll). */
 export function killAll(): void {
-  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  for (const c of children.splice(0)) {
+    if (groups.delete(c)) {
+      try {
+        process.kill(-c.pid!, 'SIGKILL');
+      } catch {}
+    } else if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  }
 }
 
 /** Every child started here has exited. */
