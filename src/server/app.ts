@@ -15,6 +15,7 @@ import { redactText, withRequestId, type Logger } from '../logger';
 import { authMiddleware, RateLimiter, type Limiter } from './auth';
 import { errorSender } from './errors';
 import { createChatHandler } from './openai/chat';
+import { responsesRouter } from './openai/responses';
 import { errors } from './openai/errors';
 import { Metrics } from './metrics';
 import { rootInfo, studioCors } from './studio';
@@ -83,6 +84,7 @@ export async function createApp(deps: AppDeps): Promise<Express> {
   const mayUse = (owner: string | undefined, agent: string) => mayUseAgent(config, owner, agent);
   v1.use(modelsRouter(deps.agents, startedAt, mayUse));
   v1.post('/chat/completions', createChatHandler({ agents: deps.agents, memory: deps.memory, db: deps.db, mayUse, logger, maxSteps: config.model.maxSteps, onTurn: deps.onTurn }));
+  v1.use(responsesRouter({ agents: deps.agents, memory: deps.memory, db: deps.db, mayUse, logger, maxSteps: config.model.maxSteps, onTurn: deps.onTurn }));
   v1.use((req, _res, next) => next(errors.routeNotFound(req.method, req.originalUrl)));
   app.use('/v1', v1);
 

@@ -1,0 +1,98 @@
+/**
+ * Stored responses of POST /v1/responses (table `responses`, migration 050). Every
+ * function takes the owner (the API key's owner) and filters by it: another owner's id
+ * is indistinguishable from an unknown one.
+ */
+import type pg from 'pg';
+
+type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
+
+export interface StoredResponse {
+  id: string;
+  owner: string;
+  resource: string;
+  agent: string;
+  threadId: string | null;
+  previousResponseId: string | null;
+  status: string;
+  createdAt: Date;
+  completedAt: Date | null;
+  request: Record<string, unknown>;
+  inputItems: unknown[];
+  output: unknown[];
+  usage: unknown;
+  store: boolean;
+  error: unknown;
+}
+
+interface Row {
+  id: string;
+  owner: string;
+  resource: string;
+  agent: string;
+  thread_id: string | null;
+  previous_response_id: string | null;
+  status: string;
+  created_at: Date;
+  completed_at: Date | null;
+  request: Record<string, unknown>;
+  input_items: unknown[];
+  output: unknown[];
+  usage: unknown;
+  store: boolean;
+  error: unknown;
+}
+
+const fromRow = (r: Row): StoredResponse => ({
+  id: r.id,
+  owner: r.owner,
+  resource: r.resource,
+  agent: r.agent,
+  threadId: r.thread_id,
+  previousResponseId: r.previous_response_id,
+  status: r.status,
+  createdAt: r.created_at,
+  completedAt: r.completed_at,
+  request: r.request,
+  inputItems: r.input_items,
+  output: r.output,
+  usage: r.usage,
+  store: r.store,
+  error: r.error,
+});
+
+/** jsonb cannot hold U+0000 (not even escaped): it becomes U+FFFD, as in every other text column. */
+const json = (v: unknown) => JSON.stringify(v ?? null).replace(/\\u0000/g, '\\ufffd');
+
+/** Inserts the row of a response that has started (status `in_progress`). */
+export async function insertResponse(db: Queryable, r: Omit<StoredResponse, 'completedAt' | 'output' | 'usage' | 'error'>): Promise<void> {
+  await db.query(
+    `insert into responses (id, owner, resource, agent, thread_id, previous_response_id, status, created_at, request, input_items, store)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb, $11)`,
+    [r.id, r.owner, r.resource, r.agent, r.threadId, r.previousResponseId, r.status, r.createdAt, json(r.request), json(r.inputItems), r.store],
+  );
+}
+
+/** Records how a response ended (completed, incomplete, failed, cancelled). */
+export async function finishResponse(
+  db: Queryable,
+  id: string,
+  owner: string,
+  end: { status: string; output: unknown[]; usage: unknown; error: unknown; completedAt: Date | null },
+): Promise<void> {
+  await db.query(
+    'update responses set status = $3, output = $4::jsonb, usage = $5::jsonb, error = $6::jsonb, completed_at = $7 where id = $1 and owner = $2',
+    [id, owner, end.status, json(end.output), end.usage == null ? null : json(end.usage), end.error == null ? null : json(end.error), end.completedAt],
+  );
+}
+
+export async function getResponse(db: Queryable, id: string, owner: string): Promise<StoredResponse | undefined> {
+  const r = await db.query<Row>('select * from responses where id = $1 and owner = $2', [id, owner]);
+  return r.rows[0] ? fromRow(r.rows[0]) : undefined;
+}
+
+/** True when a row was deleted. */
+export async function deleteResponse(db: Queryable, id: string, owner: string): Promise<boolean> {
+  const r = await db.query('delete from responses where id = $1 and owner = $2', [id, owner]);
+  return (r.rowCount ?? 0) > 0;
+}

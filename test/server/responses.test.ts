@@ -1,0 +1,432 @@
+/**
+ * OpenAI's Responses API on the agents (/v1/responses), as app developers use it: the
+ * official OpenAI SDK and the OpenAI Agents SDK against the running server, real
+ * embedded Postgres underneath. Upstream is THE SCRIPTED MODEL (harness/scripted-model.ts,
+ * a Chat Completions wire server): the only stand-in; its recorded `requests` show what
+ * the agent really sent the model.
+ *
+ * Response shapes are checked against the OpenAI OpenAPI document's required fields by
+ * hand here (`expectResponseShape`); harness/openai-spec.ts (ajv validators) can replace
+ * those checks when it lands.
+ */
+import { Agent, OpenAIProvider, Runner, tool } from '@openai/agents';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { echoScript, lastUserText, pendingToolResult, textOf, type ChatRequest } from '../../harness/scripted-model';
+import { startTestSystem, type TestSystem } from '../../harness/system';
+
+const ALICE = 'sk-one-alice-responses-01';
+const BOB = 'sk-one-bob-responses-0002';
+let t: TestSystem;
+let alice: OpenAI;
+let bob: OpenAI;
+
+beforeAll(async () => {
+  // Core only (FEATURES=none); two key owners for the ownership tests.
+  t = await startTestSystem({ env: { FEATURES: 'none', MODEL_TIMEOUT_MS: '3000', BODY_LIMIT: '256kb', API_KEYS: `${ALICE}:alice,${BOB}:bob`, RATE_LIMIT_RPM: '0' } });
+  alice = t.client(ALICE);
+  bob = t.client(BOB);
+});
+afterAll(async () => {
+  await t?.stop();
+});
+beforeEach(() => {
+  t.model.setScript(echoScript);
+});
+
+const userTexts = (req: ChatRequest) => req.messages.filter((m) => m.role === 'user').map((m) => textOf(m.content));
+
+/** The fields the OpenAPI document's `Response` schema requires, and the usage details `ResponseUsage` requires. */
+function expectResponseShape(r: Record<string, unknown>) {
+  for (const k of ['id', 'object', 'created_at', 'error', 'incomplete_details', 'instructions', 'model', 'tools', 'output', 'parallel_tool_calls', 'metadata', 'tool_choice', 'temperature', 'top_p']) {
+    expect(r, k).toHaveProperty(k);
+  }
+  expect(r.object).toBe('response');
+  expect(r.id).toMatch(/^resp_[A-Za-z0-9]+$/);
+  if (r.usage) {
+    expect(r.usage).toMatchObject({
+      input_tokens: expect.any(Number),
+      output_tokens: expect.any(Number),
+      total_tokens: expect.any(Number),
+      input_tokens_details: { cached_tokens: expect.any(Number), cache_write_tokens: expect.any(Number) },
+      output_tokens_details: { reasoning_tokens: expect.any(Number) },
+    });
+  }
+  for (const item of r.output as Array<Record<string, unknown>>) {
+    if (item.type === 'message') {
+      expect(item).toMatchObject({ id: expect.any(String), role: 'assistant', status: expect.any(String) });
+      for (const c of item.content as Array<Record<string, unknown>>) expect(c).toMatchObject({ type: 'output_text', text: expect.any(String), annotations: [], logprobs: [] });
+    } else {
+      expect(item).toMatchObject({ type: 'function_call', call_id: expect.any(String), name: expect.any(String), arguments: expect.any(String) });
+    }
+  }
+}
+
+describe('POST /v1/responses', () => {
+  it('answers a string input with a completed response, usage and output_text', async () => {
+    const r = await alice.responses.create({ model: 'assistant', input: 'hello there' });
+    expectResponseShape(r as never);
+    expect(r.status).toBe('completed');
+    expect(r.model).toBe('assistant');
+    expect(r.output_text).toBe('Echo: hello there');
+    expect(r.output).toHaveLength(1);
+    // The scripted model counts words of every message it was sent: usage is carried through, not invented.
+    const up = t.model.requests.at(-1)!;
+    const promptWords = up.messages.reduce((n, m) => n + (textOf(m.content).match(/\S+/g) ?? []).length, 0);
+    expect(r.usage).toMatchObject({ input_tokens: promptWords, output_tokens: 3, total_tokens: promptWords + 3 });
+    expect(r.conversation?.id).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('takes message items (string and input_text content), instructions and system/developer items', async () => {
+    const r = await alice.responses.create({
+      model: 'assistant',
+      instructions: 'Answer in French.',
+      input: [
+        { role: 'developer', content: 'Be brief.' },
+        { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'part one, ' }, { type: 'input_text', text: 'part two' }] },
+      ],
+      temperature: 0.3,
+      top_p: 0.5,
+      max_output_tokens: 77,
+      metadata: { ticket: 'T-1' },
+    });
+    expect(r.output_text).toBe('Echo: part one, part two');
+    expect(r).toMatchObject({ instructions: 'Answer in French.', temperature: 0.3, top_p: 0.5, max_output_tokens: 77, metadata: { ticket: 'T-1' } });
+    const up = t.model.requests.at(-1)!;
+    const system = up.messages.filter((m) => m.role === 'system').map((m) => textOf(m.content)).join('\n');
+    expect(system).toContain('Answer in French.');
+    expect(system).toContain('Be brief.');
+    expect(lastUserText(up)).toBe('part one, part two');
+    expect(up.temperature).toBe(0.3);
+    expect(up.top_p).toBe(0.5);
+    expect(up.max_tokens ?? up.max_completion_tokens).toBe(77);
+  });
+
+  it('reports status incomplete when the model stops at its token limit', async () => {
+    t.model.setScript(() => ({ text: 'cut off mid', finishReason: 'length' }));
+    const r = await alice.responses.create({ model: 'assistant', input: 'long please', max_output_tokens: 3 });
+    expect(r.status).toBe('incomplete');
+    expect(r.incomplete_details).toEqual({ reason: 'max_output_tokens' });
+  });
+
+  it("runs the agent's own tools server-side; the client sees only the final answer", async () => {
+    t.model.setScript((req) => {
+      const last = req.messages.at(-1)!;
+      if (last.role === 'tool') return { text: `The answer is ${JSON.parse(textOf(last.content)).result}.` };
+      return { toolCalls: [{ name: 'calculate', arguments: { expression: '(17 + 4) * 2' } }] };
+    });
+    const r = await alice.responses.create({ model: 'assistant', input: 'what is (17+4)*2?' });
+    expect(r.output_text).toBe('The answer is 42.');
+    expect(r.output.map((o) => o.type)).toEqual(['message']);
+  });
+});
+
+describe('streaming', () => {
+  it('sends the Responses event sequence with sequence numbers, ending in response.completed', async () => {
+    t.model.setScript(() => ({ text: 'one two three four' }));
+    const stream = await alice.responses.create({ model: 'assistant', input: 'count', stream: true });
+    const events: Array<Record<string, unknown> & { type: string; sequence_number: number }> = [];
+    for await (const e of stream) events.push(e as never);
+    const types = events.map((e) => e.type);
+    const deltas = types.filter((x) => x === 'response.output_text.delta').length;
+    expect(deltas).toBeGreaterThan(1);
+    expect(types).toEqual([
+      'response.created',
+      'response.in_progress',
+      'response.output_item.added',
+      'response.content_part.added',
+      ...Array(deltas).fill('response.output_text.delta'),
+      'response.output_text.done',
+      'response.content_part.done',
+      'response.output_item.done',
+      'response.completed',
+    ]);
+    expect(events.map((e) => e.sequence_number)).toEqual(events.map((_, i) => i));
+    const text = events.filter((e) => e.type === 'response.output_text.delta').map((e) => e.delta).join('');
+    expect(text).toBe('one two three four');
+    const done = events.at(-1)!.response as Record<string, unknown>;
+    expectResponseShape(done);
+    expect(done.status).toBe('completed');
+    expect(done.output_text).toBe('one two three four');
+    expect((events[0]!.response as { status: string }).status).toBe('in_progress');
+    // The streamed response is stored like any other.
+    const again = await alice.responses.retrieve(done.id as string);
+    expect(again.output_text).toBe('one two three four');
+  });
+
+  it('a model that fails before its first token gets an HTTP error status; the stored response is failed', async () => {
+    t.model.setScript(() => ({ error: { status: 429, message: 'slow down' } }));
+    const err = await alice.responses.create({ model: 'assistant', input: 'x', stream: true }).catch((e) => e);
+    expect(err.status).toBe(503);
+    expect(err.error.code).toBe('upstream_rate_limited');
+  });
+});
+
+describe('conversation state', () => {
+  it('previous_response_id continues the memory thread of that response', async () => {
+    const first = await alice.responses.create({ model: 'assistant', input: 'my name is Ada' });
+    const second = await alice.responses.create({ model: 'assistant', input: 'what is my name?', previous_response_id: first.id });
+    expect(second.previous_response_id).toBe(first.id);
+    expect(second.conversation?.id).toBe(first.conversation?.id);
+    const up = t.model.requests.at(-1)!;
+    expect(userTexts(up)).toEqual(['my name is Ada', 'what is my name?']);
+    expect(up.messages.some((m) => m.role === 'assistant' && textOf(m.content) === 'Echo: my name is Ada')).toBe(true);
+  });
+
+  it('conversation names the memory thread; it is claimed for the caller', async () => {
+    const conv = `conv_test_${Date.now()}`;
+    await alice.responses.create({ model: 'assistant', input: 'first', conversation: conv });
+    await alice.responses.create({ model: 'assistant', input: 'second', conversation: { id: conv } });
+    expect(userTexts(t.model.requests.at(-1)!)).toEqual(['first', 'second']);
+    const err = await bob.responses.create({ model: 'assistant', input: 'tell me', conversation: conv }).catch((e) => e);
+    expect(err).toBeInstanceOf(OpenAI.NotFoundError);
+    expect(err.error).toMatchObject({ code: 'conversation_not_found', param: 'conversation' });
+  });
+
+  it('refuses previous_response_id together with conversation', async () => {
+    const first = await alice.responses.create({ model: 'assistant', input: 'a' });
+    const err = await alice.responses.create({ model: 'assistant', input: 'b', previous_response_id: first.id, conversation: 'c1' }).catch((e) => e);
+    expect(err.status).toBe(400);
+    expect(err.error.param).toBe('conversation');
+  });
+
+  it('store:false is not retrievable, cannot be continued, and runs without memory', async () => {
+    const r = await alice.responses.create({ model: 'assistant', input: 'ephemeral', store: false });
+    expect((r as unknown as { store: boolean }).store).toBe(false);
+    expect(r.output_text).toBe('Echo: ephemeral');
+    expect(r.conversation).toBeNull();
+    expect((await alice.responses.retrieve(r.id).catch((e) => e)).status).toBe(404);
+    const err = await alice.responses.create({ model: 'assistant', input: 'more', previous_response_id: r.id }).catch((e) => e);
+    expect(err.status).toBe(404);
+    expect(err.error).toMatchObject({ code: 'response_not_found', param: 'previous_response_id' });
+  });
+
+  it('two continuations of one response at once both run on its thread; a third sees both turns once', async () => {
+    const first = await alice.responses.create({ model: 'assistant', input: 'base' });
+    const [a, b] = await Promise.all([
+      alice.responses.create({ model: 'assistant', input: 'branch A', previous_response_id: first.id }),
+      alice.responses.create({ model: 'assistant', input: 'branch B', previous_response_id: first.id }),
+    ]);
+    expect(a.output_text).toBe('Echo: branch A');
+    expect(b.output_text).toBe('Echo: branch B');
+    await alice.responses.create({ model: 'assistant', input: 'after', previous_response_id: b.id });
+    const texts = userTexts(t.model.requests.at(-1)!);
+    expect(texts[0]).toBe('base');
+    expect(texts.slice(1, 3).sort()).toEqual(['branch A', 'branch B']);
+    expect(texts[3]).toBe('after');
+    expect(texts).toHaveLength(4);
+  });
+});
+
+describe('retrieve, delete, input items', () => {
+  it('retrieves, lists input items, deletes; a deleted id is 404 everywhere', async () => {
+    const r = await alice.responses.create({
+      model: 'assistant',
+      input: [
+        { role: 'user', content: 'one' },
+        { role: 'assistant', content: 'Echo: one' },
+        { role: 'user', content: 'two' },
+      ],
+    });
+    const got = await alice.responses.retrieve(r.id);
+    expectResponseShape(got as never);
+    expect(got).toMatchObject({ id: r.id, status: 'completed', output_text: 'Echo: two' });
+    expect(got.output).toEqual(r.output);
+    expect(got.usage).toEqual(r.usage);
+
+    const items = await alice.responses.inputItems.list(r.id);
+    expect(items.data.map((i) => (i as { role: string }).role)).toEqual(['user', 'assistant', 'user']); // desc: newest first
+    const asc = await alice.responses.inputItems.list(r.id, { order: 'asc', limit: 2 });
+    expect(asc.data.map((i) => (i as { content: Array<{ text: string }> }).content[0]!.text)).toEqual(['one', 'Echo: one']);
+    expect(asc.has_more).toBe(true);
+    const next = await alice.responses.inputItems.list(r.id, { order: 'asc', limit: 2, after: asc.data[1]!.id });
+    expect(next.data.map((i) => (i as { content: Array<{ text: string }> }).content[0]!.text)).toEqual(['two']);
+    expect(next.has_more).toBe(false);
+
+    expect(await alice.responses.delete(r.id)).toEqual({ id: r.id, object: 'response', deleted: true });
+    for (const call of [() => alice.responses.retrieve(r.id), () => alice.responses.inputItems.list(r.id), () => alice.responses.delete(r.id)]) {
+      const err = await call().catch((e) => e);
+      expect(err.status).toBe(404);
+      expect(err.error.code).toBe('response_not_found');
+    }
+    const cont = await alice.responses.create({ model: 'assistant', input: 'x', previous_response_id: r.id }).catch((e) => e);
+    expect(cont.status).toBe(404);
+  });
+
+  it('DELETE answers the spec shape', async () => {
+    const r = await alice.responses.create({ model: 'assistant', input: 'to delete' });
+    const res = await fetch(`${t.system.url}/v1/responses/${r.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${ALICE}` } });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ id: r.id, object: 'response', deleted: true });
+  });
+
+  it("another owner's response id is 404 exactly like an unknown one, on every route", async () => {
+    const r = await alice.responses.create({ model: 'assistant', input: 'private' });
+    const before = t.model.requests.length;
+    const attempts = [
+      () => bob.responses.retrieve(r.id),
+      () => bob.responses.inputItems.list(r.id),
+      () => bob.responses.delete(r.id),
+      () => bob.responses.create({ model: 'assistant', input: 'continue hers', previous_response_id: r.id }),
+    ];
+    const unknown = await bob.responses.retrieve('resp_doesnotexist').catch((e) => e);
+    for (const call of attempts) {
+      const err = await call().catch((e) => e);
+      expect(err.status).toBe(404);
+      expect(err.error.code).toBe('response_not_found');
+      expect(err.error.message).toBe(unknown.error.message);
+    }
+    expect(t.model.requests.length).toBe(before);
+    // Still hers.
+    expect((await alice.responses.retrieve(r.id)).output_text).toBe('Echo: private');
+  });
+});
+
+describe('bad input', () => {
+  const post = (body: unknown, key = ALICE) =>
+    fetch(`${t.system.url}/v1/responses`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+
+  it('answers malformed bodies with 400 naming the param, never 5xx, without calling the model', async () => {
+    const before = t.model.requests.length;
+    const cases: Array<[unknown, string | null]> = [
+      [{ model: 'assistant' }, 'input'],
+      [{ input: 'x' }, 'model'],
+      [{ model: 'assistant', input: [] }, 'input'],
+      [{ model: 'assistant', input: [42] }, 'input[0]'],
+      [{ model: 'assistant', input: [{ role: 'wizard', content: 'x' }] }, 'input[0].role'],
+      [{ model: 'assistant', input: [{ role: 'user', content: [{ type: 'input_image', image_url: 'http://x' }] }] }, 'input[0].content[0].type'],
+      [{ model: 'assistant', input: [{ type: 'item_reference', id: 'msg_1' }] }, 'input[0].type'],
+      [{ model: 'assistant', input: [{ role: 'assistant', content: 'last word' }] }, 'input'],
+      [{ model: 'assistant', input: 'x', temperature: 5 }, 'temperature'],
+      [{ model: 'assistant', input: 'x', text: { format: { type: 'json_schema', name: 'x', schema: {} } } }, 'text.format.type'],
+      [{ model: 'assistant', input: 'x', tools: [{ type: 'web_search' }] }, 'tools[0].type'],
+      [{ model: 'assistant', input: 'x', tools: [{ type: 'file_search', vector_store_ids: [] }] }, 'tools[0].type'],
+      [{ model: 'assistant', input: 'x', tools: [{ type: 'mcp', server_label: 'x' }] }, 'tools[0].type'],
+      [{ model: 'assistant', input: 'x', tools: [{ type: 'function', name: 'bad name!' }] }, 'tools[0].name'],
+      [{ model: 'assistant', input: 'x', tool_choice: { type: 'function', name: 'nope' } }, 'tool_choice.name'],
+      [{ model: 'assistant', input: 'x', background: true }, 'background'],
+      [{ model: 'assistant', input: 'x', reasoning: { summary: 'auto' } }, 'reasoning.summary'],
+      [{ model: 'assistant', input: 'x', metadata: { k: 'v'.repeat(600) } }, 'metadata.k'],
+      [{ model: 'assistant', input: 'x', conversation: 'bad id with spaces' }, 'conversation'],
+      [{ model: 'assistant', input: [{ type: 'function_call_output', call_id: 'call_1', output: 'x' }] }, 'input[0].call_id'],
+      [[1, 2], null],
+    ];
+    for (const [body, param] of cases) {
+      const r = await post(body);
+      const json = await r.json();
+      expect({ body, status: r.status, param: json.error?.param }).toEqual({ body, status: 400, param });
+      expect(json.error.type).toBe('invalid_request_error');
+    }
+    const bad = await post('{"model": "assistant", "input": [');
+    expect(bad.status).toBe(400);
+    expect((await bad.json()).error.code).toBe('invalid_json');
+    expect(t.model.requests.length).toBe(before);
+  });
+
+  it('bounds the input: too many items is a 400, a body over BODY_LIMIT a 413', async () => {
+    const many = Array.from({ length: 257 }, () => ({ role: 'user', content: 'x' }));
+    const r = await post({ model: 'assistant', input: many });
+    expect(r.status).toBe(400);
+    expect((await r.json()).error).toMatchObject({ param: 'input', code: 'invalid_value' });
+    const huge = await post({ model: 'assistant', input: 'x'.repeat(300 * 1024) });
+    expect(huge.status).toBe(413);
+    expect((await huge.json()).error.code).toBe('request_too_large');
+  });
+
+  it('unknown model 404, bad limit/order on input_items 400, unknown ids 404', async () => {
+    expect((await alice.responses.create({ model: 'nope', input: 'x' }).catch((e) => e)).error.code).toBe('model_not_found');
+    for (const id of ['resp_unknown', 'not-a-response-id', '%00', 'resp_' + 'a'.repeat(500)]) {
+      const r = await fetch(`${t.system.url}/v1/responses/${encodeURIComponent(id)}`, { headers: { authorization: `Bearer ${ALICE}` } });
+      expect({ id, status: r.status }).toEqual({ id, status: 404 });
+    }
+    const r = await alice.responses.create({ model: 'assistant', input: 'x' });
+    for (const q of ['limit=0', 'limit=101', 'limit=abc', 'order=sideways', 'after=msg_nope']) {
+      const res = await fetch(`${t.system.url}/v1/responses/${r.id}/input_items?${q}`, { headers: { authorization: `Bearer ${ALICE}` } });
+      expect({ q, status: res.status }).toEqual({ q, status: 400 });
+    }
+  });
+
+  it('needs an API key like every /v1 route', async () => {
+    const r = await fetch(`${t.system.url}/v1/responses`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'assistant', input: 'x' }) });
+    expect(r.status).toBe(401);
+  });
+});
+
+describe('function tools', () => {
+  const weatherTool = { type: 'function' as const, name: 'get_weather', description: 'Weather for a city', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'], additionalProperties: false }, strict: true };
+
+  it('ends the run with a function_call; the next request carries function_call_output with previous_response_id', async () => {
+    t.model.setScript((req) => {
+      const tool = pendingToolResult(req);
+      if (tool) return { text: `It is ${tool.content} there.` };
+      return { toolCalls: [{ name: 'get_weather', arguments: { city: 'Paris' } }] };
+    });
+    const first = await alice.responses.create({ model: 'assistant', input: 'weather in Paris?', tools: [weatherTool] });
+    expectResponseShape(first as never);
+    const call = first.output.find((o) => o.type === 'function_call')!;
+    expect(call).toMatchObject({ type: 'function_call', name: 'get_weather', arguments: JSON.stringify({ city: 'Paris' }) });
+    // The model was offered the client tool beside the agent's own.
+    const offered = t.model.requests.at(-1)!.tools!.map((x) => x.function.name);
+    expect(offered).toEqual(expect.arrayContaining(['get_weather', 'calculate']));
+
+    const second = await alice.responses.create({
+      model: 'assistant',
+      previous_response_id: first.id,
+      input: [{ type: 'function_call_output', call_id: (call as { call_id: string }).call_id, output: 'sunny, 21 C' }],
+      tools: [weatherTool],
+    });
+    expect(second.output_text).toBe('It is sunny, 21 C there.');
+    const up = t.model.requests.at(-1)!;
+    expect(userTexts(up)).toContain('weather in Paris?');
+    expect(up.messages.at(-1)).toMatchObject({ role: 'tool' });
+  });
+
+  it('streams function_call items', async () => {
+    t.model.setScript(() => ({ toolCalls: [{ name: 'get_weather', arguments: { city: 'Oslo' } }] }));
+    const stream = await alice.responses.create({ model: 'assistant', input: 'weather in Oslo?', tools: [weatherTool], stream: true });
+    const events: Array<{ type: string; response?: { output: Array<{ type: string }> } }> = [];
+    for await (const e of stream) events.push(e as never);
+    const types = events.map((e) => e.type);
+    expect(types).toContain('response.function_call_arguments.done');
+    expect(types.at(-1)).toBe('response.completed');
+    expect(events.at(-1)!.response!.output.map((o) => o.type)).toEqual(['function_call']);
+  });
+});
+
+describe('OpenAI Agents SDK', () => {
+  function runner() {
+    const client = new OpenAI({ baseURL: `${t.system.url}/v1`, apiKey: ALICE, maxRetries: 0 });
+    return new Runner({ modelProvider: new OpenAIProvider({ openAIClient: client as never, useResponses: true }), tracingDisabled: true });
+  }
+
+  it('runs an agent (model = agent name) through the Responses API', async () => {
+    const agent = new Agent({ name: 'helper', instructions: 'Be helpful.', model: 'assistant' });
+    const result = await runner().run(agent, 'hi from the agents sdk');
+    expect(result.finalOutput).toBe('Echo: hi from the agents sdk');
+    const up = t.model.requests.at(-1)!;
+    expect(up.messages.some((m) => m.role === 'system' && textOf(m.content).includes('Be helpful.'))).toBe(true);
+  });
+
+  it('runs an agent loop with a function tool: the SDK executes it and the next turn uses the result', async () => {
+    t.model.setScript((req) => {
+      const tool = pendingToolResult(req);
+      if (tool) return { text: `Final: ${tool.content}` };
+      return { toolCalls: [{ name: 'lookup_stock', arguments: { sku: 'A-7' } }] };
+    });
+    let executed = 0;
+    const lookup = tool({
+      name: 'lookup_stock',
+      description: 'Stock level of a product',
+      parameters: z.object({ sku: z.string() }),
+      execute: async ({ sku }) => {
+        executed++;
+        return `${sku}: 12 in stock`;
+      },
+    });
+    const agent = new Agent({ name: 'shop', instructions: 'Use tools.', model: 'assistant', tools: [lookup] });
+    const result = await runner().run(agent, 'how many A-7?');
+    expect(executed).toBe(1);
+    expect(result.finalOutput).toBe('Final: A-7: 12 in stock');
+  });
+});
