@@ -21,6 +21,7 @@ export interface StoredResponse {
   inputItems: unknown[];
   output: unknown[];
   usage: unknown;
+  incompleteDetails: unknown;
   store: boolean;
   error: unknown;
 }
@@ -39,6 +40,7 @@ interface Row {
   input_items: unknown[];
   output: unknown[];
   usage: unknown;
+  incomplete_details: unknown;
   store: boolean;
   error: unknown;
 }
@@ -57,6 +59,7 @@ const fromRow = (r: Row): StoredResponse => ({
   inputItems: r.input_items,
   output: r.output,
   usage: r.usage,
+  incompleteDetails: r.incomplete_details,
   store: r.store,
   error: r.error,
 });
@@ -65,7 +68,7 @@ const fromRow = (r: Row): StoredResponse => ({
 const json = (v: unknown) => JSON.stringify(v ?? null).replace(/\\u0000/g, '\\ufffd');
 
 /** Inserts the row of a response that has started (status `in_progress`). */
-export async function insertResponse(db: Queryable, r: Omit<StoredResponse, 'completedAt' | 'output' | 'usage' | 'error'>): Promise<void> {
+export async function insertResponse(db: Queryable, r: Omit<StoredResponse, 'completedAt' | 'output' | 'usage' | 'incompleteDetails' | 'error'>): Promise<void> {
   await db.query(
     `insert into responses (id, owner, resource, agent, thread_id, previous_response_id, status, created_at, request, input_items, store)
      values ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb, $11)`,
@@ -78,11 +81,12 @@ export async function finishResponse(
   db: Queryable,
   id: string,
   owner: string,
-  end: { status: string; output: unknown[]; usage: unknown; error: unknown; completedAt: Date | null },
+  end: { status: string; output: unknown[]; usage: unknown; incompleteDetails: unknown; error: unknown; completedAt: Date | null },
 ): Promise<void> {
+  const orNull = (v: unknown) => (v == null ? null : json(v));
   await db.query(
-    'update responses set status = $3, output = $4::jsonb, usage = $5::jsonb, error = $6::jsonb, completed_at = $7 where id = $1 and owner = $2',
-    [id, owner, end.status, json(end.output), end.usage == null ? null : json(end.usage), end.error == null ? null : json(end.error), end.completedAt],
+    'update responses set status = $3, output = $4::jsonb, usage = $5::jsonb, incomplete_details = $6::jsonb, error = $7::jsonb, completed_at = $8 where id = $1 and owner = $2',
+    [id, owner, end.status, json(end.output), orNull(end.usage), orNull(end.incompleteDetails), orNull(end.error), end.completedAt],
   );
 }
 

@@ -11,6 +11,7 @@ import type { Memory } from '@mastra/memory';
 import type pg from 'pg';
 import express, { type Express, type RequestHandler, type Router } from 'express';
 import { mayUseAgent, type Config } from '../config';
+import { compatibleOptionsKey } from '../mastra/model';
 import { redactText, withRequestId, type Logger } from '../logger';
 import { authMiddleware, RateLimiter, type Limiter } from './auth';
 import { errorSender } from './errors';
@@ -84,7 +85,18 @@ export async function createApp(deps: AppDeps): Promise<Express> {
   const mayUse = (owner: string | undefined, agent: string) => mayUseAgent(config, owner, agent);
   v1.use(modelsRouter(deps.agents, startedAt, mayUse));
   v1.post('/chat/completions', createChatHandler({ agents: deps.agents, memory: deps.memory, db: deps.db, mayUse, logger, maxSteps: config.model.maxSteps, onTurn: deps.onTurn }));
-  v1.use(responsesRouter({ agents: deps.agents, memory: deps.memory, db: deps.db, mayUse, logger, maxSteps: config.model.maxSteps, onTurn: deps.onTurn }));
+  v1.use(
+    responsesRouter({
+      agents: deps.agents,
+      memory: deps.memory,
+      db: deps.db,
+      mayUse,
+      logger,
+      maxSteps: config.model.maxSteps,
+      onTurn: deps.onTurn,
+      upstreamOptionsKey: (agent) => compatibleOptionsKey(config, agent),
+    }),
+  );
   v1.use((req, _res, next) => next(errors.routeNotFound(req.method, req.originalUrl)));
   app.use('/v1', v1);
 

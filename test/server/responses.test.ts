@@ -110,6 +110,22 @@ describe('POST /v1/responses', () => {
     expect(r.incomplete_details).toEqual({ reason: 'max_output_tokens' });
   });
 
+  it('passes reasoning.effort and parallel_tool_calls upstream, and accepts provider hints it ignores', async () => {
+    const r = await alice.responses.create({ model: 'assistant', input: 'think', reasoning: { effort: 'low' }, parallel_tool_calls: false, service_tier: 'auto', prompt_cache_key: 'k1' });
+    expect(r.reasoning).toMatchObject({ effort: 'low' });
+    expect(r.parallel_tool_calls).toBe(false);
+    const up = t.model.requests.at(-1)!;
+    expect(up.reasoning_effort).toBe('low');
+    expect(up.parallel_tool_calls).toBe(false);
+  });
+
+  it('keeps status incomplete and incomplete_details on the stored response', async () => {
+    t.model.setScript(() => ({ text: 'cut off', finishReason: 'length' }));
+    const r = await alice.responses.create({ model: 'assistant', input: 'long', max_output_tokens: 2 });
+    const got = await alice.responses.retrieve(r.id);
+    expect(got).toMatchObject({ status: 'incomplete', incomplete_details: { reason: 'max_output_tokens' }, completed_at: null, max_output_tokens: 2 });
+  });
+
   it("runs the agent's own tools server-side; the client sees only the final answer", async () => {
     t.model.setScript((req) => {
       const last = req.messages.at(-1)!;
@@ -160,6 +176,56 @@ describe('streaming', () => {
     const err = await alice.responses.create({ model: 'assistant', input: 'x', stream: true }).catch((e) => e);
     expect(err.status).toBe(503);
     expect(err.error.code).toBe('upstream_rate_limited');
+  });
+});
+
+describe('failures and cancellation', () => {
+  const latestRow = async () =>
+    (await t.system.ctx.db.query<{ id: string; status: string; error: { code: string; message: string } | null }>("select id, status, error from responses where owner = 'alice' order by created_at desc limit 1")).rows[0]!;
+
+  it('a failed model call is a 5xx in OpenAI shape, and the stored response is failed with its error', async () => {
+    t.model.setScript(() => ({ error: { status: 500, message: 'upstream exploded: sk-test-upstream-secret-0001' } }));
+    const err = await alice.responses.create({ model: 'assistant', input: 'x' }).catch((e) => e);
+    expect(err.status).toBe(502);
+    expect(err.error).toMatchObject({ type: 'upstream_error', code: 'upstream_error' });
+    const row = await latestRow();
+    expect(row.status).toBe('failed');
+    expect(row.error).toMatchObject({ code: 'server_error' });
+    const got = await alice.responses.retrieve(row.id);
+    expect(got.status).toBe('failed');
+    expect(JSON.stringify(got)).not.toContain('sk-test-upstream-secret-0001');
+  });
+
+  it('a client that disconnects cancels the run and the upstream call; the stored response is cancelled', async () => {
+    const before = t.model.aborted;
+    let calls = 0;
+    t.model.setScript(() => {
+      calls++;
+      return { hang: true };
+    });
+    for (const stream of [false, true]) {
+      const ac = new AbortController();
+      const n = calls;
+      const p = alice.responses.create({ model: 'assistant', input: 'wait', stream }, { signal: ac.signal }).catch((e) => e);
+      while (calls === n) await new Promise((r) => setTimeout(r, 20));
+      ac.abort();
+      await p;
+      let row = await latestRow();
+      for (let i = 0; i < 100 && row.status === 'in_progress'; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        row = await latestRow();
+      }
+      expect({ stream, status: row.status }).toEqual({ stream, status: 'cancelled' });
+    }
+    // Both upstream calls were cancelled long before the 3 s model timeout would end them.
+    expect(t.model.aborted).toBe(before + 2);
+  });
+
+  it('store:false writes no row', async () => {
+    const count = async () => Number((await t.system.ctx.db.query('select count(*) as n from responses')).rows[0].n);
+    const before = await count();
+    await alice.responses.create({ model: 'assistant', input: 'leave no trace', store: false });
+    expect(await count()).toBe(before);
   });
 });
 
@@ -310,6 +376,12 @@ describe('bad input', () => {
       [{ model: 'assistant', input: 'x', metadata: { k: 'v'.repeat(600) } }, 'metadata.k'],
       [{ model: 'assistant', input: 'x', conversation: 'bad id with spaces' }, 'conversation'],
       [{ model: 'assistant', input: [{ type: 'function_call_output', call_id: 'call_1', output: 'x' }] }, 'input[0].call_id'],
+      [{ model: 'assistant', input: 'x', tools: [{ type: 'function', name: 'calculate', parameters: { type: 'object' } }] }, 'tools[0].name'],
+      [{ model: 'assistant', input: 'x', tools: [{ type: 'function', name: 'f' }, { type: 'function', name: 'f' }] }, 'tools[1].name'],
+      [{ model: 'assistant', input: 'x', tools: [{ type: 'function', name: 'f', parameters: { description: 'y'.repeat(20_000) } }] }, 'tools[0].parameters'],
+      [{ model: 'assistant', input: 'x', previous_response_id: 42 }, 'previous_response_id'],
+      [{ model: 'assistant', input: 'x', frequency_penalty: 1 }, 'frequency_penalty'],
+      [{ model: 'assistant', input: 'x', include: ['reasoning.encrypted_content'] }, 'include'],
       [[1, 2], null],
     ];
     for (const [body, param] of cases) {
@@ -318,6 +390,8 @@ describe('bad input', () => {
       expect({ body, status: r.status, param: json.error?.param }).toEqual({ body, status: 400, param });
       expect(json.error.type).toBe('invalid_request_error');
     }
+    const unknownParam = await (await post({ model: 'assistant', input: 'x', frequency_penalty: 1 })).json();
+    expect(unknownParam.error).toMatchObject({ code: 'unknown_parameter', param: 'frequency_penalty' });
     const bad = await post('{"model": "assistant", "input": [');
     expect(bad.status).toBe(400);
     expect((await bad.json()).error.code).toBe('invalid_json');

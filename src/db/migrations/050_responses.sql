@@ -20,6 +20,7 @@ create table if not exists responses (
   input_items          jsonb not null default '[]'::jsonb,
   output               jsonb not null default '[]'::jsonb,
   usage                jsonb,
+  incomplete_details   jsonb,
   store                boolean not null default true,
   error                jsonb
 );

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { pgText } from '../../util/text';
-import { errors } from './errors';
+import { errors, OpenAIError } from './errors';
 import { MAX_CONTENT_PARTS, paramName } from './schema';
 
 /** At most this many input items per request (the same bound, for the same reason, as chat's MAX_MESSAGES). */
@@ -189,9 +189,21 @@ export function parseTools(tools: unknown[] | null | undefined): FunctionTool[] 
   });
 }
 
-/** The body, validated; the first problem is a 400 naming its param. */
+/**
+ * Parameters accepted and ignored: hints about the provider's own caching, service tier
+ * and stream obfuscation, which change nothing an agent answers.
+ */
+export const IGNORED_PARAMS = ['service_tier', 'prompt_cache_key', 'prompt_cache_retention', 'prompt_cache_options', 'context_management', 'stream_options'];
+const KNOWN_PARAMS = new Set([...Object.keys(responsesRequest.shape), ...IGNORED_PARAMS]);
+
+/** The body, validated; the first problem is a 400 naming its param. An unknown parameter is refused, not ignored. */
 export function parseResponsesBody(body: unknown): ResponsesRequest {
   if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) throw errors.invalidBody('The request body must be a JSON object.');
+  const unknown = Object.keys(body).find((k) => !KNOWN_PARAMS.has(k));
+  if (unknown !== undefined) {
+    const name = unknown.slice(0, 64);
+    throw new OpenAIError(400, `Unknown parameter: '${name}'.`, 'invalid_request_error', 'unknown_parameter', name);
+  }
   // Checked before the schema walks every element: an over-long list is refused in O(1).
   const input = (body as { input?: unknown }).input;
   if (Array.isArray(input) && input.length > MAX_INPUT_ITEMS) parseInput(input);

@@ -41,6 +41,8 @@ export interface ResponsesDeps {
   maxSteps: number;
   mayUse?: (owner: string | undefined, agent: string) => boolean;
   onTurn?: (turn: CompletedTurn) => Promise<void> | void;
+  /** The agent's OpenAI-compatible providerOptions namespace (src/mastra/model.ts compatibleOptionsKey): where raw Chat Completions params go. */
+  upstreamOptionsKey?: (agent: string) => string | undefined;
 }
 
 const THREAD_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
@@ -115,6 +117,7 @@ interface Echo {
   tool_choice: ResponsesRequest['tool_choice'];
   tools: Array<{ type: 'function'; name: string; description: string | null; parameters: Record<string, unknown> | null; strict: boolean | null }>;
   truncation: 'disabled' | 'auto';
+  max_tool_calls?: number | null;
   store: boolean;
 }
 
@@ -143,7 +146,7 @@ function responseObject(echo: Echo, s: ResponseState) {
     incomplete_details: s.incomplete,
     instructions: echo.instructions,
     max_output_tokens: echo.max_output_tokens,
-    max_tool_calls: null,
+    max_tool_calls: echo.max_tool_calls ?? null,
     model: echo.model,
     output: s.output,
     output_text: text,
@@ -177,7 +180,7 @@ function storedObject(r: StoredResponse) {
     output: r.output as OutputItem[],
     usage: r.usage as ResponseState['usage'],
     error: r.error as ResponseState['error'],
-    incomplete: ((r.request as { incomplete?: ResponseState['incomplete'] }).incomplete ?? null) as ResponseState['incomplete'],
+    incomplete: (r.incompleteDetails ?? null) as ResponseState['incomplete'],
   });
 }
 
@@ -323,6 +326,7 @@ function echoOf(body: ResponsesRequest, tools: FunctionTool[], previousId: strin
     tool_choice: body.tool_choice ?? 'auto',
     tools: tools.map((t) => ({ type: 'function' as const, name: t.name, description: t.description ?? null, parameters: t.parameters ?? null, strict: t.strict ?? null })),
     truncation: body.truncation ?? 'disabled',
+    max_tool_calls: body.max_tool_calls ?? null,
     store,
   };
 }
@@ -336,6 +340,12 @@ export function createResponsesHandler(deps: ResponsesDeps) {
     if (!agent) throw errors.modelNotFound(body.model);
     const keyOwner = res.locals.caller?.owner;
     if (deps.mayUse && !deps.mayUse(keyOwner, body.model)) throw errors.agentForbidden(body.model);
+    if (tools.length) {
+      // A function tool may not shadow one of the agent's own tools (the model would see one name for two tools).
+      const own = Object.keys(await agent.listTools());
+      const clash = tools.findIndex((t) => own.includes(t.name));
+      if (clash >= 0) throw errors.invalidBody(`Invalid value for 'tools[${clash}].name': the agent has a tool of its own named '${tools[clash]!.name}'.`, `tools[${clash}].name`);
+    }
     let toolChoice: 'auto' | 'none' | 'required' | { type: 'tool'; toolName: string } | undefined;
     if (typeof body.tool_choice === 'object' && body.tool_choice) {
       const name = body.tool_choice.name;
@@ -378,10 +388,10 @@ export function createResponsesHandler(deps: ResponsesDeps) {
           status: state.status,
           output: state.output,
           usage: state.usage,
+          incompleteDetails: state.incomplete,
           error: state.error,
           completedAt: state.completedAt,
         });
-        if (state.incomplete) await deps.db.query("update responses set request = request || jsonb_build_object('incomplete', $3::jsonb) where id = $1 and owner = $2", [id, owner, JSON.stringify(state.incomplete)]);
       } catch (err) {
         log.error('storing the response failed', { error: err });
       }
@@ -400,7 +410,7 @@ export function createResponsesHandler(deps: ResponsesDeps) {
       if (!res.writableFinished) abort.abort(new Error('client disconnected'));
     });
     const clientNames = new Set(tools.map((t) => t.name));
-    const effort = body.reasoning?.effort;
+    const providerOptions = upstreamOptions(deps.upstreamOptionsKey?.(body.model), body);
     const options = {
       ...(plan.threadId ? { memory: { resource: resourceId, thread: plan.threadId } } : {}),
       ...(keyOwner ? { tracingOptions: { metadata: { keyOwner } } } : {}),
@@ -409,9 +419,7 @@ export function createResponsesHandler(deps: ResponsesDeps) {
       ...(system ? { system } : {}),
       ...(tools.length ? { clientTools: clientToolsOf(tools) } : {}),
       ...(toolChoice ? { toolChoice } : {}),
-      ...(effort || body.parallel_tool_calls != null
-        ? { providerOptions: { openai: { ...(effort ? { reasoningEffort: effort } : {}), ...(body.parallel_tool_calls != null ? { parallelToolCalls: body.parallel_tool_calls } : {}) } } }
-        : {}),
+      ...(providerOptions ? { providerOptions } : {}),
       modelSettings: {
         ...(body.temperature != null ? { temperature: body.temperature } : {}),
         ...(body.top_p != null ? { topP: body.top_p } : {}),
@@ -439,6 +447,11 @@ export function createResponsesHandler(deps: ResponsesDeps) {
         }
         throw await fail(err);
       }
+      if (abort.signal.aborted) {
+        state.status = 'cancelled';
+        await save();
+        return;
+      }
       const failure = (result as { error?: unknown }).error;
       if (failure) throw await fail(failure);
       const calls = clientCalls((result as { toolCalls?: unknown[] }).toolCalls, clientNames);
@@ -455,6 +468,21 @@ export function createResponsesHandler(deps: ResponsesDeps) {
 
     await streamResponse({ agent, messages, options, res, abort, echo, state, clientNames, log, save, fail, recordTurn });
   };
+}
+
+/**
+ * reasoning.effort and parallel_tool_calls for the upstream Chat Completions request:
+ * `reasoningEffort` is read by the OpenAI-compatible client from `openaiCompatible`;
+ * `parallel_tool_calls` is sent as-is from the agent's own namespace. Models served by
+ * Mastra's model router (anthropic/…) get neither (docs/api.md).
+ */
+function upstreamOptions(key: string | undefined, body: ResponsesRequest): Record<string, Record<string, unknown>> | undefined {
+  const effort = body.reasoning?.effort;
+  if (!key || (!effort && body.parallel_tool_calls == null)) return undefined;
+  const out: Record<string, Record<string, unknown>> = {};
+  if (effort) out.openaiCompatible = { reasoningEffort: effort };
+  if (body.parallel_tool_calls != null) out[key] = { ...out[key], parallel_tool_calls: body.parallel_tool_calls };
+  return out;
 }
 
 const messageItem = (text: string, status: OutputMessage['status']): OutputMessage => ({
