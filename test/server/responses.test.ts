@@ -221,11 +221,13 @@ describe('failures and cancellation', () => {
     expect(t.model.aborted).toBe(before + 2);
   });
 
-  it('store:false writes no row', async () => {
-    const count = async () => Number((await t.system.ctx.db.query('select count(*) as n from responses')).rows[0].n);
-    const before = await count();
-    await alice.responses.create({ model: 'assistant', input: 'leave no trace', store: false });
-    expect(await count()).toBe(before);
+  it('store:false writes no response row and, without conversation, claims no memory thread', async () => {
+    const count = async (table: string) => Number((await t.system.ctx.db.query(`select count(*) as n from ${table}`)).rows[0].n);
+    const before = [await count('responses'), await count('thread_owners'), await count('mastra_threads'), await count('mastra_messages')];
+    const r = await alice.responses.create({ model: 'assistant', input: 'leave no trace', store: false });
+    expect(r.output_text).toBe('Echo: leave no trace');
+    expect([await count('responses'), await count('thread_owners'), await count('mastra_threads'), await count('mastra_messages')]).toEqual(before);
+    expect(userTexts(t.model.requests.at(-1)!)).toEqual(['leave no trace']);
   });
 });
 
@@ -502,5 +504,29 @@ describe('OpenAI Agents SDK', () => {
     const result = await runner().run(agent, 'how many A-7?');
     expect(executed).toBe(1);
     expect(result.finalOutput).toBe('Final: A-7: 12 in stock');
+  });
+
+  it('streams a run, and continues server-side state with previousResponseId (tool results sent as function_call_output only)', async () => {
+    const agent = new Agent({ name: 'helper', instructions: 'Be helpful.', model: 'assistant' });
+    const streamed = await runner().run(agent, 'streamed hello', { stream: true });
+    let text = '';
+    for await (const chunk of streamed.toTextStream()) text += chunk;
+    await streamed.completed;
+    expect(text).toBe('Echo: streamed hello');
+    expect(streamed.finalOutput).toBe('Echo: streamed hello');
+
+    t.model.setScript((req) => {
+      const tool = pendingToolResult(req);
+      if (tool) return { text: `Remembered ${userTexts(req).join(' + ')}; tool said ${tool.content}` };
+      if (lastUserText(req) === 'use the tool') return { toolCalls: [{ name: 'ping', arguments: {} }] };
+      return echoScript(req);
+    });
+    const ping = tool({ name: 'ping', description: 'Ping', parameters: z.object({}), execute: async () => 'pong' });
+    const withTool = new Agent({ name: 'pinger', instructions: 'Use tools.', model: 'assistant', tools: [ping] });
+    const first = await runner().run(withTool, 'my name is Ada');
+    const before = t.model.requests.length;
+    const second = await runner().run(withTool, 'use the tool', { previousResponseId: first.lastResponseId });
+    expect(second.finalOutput).toBe('Remembered my name is Ada + use the tool; tool said pong');
+    expect(t.model.requests.length).toBe(before + 2);
   });
 });
