@@ -64,8 +64,13 @@ const fromRow = (r: Row): StoredResponse => ({
   error: r.error,
 });
 
-/** jsonb cannot hold U+0000 (not even escaped): it becomes U+FFFD, as in every other text column. */
-const json = (v: unknown) => JSON.stringify(v ?? null).replace(/\\u0000/g, '\\ufffd');
+/**
+ * A value as jsonb text. jsonb holds neither U+0000 (not even escaped) nor a lone UTF-16
+ * surrogate: both become U+FFFD, in keys and values, as in every other text column.
+ * Done on the JSON text (JSON.stringify escapes exactly those as \u0000 and \udXXX), so
+ * no recursion over the value: an escape counts only after an even run of backslashes.
+ */
+const json = (v: unknown) => JSON.stringify(v ?? null).replace(/(?<!\\)((?:\\\\)*)\\u(?:0000|d[89a-f][0-9a-f]{2})/gi, '$1\\ufffd');
 
 /** Inserts the row of a response that has started (status `in_progress`). */
 export async function insertResponse(db: Queryable, r: Omit<StoredResponse, 'completedAt' | 'output' | 'usage' | 'incompleteDetails' | 'error'>): Promise<void> {

@@ -259,6 +259,15 @@ describe('conversation state', () => {
     expect(err.error.param).toBe('conversation');
   });
 
+  it('two users claiming the same new conversation id at once: exactly one gets it', async () => {
+    const conv = `conv_race_${Date.now()}`;
+    const results = await Promise.all([
+      alice.responses.create({ model: 'assistant', input: 'mine', conversation: conv }).then(() => 'ok', (e) => e.status),
+      bob.responses.create({ model: 'assistant', input: 'no, mine', conversation: conv }).then(() => 'ok', (e) => e.status),
+    ]);
+    expect(results.sort()).toEqual([404, 'ok']);
+  });
+
   it('store:false is not retrievable, cannot be continued, and runs without memory', async () => {
     const r = await alice.responses.create({ model: 'assistant', input: 'ephemeral', store: false });
     expect((r as unknown as { store: boolean }).store).toBe(false);
@@ -398,6 +407,56 @@ describe('bad input', () => {
     expect(bad.status).toBe(400);
     expect((await bad.json()).error.code).toBe('invalid_json');
     expect(t.model.requests.length).toBe(before);
+  });
+
+  it("refuses function parameters that are not a usable object JSON Schema, before any model call", async () => {
+    const before = t.model.requests.length;
+    let deep: Record<string, unknown> = { type: 'string' };
+    for (let i = 0; i < 40; i++) deep = { type: 'object', properties: { a: deep } };
+    const cases: Array<[unknown, string]> = [
+      [{ type: 'array', items: { type: 'string' } }, 'tools[0].parameters.type'],
+      [{ type: 'banana' }, 'tools[0].parameters.type'],
+      [{ type: 'object', properties: { a: { type: 'banana' } } }, 'tools[0].parameters'],
+      [{ type: 'object', properties: { a: { $ref: '#/definitions/nope' } } }, 'tools[0].parameters'],
+      [{ type: 'object', properties: { a: { $ref: 'http://169.254.169.254/schema' } } }, 'tools[0].parameters'],
+      [{ type: 'object', definitions: { a: { $ref: '#/definitions/a' } }, properties: { x: { $ref: '#/definitions/a' } } }, 'tools[0].parameters'],
+      [deep, 'tools[0].parameters'],
+    ];
+    for (const [parameters, param] of cases) {
+      const r = await post({ model: 'assistant', input: 'x', tools: [{ type: 'function', name: 'f', parameters }] });
+      expect({ parameters, status: r.status, param: (await r.json()).error?.param }).toEqual({ parameters, status: 400, param });
+    }
+    // A body nested 40 000 levels deep is refused before anything walks it recursively.
+    const nested = `{"model":"assistant","input":"x","tools":[{"type":"function","name":"f","parameters":${'{"a":'.repeat(40_000)}1${'}'.repeat(40_000)}}]}`;
+    const r = await post(nested);
+    expect(r.status).toBe(400);
+    expect((await r.json()).error.code).toBe('invalid_value');
+    expect(t.model.requests.length).toBe(before);
+  });
+
+  it('takes regular expressions of a function schema out of what runs here, and still echoes them', async () => {
+    // `pattern` would be compiled by Mastra and run on model-written arguments on this server.
+    const parameters = { type: 'object', properties: { code: { type: 'string', pattern: '^(a+)+$' }, bad: { type: 'string', pattern: '(' } }, patternProperties: { '^x': { type: 'string' } } };
+    const r = await alice.responses.create({ model: 'assistant', input: 'x', tools: [{ type: 'function', name: 'lookup', parameters, strict: false }] });
+    expect(r.status).toBe('completed');
+    expect((r.tools[0] as { parameters: unknown }).parameters).toEqual(parameters);
+    const offered = t.model.requests.at(-1)!.tools!.find((x) => x.function.name === 'lookup')!;
+    expect(JSON.stringify(offered.function.parameters)).not.toContain('pattern');
+    // (Mastra's schema layer rewrites optional properties as nullable ones.)
+    expect(Object.keys((offered.function.parameters as { properties: object }).properties)).toEqual(['code', 'bad']);
+  });
+
+  it('stores NUL and lone surrogates (input, instructions, metadata keys and values) as U+FFFD, never a 500', async () => {
+    const r = await alice.responses.create({ model: 'assistant', input: 'nul \u0000 and \ud800 here', instructions: 'be \udc00 kind', metadata: { ['k\u0000\ud800']: 'v\u0000' } });
+    expect(r.status).toBe('completed');
+    const got = await alice.responses.retrieve(r.id);
+    expect(got.metadata).toEqual({ 'k\ufffd\ufffd': 'v\ufffd' });
+    expect(got.instructions).toBe('be \ufffd kind');
+    const items = await alice.responses.inputItems.list(r.id);
+    expect((items.data[0] as { content: Array<{ text: string }> }).content[0]!.text).toBe('nul \ufffd and \ufffd here');
+    // A literal backslash-u text is not an escape and stays as it was.
+    const lit = await alice.responses.create({ model: 'assistant', input: 'x', metadata: { k: '\\u0000 \\\\ud800' } });
+    expect((await alice.responses.retrieve(lit.id)).metadata).toEqual({ k: '\\u0000 \\\\ud800' });
   });
 
   it('bounds the input: too many items is a 400, a body over BODY_LIMIT a 413', async () => {

@@ -6,6 +6,7 @@
  * (OpenAI's ItemResource: every item gets an id).
  */
 import { randomUUID } from 'node:crypto';
+import { Ajv } from 'ajv';
 import { z } from 'zod';
 import { pgText } from '../../util/text';
 import { errors, OpenAIError } from './errors';
@@ -83,7 +84,8 @@ export const responsesRequest = z.object({
 });
 
 export type ResponsesRequest = z.infer<typeof responsesRequest>;
-export type FunctionTool = z.infer<typeof functionTool>;
+/** A function tool; `agentSchema` is the checked copy of `parameters` the agent gets (checkToolSchema). */
+export type FunctionTool = z.infer<typeof functionTool> & { agentSchema: Record<string, unknown> };
 
 /** An input item as stored and listed by GET /v1/responses/{id}/input_items. */
 export type InputItem =
@@ -162,12 +164,65 @@ export function parseInput(input: string | unknown[]): InputItem[] {
   });
 }
 
+/** At most this nesting depth of a function tool's `parameters`. */
+export const MAX_SCHEMA_DEPTH = 32;
+const metaSchemas = new Ajv({ strict: false, validateSchema: false });
+const newCompiler = () => new Ajv({ strict: false, validateSchema: false, addUsedSchema: false });
+/** Keywords whose value is one subschema, a list of them, or a map of them. */
+const ONE = ['additionalProperties', 'items', 'not', 'if', 'then', 'else', 'contains', 'propertyNames', 'unevaluatedProperties', 'unevaluatedItems', 'additionalItems'];
+const LIST = ['anyOf', 'oneOf', 'allOf', 'prefixItems', 'items'];
+const MAP = ['properties', '$defs', 'definitions', 'dependentSchemas', 'patternProperties'];
+
+/**
+ * A function tool's `parameters`, checked and made safe to hand to Mastra: a JSON Schema
+ * (draft-07 meta-schema) whose top level is an object schema, at most MAX_SCHEMA_DEPTH
+ * deep. `pattern` and `patternProperties` are removed from the copy the agent uses:
+ * Mastra compiles them into regular expressions that would run on this server against
+ * model-written arguments (a request could bring a catastrophic pattern); the client,
+ * which runs the function, validates its own arguments. The echoed tool keeps them.
+ */
+export function checkToolSchema(schema: Record<string, unknown>, param: string, compiler = newCompiler()): Record<string, unknown> {
+  if (Object.keys(schema).length === 0) return { type: 'object', properties: {}, additionalProperties: true };
+  if (schema.type !== undefined && schema.type !== 'object') throw bad("the top level of a function's parameters must be an object schema (type 'object')", `${param}.type`);
+  const copy = structuredClone(schema);
+  const stack: Array<[node: unknown, depth: number]> = [[copy, 0]];
+  while (stack.length) {
+    const [node, depth] = stack.pop()!;
+    if (!isRecord(node)) continue;
+    if (depth > MAX_SCHEMA_DEPTH) throw bad(`parameters is nested deeper than ${MAX_SCHEMA_DEPTH} levels`, param);
+    if (typeof node.pattern === 'string') delete node.pattern;
+    delete node.patternProperties;
+    for (const k of ONE) if (isRecord(node[k])) stack.push([node[k], depth + 1]);
+    for (const k of LIST) if (Array.isArray(node[k])) for (const s of node[k] as unknown[]) stack.push([s, depth + 1]);
+    for (const k of MAP) if (isRecord(node[k])) for (const s of Object.values(node[k] as Record<string, unknown>)) stack.push([s, depth + 1]);
+  }
+  let valid = false;
+  try {
+    valid = metaSchemas.validateSchema(schema) as boolean;
+  } catch {
+    valid = false;
+  }
+  if (!valid) {
+    const first = metaSchemas.errors?.[0];
+    throw bad(`parameters is not a valid JSON Schema${first ? ` (${first.instancePath || '/'} ${first.message})` : ''}`, param);
+  }
+  // Compiled once (the copy, without patterns; by a per-request instance, so nothing of it
+  // is kept): a $ref that resolves nowhere is the caller's error, not the model provider's.
+  try {
+    compiler.compile(copy);
+  } catch (err) {
+    throw bad(`parameters cannot be used: ${String((err as Error).message).slice(0, 200)}`, param);
+  }
+  return copy;
+}
+
 const BUILT_IN = /^(web_search|file_search|computer|code_interpreter|image_generation|mcp|local_shell|shell|apply_patch|custom|tool_search)/;
 
 /** The request's function tools; built-in tools (web_search, file_search, mcp …) are refused with 400 naming the tool. */
 export function parseTools(tools: unknown[] | null | undefined): FunctionTool[] {
   if (!tools?.length) return [];
   const seen = new Set<string>();
+  const compiler = newCompiler();
   return tools.map((t, i) => {
     const param = `tools[${i}]`;
     const type = isRecord(t) ? t.type : undefined;
@@ -185,8 +240,22 @@ export function parseTools(tools: unknown[] | null | undefined): FunctionTool[] 
     if (parsed.data.parameters && Buffer.byteLength(JSON.stringify(parsed.data.parameters)) > MAX_TOOL_SCHEMA_BYTES) {
       throw bad(`parameters is over ${MAX_TOOL_SCHEMA_BYTES} bytes of JSON Schema`, `${param}.parameters`);
     }
-    return parsed.data;
+    return { ...parsed.data, agentSchema: checkToolSchema(parsed.data.parameters ?? {}, `${param}.parameters`, compiler) };
   });
+}
+
+/** At most this nesting depth of the whole body (checked without recursion before anything walks it). */
+export const MAX_BODY_DEPTH = 100;
+
+function tooDeep(root: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[root, 0]];
+  while (stack.length) {
+    const [v, d] = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    if (d > max) return true;
+    for (const x of Array.isArray(v) ? v : Object.values(v)) if (typeof x === 'object' && x !== null) stack.push([x, d + 1]);
+  }
+  return false;
 }
 
 /**
@@ -199,6 +268,7 @@ const KNOWN_PARAMS = new Set([...Object.keys(responsesRequest.shape), ...IGNORED
 /** The body, validated; the first problem is a 400 naming its param. An unknown parameter is refused, not ignored. */
 export function parseResponsesBody(body: unknown): ResponsesRequest {
   if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) throw errors.invalidBody('The request body must be a JSON object.');
+  if (tooDeep(body, MAX_BODY_DEPTH)) throw errors.invalidBody(`The request body is nested deeper than ${MAX_BODY_DEPTH} levels.`);
   const unknown = Object.keys(body).find((k) => !KNOWN_PARAMS.has(k));
   if (unknown !== undefined) {
     const name = unknown.slice(0, 64);

@@ -267,7 +267,7 @@ function clientToolsOf(tools: FunctionTool[]) {
   return Object.fromEntries(
     tools.map((t) => [
       t.name,
-      { id: t.name, description: t.description ?? '', inputSchema: t.parameters ?? { type: 'object', properties: {}, additionalProperties: true } },
+      { id: t.name, description: t.description ?? '', inputSchema: t.agentSchema },
     ]),
   );
 }
