@@ -357,6 +357,10 @@ describe('retrieve, delete, input items', () => {
     expect(t.model.requests.length).toBe(before);
     // Still hers.
     expect((await alice.responses.retrieve(r.id)).output_text).toBe('Echo: private');
+    // /metrics counts the routes by pattern, never by response id.
+    const metrics = await (await fetch(`${t.system.url}/metrics`, { headers: { authorization: `Bearer ${ALICE}` } })).text();
+    expect(metrics).toContain('route="/v1/responses/:id"');
+    expect(metrics).not.toContain(r.id);
   });
 });
 
