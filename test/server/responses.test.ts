@@ -13,7 +13,7 @@ import { Agent, OpenAIProvider, Runner, tool } from '@openai/agents';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { echoScript, lastUserText, pendingToolResult, textOf, type ChatRequest } from '../../harness/scripted-model';
+import { echoScript, lastUserText, pendingToolResult, startScriptedModel, textOf, type ChatRequest } from '../../harness/scripted-model';
 import { startTestSystem, type TestSystem } from '../../harness/system';
 
 const ALICE = 'sk-one-alice-responses-01';
@@ -231,6 +231,35 @@ describe('failures and cancellation', () => {
   });
 });
 
+describe('a stream that fails after its first output', () => {
+  it('ends with response.failed and an error event; the stored response is failed', async () => {
+    // A second system whose upstream is THE SCRIPTED MODEL writing one word every 1.5 s,
+    // with a 3 s model timeout: the first words arrive, then the upstream call times out.
+    const slow = await startScriptedModel({ chunkDelayMs: 1500, script: () => ({ text: 'one two three four five six seven eight' }) });
+    const t2 = await startTestSystem({ env: { FEATURES: 'none', OPENAI_BASE_URL: slow.url, MODEL_TIMEOUT_MS: '3000' } });
+    try {
+      const stream = await t2.client().responses.create({ model: 'assistant', input: 'go', stream: true });
+      const events: Array<{ type: string; sequence_number: number; response?: { id: string; status: string; error: unknown } }> = [];
+      const err = await (async () => {
+        for await (const e of stream) events.push(e as never);
+      })().catch((e) => e);
+      const types = events.map((e) => e.type);
+      expect(types.slice(0, 4)).toEqual(['response.created', 'response.in_progress', 'response.output_item.added', 'response.content_part.added']);
+      expect(types).toContain('response.output_text.delta');
+      expect(types.at(-1)).toBe('response.failed');
+      expect(events.at(-1)!.response).toMatchObject({ status: 'failed', error: { code: 'server_error' } });
+      // The SDK turns the final `error` event into an APIError.
+      expect(err).toBeInstanceOf(OpenAI.APIError);
+      expect(err.error).toMatchObject({ code: 'upstream_timeout' });
+      const stored = await t2.client().responses.retrieve(events.at(-1)!.response!.id);
+      expect(stored.status).toBe('failed');
+    } finally {
+      await t2.stop();
+      await slow.close();
+    }
+  }, 60_000);
+});
+
 describe('conversation state', () => {
   it('previous_response_id continues the memory thread of that response', async () => {
     const first = await alice.responses.create({ model: 'assistant', input: 'my name is Ada' });
@@ -279,20 +308,53 @@ describe('conversation state', () => {
     expect(err.error).toMatchObject({ code: 'response_not_found', param: 'previous_response_id' });
   });
 
-  it('two continuations of one response at once both run on its thread; a third sees both turns once', async () => {
+  it('a second request on a conversation that is running is refused with conversation_locked; retried later it sees the first turn', async () => {
     const first = await alice.responses.create({ model: 'assistant', input: 'base' });
-    const [a, b] = await Promise.all([
-      alice.responses.create({ model: 'assistant', input: 'branch A', previous_response_id: first.id }),
-      alice.responses.create({ model: 'assistant', input: 'branch B', previous_response_id: first.id }),
-    ]);
-    expect(a.output_text).toBe('Echo: branch A');
+    // The scripted model holds the first continuation's answer until the second request has been answered.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let held = 0;
+    t.model.setScript(async (req) => {
+      if (lastUserText(req) === 'branch A') {
+        held++;
+        await gate;
+      }
+      return echoScript(req);
+    });
+    const a = alice.responses.create({ model: 'assistant', input: 'branch A', previous_response_id: first.id });
+    while (held === 0) await new Promise((r) => setTimeout(r, 10));
+    const before = t.model.requests.length;
+    const err = await alice.responses.create({ model: 'assistant', input: 'branch B', previous_response_id: first.id }).catch((e) => e);
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(err.error).toMatchObject({ code: 'conversation_locked', param: 'previous_response_id', type: 'invalid_request_error' });
+    const viaConversation = await alice.responses.create({ model: 'assistant', input: 'branch C', conversation: first.conversation!.id }).catch((e) => e);
+    expect(viaConversation.error).toMatchObject({ code: 'conversation_locked', param: 'conversation' });
+    expect(t.model.requests.length).toBe(before);
+    release();
+    expect((await a).output_text).toBe('Echo: branch A');
+    const b = await alice.responses.create({ model: 'assistant', input: 'branch B', previous_response_id: first.id });
     expect(b.output_text).toBe('Echo: branch B');
-    await alice.responses.create({ model: 'assistant', input: 'after', previous_response_id: b.id });
-    const texts = userTexts(t.model.requests.at(-1)!);
-    expect(texts[0]).toBe('base');
-    expect(texts.slice(1, 3).sort()).toEqual(['branch A', 'branch B']);
-    expect(texts[3]).toBe('after');
-    expect(texts).toHaveLength(4);
+    expect(userTexts(t.model.requests.at(-1)!)).toEqual(['base', 'branch A', 'branch B']);
+  });
+
+  it('many continuations of one response at once: each is answered or refused, and the thread stays whole', async () => {
+    const first = await alice.responses.create({ model: 'assistant', input: 'base' });
+    const inputs = ['A', 'B', 'C', 'D', 'E', 'F'].map((x) => `branch ${x}`);
+    const results = await Promise.all(
+      inputs.map((input) => alice.responses.create({ model: 'assistant', input, previous_response_id: first.id }).then((r) => r.output_text, (e) => e.error?.code as string)),
+    );
+    const answered = inputs.filter((_, i) => results[i] === `Echo: ${inputs[i]}`);
+    expect(results.filter((r) => !r.startsWith('Echo: ')).every((r) => r === 'conversation_locked')).toBe(true);
+    expect(answered.length).toBeGreaterThan(0);
+    // Every answered turn is in the thread once, with its own answer right after it (no merged or lost replies).
+    await alice.responses.create({ model: 'assistant', input: 'after', conversation: first.conversation!.id });
+    const turns = t.model.requests.at(-1)!.messages.filter((m) => m.role !== 'system').map((m) => `${m.role}:${textOf(m.content)}`);
+    expect(turns.slice(0, 2)).toEqual(['user:base', 'assistant:Echo: base']);
+    const middle = turns.slice(2, -1);
+    expect(middle).toHaveLength(answered.length * 2);
+    for (let i = 0; i < middle.length; i += 2) expect(middle[i + 1]).toBe(`assistant:Echo: ${middle[i]!.slice('user:'.length)}`);
+    expect(middle.filter((_, i) => i % 2 === 0).map((m) => m.slice(5)).sort()).toEqual(answered.sort());
+    expect(turns.at(-1)).toBe('user:after');
   });
 });
 

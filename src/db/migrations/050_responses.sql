@@ -25,3 +25,14 @@ create table if not exists responses (
   error                jsonb
 );
 create index if not exists responses_owner_created on responses (owner, created_at);
+
+-- One run at a time per memory thread (src/db/responses.ts acquireThreadRun): a run holds
+-- a lease on its thread, renewed while it runs; a second request on a leased thread is
+-- refused (400 conversation_locked) instead of loading a history the first run is about to
+-- change (two concurrent turns on one Mastra thread lose or merge assistant messages). A
+-- lease of a crashed process expires on its own.
+create table if not exists response_thread_runs (
+  thread_id   text primary key,
+  response_id text not null,
+  expires_at  timestamptz not null
+);

@@ -9,9 +9,10 @@
  * chat completions). `previous_response_id` continues the thread of that (stored, own)
  * response; `conversation` names the thread itself (claimed for the caller on first
  * use); with neither, a stored response starts a new thread, and `store: false` runs
- * without memory. Two continuations of one response at once both run on its thread:
- * each sees the history as it was when it started, and both turns are appended (in the
- * order they finish); nothing is lost or duplicated (docs/api.md#concurrent-continuations).
+ * without memory. One run at a time per thread: a run holds a lease on its thread
+ * (response_thread_runs); a second request on it is refused with conversation_locked, as
+ * OpenAI does, because two turns running at once on one Mastra thread merge or lose
+ * assistant replies (docs/api.md#concurrent-requests-on-one-conversation).
  *
  * Function tools (`tools: [{type: "function", …}]`) are offered to the model beside the
  * agent's own tools; when the model calls one, the run ends with `function_call` output
@@ -23,7 +24,7 @@ import type { Agent } from '@mastra/core/agent';
 import type { Memory } from '@mastra/memory';
 import { Router, type Request, type Response } from 'express';
 import type pg from 'pg';
-import { deleteResponse, finishResponse, getResponse, insertResponse, type StoredResponse } from '../../db/responses';
+import { acquireThreadRun, deleteResponse, finishResponse, getResponse, insertResponse, releaseThreadRun, renewThreadRun, type StoredResponse } from '../../db/responses';
 import { claimThread, threadOwner } from '../../db/threads';
 import type { Logger } from '../../logger';
 import { pgText } from '../../util/text';
@@ -47,6 +48,8 @@ export interface ResponsesDeps {
 
 const THREAD_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
 const RESPONSE_ID = /^resp_[A-Za-z0-9]{1,64}$/;
+/** How long a run's lease on its thread lasts without renewal (renewed every third of it while the run goes on). */
+export const THREAD_LEASE_MS = 60_000;
 
 /** The owner of stored responses: the API key's owner; without API_KEYS (loopback development) every caller is `anonymous`. */
 const ownerOf = (res: Response) => res.locals.caller?.owner ?? 'anonymous';
@@ -361,112 +364,125 @@ export function createResponsesHandler(deps: ResponsesDeps) {
     const { system, messages } = planTurn(items, body.instructions, plan.threadExists, previousOutput);
 
     const id = itemId('resp');
-    const echo = echoOf(body, tools, plan.previous?.id ?? null, plan.threadId ? { id: plan.threadId } : null, store);
-    const state: ResponseState = { id, createdAt: new Date(), completedAt: null, status: 'in_progress', output: [], usage: null, error: null, incomplete: null };
-    if (store) {
-      await insertResponse(deps.db, {
-        id,
-        owner,
-        resource: resourceId,
-        agent: body.model,
-        threadId: plan.threadId ?? null,
-        previousResponseId: plan.previous?.id ?? null,
-        status: 'in_progress',
-        createdAt: state.createdAt,
-        request: echo as unknown as Record<string, unknown>,
-        inputItems: items,
-        store,
-      });
+    // One run at a time per thread (docs/api.md#concurrent-requests-on-one-conversation).
+    if (plan.threadId && !(await acquireThreadRun(deps.db, plan.threadId, id, THREAD_LEASE_MS))) {
+      throw errors.conversationLocked(body.previous_response_id != null ? 'previous_response_id' : 'conversation');
     }
-    if (plan.threadId) res.setHeader('x-thread-id', plan.threadId);
-    const log = deps.logger.child({ agent: body.model, response: id, ...(plan.threadId ? { thread: plan.threadId } : {}) });
-
-    const save = async () => {
-      if (!store) return;
-      try {
-        await finishResponse(deps.db, id, owner, {
-          status: state.status,
-          output: state.output,
-          usage: state.usage,
-          incompleteDetails: state.incomplete,
-          error: state.error,
-          completedAt: state.completedAt,
+    const renew = plan.threadId
+      ? setInterval(() => void renewThreadRun(deps.db, plan.threadId!, id, THREAD_LEASE_MS).catch((err) => deps.logger.warn('renewing a thread lease failed', { error: err })), THREAD_LEASE_MS / 3)
+      : undefined;
+    renew?.unref();
+    try {
+      const echo = echoOf(body, tools, plan.previous?.id ?? null, plan.threadId ? { id: plan.threadId } : null, store);
+      const state: ResponseState = { id, createdAt: new Date(), completedAt: null, status: 'in_progress', output: [], usage: null, error: null, incomplete: null };
+      if (store) {
+        await insertResponse(deps.db, {
+          id,
+          owner,
+          resource: resourceId,
+          agent: body.model,
+          threadId: plan.threadId ?? null,
+          previousResponseId: plan.previous?.id ?? null,
+          status: 'in_progress',
+          createdAt: state.createdAt,
+          request: echo as unknown as Record<string, unknown>,
+          inputItems: items,
+          store,
         });
-      } catch (err) {
-        log.error('storing the response failed', { error: err });
       }
-    };
-    const recordTurn = async (reply: string) => {
-      if (!deps.onTurn || !plan.threadId || !reply) return;
-      try {
-        await deps.onTurn({ agent: body.model, resourceId, threadId: plan.threadId, userMessages: messages.flatMap((m) => (m.role === 'user' ? [m.content] : [])), reply });
-      } catch (err) {
-        log.error('after-turn hook failed', { error: err });
-      }
-    };
+      if (plan.threadId) res.setHeader('x-thread-id', plan.threadId);
+      const log = deps.logger.child({ agent: body.model, response: id, ...(plan.threadId ? { thread: plan.threadId } : {}) });
 
-    const abort = new AbortController();
-    res.on('close', () => {
-      if (!res.writableFinished) abort.abort(new Error('client disconnected'));
-    });
-    const clientNames = new Set(tools.map((t) => t.name));
-    const providerOptions = upstreamOptions(deps.upstreamOptionsKey?.(body.model), body);
-    const options = {
-      ...(plan.threadId ? { memory: { resource: resourceId, thread: plan.threadId } } : {}),
-      ...(keyOwner ? { tracingOptions: { metadata: { keyOwner } } } : {}),
-      maxSteps: deps.maxSteps,
-      abortSignal: abort.signal,
-      ...(system ? { system } : {}),
-      ...(tools.length ? { clientTools: clientToolsOf(tools) } : {}),
-      ...(toolChoice ? { toolChoice } : {}),
-      ...(providerOptions ? { providerOptions } : {}),
-      modelSettings: {
-        ...(body.temperature != null ? { temperature: body.temperature } : {}),
-        ...(body.top_p != null ? { topP: body.top_p } : {}),
-        ...(body.max_output_tokens != null ? { maxOutputTokens: body.max_output_tokens } : {}),
-      },
-    };
+      const save = async () => {
+        if (!store) return;
+        try {
+          await finishResponse(deps.db, id, owner, {
+            status: state.status,
+            output: state.output,
+            usage: state.usage,
+            incompleteDetails: state.incomplete,
+            error: state.error,
+            completedAt: state.completedAt,
+          });
+        } catch (err) {
+          log.error('storing the response failed', { error: err });
+        }
+      };
+      const recordTurn = async (reply: string) => {
+        if (!deps.onTurn || !plan.threadId || !reply) return;
+        try {
+          await deps.onTurn({ agent: body.model, resourceId, threadId: plan.threadId, userMessages: messages.flatMap((m) => (m.role === 'user' ? [m.content] : [])), reply });
+        } catch (err) {
+          log.error('after-turn hook failed', { error: err });
+        }
+      };
 
-    const fail = async (err: unknown) => {
-      const e = upstreamError(err);
-      state.status = 'failed';
-      state.error = { code: 'server_error', message: e.message };
-      await save();
-      return e;
-    };
+      const abort = new AbortController();
+      res.on('close', () => {
+        if (!res.writableFinished) abort.abort(new Error('client disconnected'));
+      });
+      const clientNames = new Set(tools.map((t) => t.name));
+      const providerOptions = upstreamOptions(deps.upstreamOptionsKey?.(body.model), body);
+      const options = {
+        ...(plan.threadId ? { memory: { resource: resourceId, thread: plan.threadId } } : {}),
+        ...(keyOwner ? { tracingOptions: { metadata: { keyOwner } } } : {}),
+        maxSteps: deps.maxSteps,
+        abortSignal: abort.signal,
+        ...(system ? { system } : {}),
+        ...(tools.length ? { clientTools: clientToolsOf(tools) } : {}),
+        ...(toolChoice ? { toolChoice } : {}),
+        ...(providerOptions ? { providerOptions } : {}),
+        modelSettings: {
+          ...(body.temperature != null ? { temperature: body.temperature } : {}),
+          ...(body.top_p != null ? { topP: body.top_p } : {}),
+          ...(body.max_output_tokens != null ? { maxOutputTokens: body.max_output_tokens } : {}),
+        },
+      };
 
-    if (!body.stream) {
-      let result;
-      try {
-        result = await agent.generate(messages as never, options as never);
-      } catch (err) {
+      const fail = async (err: unknown) => {
+        const e = upstreamError(err);
+        state.status = 'failed';
+        state.error = { code: 'server_error', message: e.message };
+        await save();
+        return e;
+      };
+
+      if (!body.stream) {
+        let result;
+        try {
+          result = await agent.generate(messages as never, options as never);
+        } catch (err) {
+          if (abort.signal.aborted) {
+            state.status = 'cancelled';
+            await save();
+            return;
+          }
+          throw await fail(err);
+        }
         if (abort.signal.aborted) {
           state.status = 'cancelled';
           await save();
           return;
         }
-        throw await fail(err);
-      }
-      if (abort.signal.aborted) {
-        state.status = 'cancelled';
+        const failure = (result as { error?: unknown }).error;
+        if (failure) throw await fail(failure);
+        const calls = clientCalls((result as { toolCalls?: unknown[] }).toolCalls, clientNames);
+        if (result.text || !calls.length) state.output.push(messageItem(result.text, 'completed'));
+        state.output.push(...calls);
+        const end = endOf(result.finishReason);
+        Object.assign(state, { status: end.status, incomplete: end.incomplete, completedAt: end.status === 'completed' ? new Date() : null });
+        state.usage = toResponseUsage((result as { totalUsage?: UsageLike }).totalUsage ?? (result.usage as UsageLike));
         await save();
+        await recordTurn(result.text);
+        res.json(responseObject(echo, state));
         return;
       }
-      const failure = (result as { error?: unknown }).error;
-      if (failure) throw await fail(failure);
-      const calls = clientCalls((result as { toolCalls?: unknown[] }).toolCalls, clientNames);
-      if (result.text || !calls.length) state.output.push(messageItem(result.text, 'completed'));
-      state.output.push(...calls);
-      const end = endOf(result.finishReason);
-      Object.assign(state, { status: end.status, incomplete: end.incomplete, completedAt: end.status === 'completed' ? new Date() : null });
-      state.usage = toResponseUsage((result as { totalUsage?: UsageLike }).totalUsage ?? (result.usage as UsageLike));
-      await save();
-      await recordTurn(result.text);
-      res.json(responseObject(echo, state));
-      return;
-    }
 
-    await streamResponse({ agent, messages, options, res, abort, echo, state, clientNames, log, save, fail, recordTurn });
+      await streamResponse({ agent, messages, options, res, abort, echo, state, clientNames, log, save, fail, recordTurn });
+    } finally {
+      clearInterval(renew);
+      if (plan.threadId) await releaseThreadRun(deps.db, plan.threadId, id).catch((err) => deps.logger.warn('releasing a thread lease failed', { error: err }));
+    }
   };
 }
 
