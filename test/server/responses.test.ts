@@ -18,13 +18,14 @@ import { startTestSystem, type TestSystem } from '../../harness/system';
 
 const ALICE = 'sk-one-alice-responses-01';
 const BOB = 'sk-one-bob-responses-0002';
+const CAROL = 'sk-one-carol-responses-03';
 let t: TestSystem;
 let alice: OpenAI;
 let bob: OpenAI;
 
 beforeAll(async () => {
   // Core only (FEATURES=none); two key owners for the ownership tests.
-  t = await startTestSystem({ env: { FEATURES: 'none', MODEL_TIMEOUT_MS: '3000', BODY_LIMIT: '256kb', API_KEYS: `${ALICE}:alice,${BOB}:bob`, RATE_LIMIT_RPM: '0' } });
+  t = await startTestSystem({ env: { FEATURES: 'none', MODEL_TIMEOUT_MS: '3000', BODY_LIMIT: '256kb', API_KEYS: `${ALICE}:alice,${BOB}:bob,${CAROL}:carol`, AGENT_USERS_ASSISTANT: 'alice,bob', RATE_LIMIT_RPM: '0' } });
   alice = t.client(ALICE);
   bob = t.client(BOB);
 });
@@ -546,6 +547,25 @@ describe('bad input', () => {
       const res = await fetch(`${t.system.url}/v1/responses/${r.id}/input_items?${q}`, { headers: { authorization: `Bearer ${ALICE}` } });
       expect({ q, status: res.status }).toEqual({ q, status: 400 });
     }
+  });
+
+  it('403 agent_forbidden for an agent the key owner may not use, without calling the model', async () => {
+    const before = t.model.requests.length;
+    for (const stream of [false, true]) {
+      const err = await t.client(CAROL).responses.create({ model: 'assistant', input: 'hi', stream }).catch((e) => e);
+      expect(err).toBeInstanceOf(OpenAI.PermissionDeniedError);
+      expect(err.error).toMatchObject({ code: 'agent_forbidden', param: 'model' });
+    }
+    expect(t.model.requests.length).toBe(before);
+  });
+
+  it("previous_response_id of the same key owner's other `user` is 404", async () => {
+    const r = await alice.responses.create({ model: 'assistant', input: 'for ada only', user: 'ada' });
+    const err = await alice.responses.create({ model: 'assistant', input: 'peek', user: 'eve', previous_response_id: r.id }).catch((e) => e);
+    expect(err.status).toBe(404);
+    expect(err.error.code).toBe('response_not_found');
+    const ok = await alice.responses.create({ model: 'assistant', input: 'again', user: 'ada', previous_response_id: r.id });
+    expect(ok.output_text).toBe('Echo: again');
   });
 
   it('needs an API key like every /v1 route', async () => {
