@@ -254,6 +254,10 @@ describe('a stream that fails after its first output', () => {
       expect(err.error).toMatchObject({ code: 'upstream_timeout' });
       const stored = await t2.client().responses.retrieve(events.at(-1)!.response!.id);
       expect(stored.status).toBe('failed');
+      // What was streamed before the failure is kept, marked incomplete.
+      const streamed = events.filter((e) => e.type === 'response.output_text.delta').map((e) => (e as unknown as { delta: string }).delta).join('');
+      expect(stored.output[0]).toMatchObject({ type: 'message', status: 'incomplete', content: [{ type: 'output_text', text: streamed }] });
+      expect(streamed.length).toBeGreaterThan(0);
     } finally {
       await t2.stop();
       await slow.close();
@@ -336,6 +340,19 @@ describe('conversation state', () => {
     const b = await alice.responses.create({ model: 'assistant', input: 'branch B', previous_response_id: first.id });
     expect(b.output_text).toBe('Echo: branch B');
     expect(userTexts(t.model.requests.at(-1)!)).toEqual(['base', 'branch A', 'branch B']);
+  });
+
+  it('a continuation sent the moment the previous response arrives is never refused (the lease is released before the answer is sent)', async () => {
+    let prev = await alice.responses.create({ model: 'assistant', input: 'turn 0' });
+    for (let i = 1; i <= 12; i++) {
+      if (i % 2) {
+        prev = await alice.responses.create({ model: 'assistant', input: `turn ${i}`, previous_response_id: prev.id });
+      } else {
+        const stream = await alice.responses.create({ model: 'assistant', input: `turn ${i}`, previous_response_id: prev.id, stream: true });
+        for await (const e of stream) if (e.type === 'response.completed') prev = e.response;
+      }
+      expect(prev.output_text).toBe(`Echo: turn ${i}`);
+    }
   });
 
   it('many continuations of one response at once: each is answered or refused, and the thread stays whole', async () => {

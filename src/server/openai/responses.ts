@@ -372,6 +372,14 @@ export function createResponsesHandler(deps: ResponsesDeps) {
       ? setInterval(() => void renewThreadRun(deps.db, plan.threadId!, id, THREAD_LEASE_MS).catch((err) => deps.logger.warn('renewing a thread lease failed', { error: err })), THREAD_LEASE_MS / 3)
       : undefined;
     renew?.unref();
+    // Released before the last byte goes out (a client's next request may follow at once), and in `finally` whatever happens.
+    let released = false;
+    const release = async () => {
+      if (released) return;
+      released = true;
+      clearInterval(renew);
+      if (plan.threadId) await releaseThreadRun(deps.db, plan.threadId, id).catch((err) => deps.logger.warn('releasing a thread lease failed', { error: err }));
+    };
     try {
       const echo = echoOf(body, tools, plan.previous?.id ?? null, plan.threadId ? { id: plan.threadId } : null, store);
       const state: ResponseState = { id, createdAt: new Date(), completedAt: null, status: 'in_progress', output: [], usage: null, error: null, incomplete: null };
@@ -474,14 +482,14 @@ export function createResponsesHandler(deps: ResponsesDeps) {
         state.usage = toResponseUsage((result as { totalUsage?: UsageLike }).totalUsage ?? (result.usage as UsageLike));
         await save();
         await recordTurn(result.text);
+        await release();
         res.json(responseObject(echo, state));
         return;
       }
 
-      await streamResponse({ agent, messages, options, res, abort, echo, state, clientNames, log, save, fail, recordTurn });
+      await streamResponse({ agent, messages, options, res, abort, echo, state, clientNames, log, save, fail, recordTurn, release });
     } finally {
-      clearInterval(renew);
-      if (plan.threadId) await releaseThreadRun(deps.db, plan.threadId, id).catch((err) => deps.logger.warn('releasing a thread lease failed', { error: err }));
+      await release();
     }
   };
 }
@@ -539,6 +547,8 @@ interface StreamArgs {
   save: () => Promise<void>;
   fail: (err: unknown) => Promise<OpenAIError>;
   recordTurn: (reply: string) => Promise<void>;
+  /** Releases the thread's run lease (before the closing events). */
+  release: () => Promise<void>;
 }
 
 /**
@@ -623,21 +633,33 @@ async function streamResponse(a: StreamArgs) {
       usage = ((await (stream as unknown as { totalUsage?: Promise<UsageLike> }).totalUsage?.catch(() => undefined)) ?? usage) as UsageLike | undefined;
     }
   } catch (err) {
+    // What was streamed so far stays in the (stored) output, marked incomplete.
+    const keepPartial = () => {
+      if (!message) return;
+      message.content = [{ type: 'output_text', text, annotations: [], logprobs: [] }];
+      message.status = 'incomplete';
+    };
     if (a.abort.signal.aborted) {
+      keepPartial();
       state.status = 'cancelled';
       await a.save();
       return;
     }
+    keepPartial();
     const e = await a.fail(err);
     a.log.warn('model call failed', { status: e.status, code: e.code, error: err });
+    await a.release();
     if (!started) throw e;
-    if (message) message.status = 'incomplete';
     send('response.failed', { response: responseObject(a.echo, state) });
     send('error', { code: e.code, message: e.message, param: null });
     res.end();
     return;
   }
   if (a.abort.signal.aborted) {
+    if (message) {
+      message.content = [{ type: 'output_text', text, annotations: [], logprobs: [] }];
+      message.status = 'incomplete';
+    }
     state.status = 'cancelled';
     await a.save();
     return;
@@ -656,6 +678,7 @@ async function streamResponse(a: StreamArgs) {
   }
   Object.assign(state, { status: end.status, incomplete: end.incomplete, completedAt: end.status === 'completed' ? new Date() : null, usage: toResponseUsage(usage) });
   await a.save();
+  await a.release();
   send(end.status === 'completed' ? 'response.completed' : 'response.incomplete', { response: responseObject(a.echo, state) });
   res.end();
   await a.recordTurn(text);
