@@ -9,7 +9,10 @@
  * hand here (`expectResponseShape`); harness/openai-spec.ts (ajv validators) can replace
  * those checks when it lands.
  */
+import { createOpenAI } from '@ai-sdk/openai';
+import { ChatOpenAI } from '@langchain/openai';
 import { Agent, OpenAIProvider, Runner, tool } from '@openai/agents';
+import { generateText, streamText } from 'ai';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -690,5 +693,31 @@ describe('OpenAI Agents SDK', () => {
     const second = await runner().run(withTool, 'use the tool', { previousResponseId: first.lastResponseId });
     expect(second.finalOutput).toBe('Remembered my name is Ada + use the tool; tool said pong');
     expect(t.model.requests.length).toBe(before + 2);
+  });
+});
+
+describe('other Responses API clients', () => {
+  it("the OpenAI SDK's responses.stream helper assembles the final response from the events", async () => {
+    t.model.setScript(() => ({ text: 'helper stream text' }));
+    const final = await alice.responses.stream({ model: 'assistant', input: 'x' }).finalResponse();
+    expect(final.output_text).toBe('helper stream text');
+    expect(final.status).toBe('completed');
+  });
+
+  it("the AI SDK's OpenAI Responses model (generateText, streamText)", async () => {
+    const provider = createOpenAI({ baseURL: `${t.system.url}/v1`, apiKey: ALICE });
+    const r = await generateText({ model: provider.responses('assistant'), prompt: 'from the ai sdk' });
+    expect(r.text).toBe('Echo: from the ai sdk');
+    expect(r.usage.outputTokens).toBe(5);
+    const s = streamText({ model: provider.responses('assistant'), prompt: 'streamed from the ai sdk' });
+    let text = '';
+    for await (const part of s.textStream) text += part;
+    expect(text).toBe('Echo: streamed from the ai sdk');
+  });
+
+  it('LangChain ChatOpenAI with useResponsesApi', async () => {
+    const chat = new ChatOpenAI({ model: 'assistant', apiKey: ALICE, configuration: { baseURL: `${t.system.url}/v1` }, useResponsesApi: true, maxRetries: 0 });
+    const msg = await chat.invoke('from langchain');
+    expect(msg.text).toBe('Echo: from langchain');
   });
 });
