@@ -12,7 +12,7 @@
 import { createOpenAI } from '@ai-sdk/openai';
 import { ChatOpenAI } from '@langchain/openai';
 import { Agent, OpenAIProvider, Runner, tool } from '@openai/agents';
-import { generateText, streamText } from 'ai';
+import { generateText, stepCountIs, streamText, tool as aiTool } from 'ai';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -713,6 +713,22 @@ describe('other Responses API clients', () => {
     let text = '';
     for await (const part of s.textStream) text += part;
     expect(text).toBe('Echo: streamed from the ai sdk');
+  });
+
+  it("the AI SDK's tool loop: the SDK executes the function and sends its result back", async () => {
+    t.model.setScript((req) => {
+      const tool = pendingToolResult(req);
+      if (tool) return { text: `Total: ${tool.content}` };
+      return { toolCalls: [{ name: 'add', arguments: { a: 2, b: 3 } }] };
+    });
+    const provider = createOpenAI({ baseURL: `${t.system.url}/v1`, apiKey: ALICE });
+    const r = await generateText({
+      model: provider.responses('assistant'),
+      prompt: 'add 2 and 3',
+      tools: { add: aiTool({ description: 'Adds', inputSchema: z.object({ a: z.number(), b: z.number() }), execute: async ({ a, b }) => String(a + b) }) },
+      stopWhen: stepCountIs(3),
+    });
+    expect(r.text).toBe('Total: 5');
   });
 
   it('LangChain ChatOpenAI with useResponsesApi', async () => {
