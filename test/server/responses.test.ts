@@ -80,6 +80,8 @@ describe('POST /v1/responses', () => {
     const promptWords = up.messages.reduce((n, m) => n + (textOf(m.content).match(/\S+/g) ?? []).length, 0);
     expect(r.usage).toMatchObject({ input_tokens: promptWords, output_tokens: 3, total_tokens: promptWords + 3 });
     expect(r.conversation?.id).toMatch(/^[0-9a-f-]{36}$/);
+    const { response } = await alice.responses.create({ model: 'assistant', input: 'x', previous_response_id: r.id }).withResponse();
+    expect(response.headers.get('x-thread-id')).toBe(r.conversation!.id);
   });
 
   it('takes message items (string and input_text content), instructions and system/developer items', async () => {
@@ -621,6 +623,22 @@ describe('function tools', () => {
     const up = t.model.requests.at(-1)!;
     expect(userTexts(up)).toContain('weather in Paris?');
     expect(up.messages.at(-1)).toMatchObject({ role: 'tool' });
+    const items = await alice.responses.inputItems.list(second.id);
+    expect(items.data).toEqual([{ id: expect.stringMatching(/^fco_/), type: 'function_call_output', status: 'completed', call_id: (call as { call_id: string }).call_id, output: 'sunny, 21 C' }]);
+
+    // The same exchange as a full transcript, without previous_response_id.
+    const full = await alice.responses.create({
+      model: 'assistant',
+      input: [
+        { role: 'user', content: 'weather in Paris?' },
+        { type: 'function_call', call_id: 'call_abc', name: 'get_weather', arguments: '{"city":"Paris"}' },
+        { type: 'function_call_output', call_id: 'call_abc', output: 'rainy' },
+      ],
+      tools: [weatherTool],
+    });
+    expect(full.output_text).toBe('It is rainy there.');
+    const fullUp = t.model.requests.at(-1)!;
+    expect(fullUp.messages.find((m) => m.role === 'assistant')?.tool_calls?.[0]).toMatchObject({ id: 'call_abc', function: { name: 'get_weather' } });
   });
 
   it('streams function_call items', async () => {
