@@ -453,8 +453,10 @@ describe('bad input', () => {
   const post = (body: unknown, key = ALICE) =>
     fetch(`${t.system.url}/v1/responses`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: typeof body === 'string' ? body : JSON.stringify(body) });
 
-  it('answers malformed bodies with 400 naming the param, never 5xx, without calling the model', async () => {
+  it('answers malformed bodies with 400 naming the param, never 5xx, without calling the model or claiming a thread', async () => {
     const before = t.model.requests.length;
+    const claims = async () => Number((await t.system.ctx.db.query('select count(*) as n from thread_owners')).rows[0].n);
+    const claimsBefore = await claims();
     const cases: Array<[unknown, string | null]> = [
       [{ model: 'assistant' }, 'input'],
       [{ input: 'x' }, 'model'],
@@ -496,6 +498,7 @@ describe('bad input', () => {
     expect(bad.status).toBe(400);
     expect((await bad.json()).error.code).toBe('invalid_json');
     expect(t.model.requests.length).toBe(before);
+    expect(await claims()).toBe(claimsBefore);
   });
 
   it("refuses function parameters that are not a usable object JSON Schema, before any model call", async () => {

@@ -281,6 +281,8 @@ interface ThreadPlan {
   threadId?: string;
   threadExists: boolean;
   previous?: StoredResponse;
+  /** A new thread is to be started (claimed after the input is checked). */
+  fresh?: boolean;
 }
 
 async function resolveThread(deps: ResponsesDeps, body: ResponsesRequest, owner: string, resourceId: string, store: boolean): Promise<ThreadPlan> {
@@ -306,10 +308,8 @@ async function resolveThread(deps: ResponsesDeps, body: ResponsesRequest, owner:
     if (claimed === undefined && !(await claimThread(deps.db, threadId, resourceId, thread?.resourceId))) throw errors.conversationNotFound();
     return { threadId, threadExists: Boolean(thread) };
   }
-  if (!store) return { threadExists: false };
-  const threadId = randomUUID();
-  if (!(await claimThread(deps.db, threadId, resourceId))) throw errors.conversationNotFound();
-  return { threadId, threadExists: false };
+  // A new thread (when stored) is claimed by the caller once the input has been checked.
+  return { threadExists: false, fresh: store };
 }
 
 function echoOf(body: ResponsesRequest, tools: FunctionTool[], previousId: string | null, conversation: { id: string } | null, store: boolean): Echo {
@@ -362,6 +362,10 @@ export function createResponsesHandler(deps: ResponsesDeps) {
     const plan = await resolveThread(deps, body, owner, resourceId, store);
     const previousOutput = (plan.previous?.output ?? []) as OutputItem[];
     const { system, messages } = planTurn(items, body.instructions, plan.threadExists, previousOutput);
+    if (plan.fresh) {
+      plan.threadId = randomUUID();
+      if (!(await claimThread(deps.db, plan.threadId, resourceId))) throw errors.conversationNotFound();
+    }
 
     const id = itemId('resp');
     // One run at a time per thread (docs/api.md#concurrent-requests-on-one-conversation).
