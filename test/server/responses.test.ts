@@ -123,6 +123,15 @@ describe('POST /v1/responses', () => {
     const up = t.model.requests.at(-1)!;
     expect(up.reasoning_effort).toBe('low');
     expect(up.parallel_tool_calls).toBe(false);
+    await alice.responses.create({ model: 'assistant', input: 'no tools now', tool_choice: 'none' });
+    // Mastra honours `none` by offering the model no tools at all.
+    expect(t.model.requests.at(-1)!.tools ?? []).toEqual([]);
+    const f = { type: 'function' as const, name: 'pick_me', parameters: { type: 'object', properties: {} }, strict: false };
+    t.model.setScript(() => ({ toolCalls: [{ name: 'pick_me', arguments: {} }] }));
+    const forced = await alice.responses.create({ model: 'assistant', input: 'forced', tools: [f], tool_choice: { type: 'function', name: 'pick_me' } });
+    expect(t.model.requests.at(-1)!.tool_choice).toEqual({ type: 'function', function: { name: 'pick_me' } });
+    expect(forced.output.map((o) => o.type)).toEqual(['function_call']);
+    expect(forced.tool_choice).toEqual({ type: 'function', name: 'pick_me' });
   });
 
   it('keeps status incomplete and incomplete_details on the stored response', async () => {

@@ -122,7 +122,7 @@ function contentText(content: unknown, role: string, param: string): string {
   );
 }
 
-/** Validates and normalises `input` into stored items. `tools` are the request's function tools (function_call items must name one). */
+/** Validates and normalises `input` into stored items (ids `msg_…`, `fc_…`, `fco_…`); text is made storable (NUL → U+FFFD). */
 export function parseInput(input: string | unknown[]): InputItem[] {
   if (typeof input === 'string') return [{ id: itemId('msg'), type: 'message', role: 'user', status: 'completed', content: [{ type: 'input_text', text: pgText(input) }] }];
   if (input.length === 0) throw bad('input must contain at least one item', 'input');
