@@ -75,3 +75,17 @@ export function resolveModel(config: Config, agentName: string): MastraModelConf
   }
   return id as MastraModelConfig;
 }
+
+/**
+ * The providerOptions namespace of an agent's OpenAI-compatible client (camelCase, as
+ * @ai-sdk/openai-compatible reads it): keys it does not know itself are sent as-is in the
+ * Chat Completions body (e.g. `parallel_tool_calls`). Undefined for models served by
+ * Mastra's model router (anthropic/…, google/…).
+ */
+export function compatibleOptionsKey(config: Config, agentName: string): string | undefined {
+  const id = modelIdFor(config, agentName);
+  const provider = id.slice(0, id.indexOf('/'));
+  if (!config.model.baseUrl && provider !== 'openai') return undefined;
+  const name = config.model.baseUrl ? `${provider}-compatible` : provider;
+  return name.replace(/[_-]([a-z])/g, (g) => g[1]!.toUpperCase());
+}

@@ -11,12 +11,14 @@ import type { Memory } from '@mastra/memory';
 import type pg from 'pg';
 import express, { type Express, type RequestHandler, type Router } from 'express';
 import { mayUseAgent, type Config } from '../config';
+import { compatibleOptionsKey } from '../mastra/model';
 import { redactText, withRequestId, type Logger } from '../logger';
 import { compatibleProviderName } from '../mastra/model';
 import { authMiddleware, RateLimiter, type Limiter } from './auth';
 import { errorSender } from './errors';
 import { createOutboundFetch } from '../util/outbound';
 import { createChatHandler } from './openai/chat';
+import { responsesRouter } from './openai/responses';
 import { errors } from './openai/errors';
 import { Metrics } from './metrics';
 import { rootInfo, studioCors } from './studio';
@@ -95,6 +97,19 @@ export async function createApp(deps: AppDeps): Promise<Express> {
     fetch: createOutboundFetch({ allow: config.outboundAllowHosts, timeoutMs: config.images.fetchTimeoutMs, maxBytes: config.images.maxBytes, maxRedirects: 3 }),
   };
   v1.post('/chat/completions', createChatHandler({ agents: deps.agents, memory: deps.memory, db: deps.db, mayUse, logger, maxSteps: config.model.maxSteps, onTurn: deps.onTurn, usage, compatibleProvider: (agent) => compatibleProviderName(config, agent), images }));
+  v1.use(
+    responsesRouter({
+      agents: deps.agents,
+      memory: deps.memory,
+      db: deps.db,
+      mayUse,
+      logger,
+      maxSteps: config.model.maxSteps,
+      onTurn: deps.onTurn,
+      usage,
+      upstreamOptionsKey: (agent) => compatibleOptionsKey(config, agent),
+    }),
+  );
   v1.use((req, _res, next) => next(errors.routeNotFound(req.method, req.originalUrl)));
   app.use('/v1', v1);
 

@@ -49,6 +49,12 @@ export const errors = {
     new OpenAIError(404, `The model \`${model}\` does not exist or you do not have access to it.`, 'invalid_request_error', 'model_not_found', 'model'),
   threadNotFound: () =>
     new OpenAIError(404, 'No conversation with that x-thread-id exists for this user.', 'invalid_request_error', 'thread_not_found', 'x-thread-id'),
+  responseNotFound: (param: string | null = null) =>
+    new OpenAIError(404, 'No response with that id exists for this API key (stored responses only: store must not be false).', 'invalid_request_error', 'response_not_found', param),
+  conversationNotFound: () =>
+    new OpenAIError(404, 'No conversation with that id exists for this user.', 'invalid_request_error', 'conversation_not_found', 'conversation'),
+  conversationLocked: (param: string) =>
+    new OpenAIError(400, 'Another process is currently operating on this conversation. Please retry in a few seconds.', 'invalid_request_error', 'conversation_locked', param),
   routeNotFound: (method: string, path: string) =>
     new OpenAIError(404, `Unknown request URL: ${method} ${path}.`, 'invalid_request_error', 'unknown_url'),
   tooLarge: (limit: string) =>
