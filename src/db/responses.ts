@@ -106,27 +106,5 @@ export async function deleteResponse(db: Queryable, id: string, owner: string): 
   return (r.rowCount ?? 0) > 0;
 }
 
-/**
- * Takes the run lease on a memory thread for `responseId` for `leaseMs`, unless another
- * run holds an unexpired one; true when taken. Atomic across processes (one upsert).
- */
-export async function acquireThreadRun(db: Queryable, threadId: string, responseId: string, leaseMs: number): Promise<boolean> {
-  const r = await db.query(
-    `insert into response_thread_runs (thread_id, response_id, expires_at) values ($1, $2, now() + $3 * interval '1 millisecond')
-     on conflict (thread_id) do update set response_id = excluded.response_id, expires_at = excluded.expires_at
-       where response_thread_runs.expires_at < now()
-     returning response_id`,
-    [threadId, responseId, leaseMs],
-  );
-  return r.rowCount === 1;
-}
-
-/** Extends a held lease (a long run); false when it is no longer held. */
-export async function renewThreadRun(db: Queryable, threadId: string, responseId: string, leaseMs: number): Promise<boolean> {
-  const r = await db.query(`update response_thread_runs set expires_at = now() + $3 * interval '1 millisecond' where thread_id = $1 and response_id = $2`, [threadId, responseId, leaseMs]);
-  return r.rowCount === 1;
-}
-
-export async function releaseThreadRun(db: Queryable, threadId: string, responseId: string): Promise<void> {
-  await db.query('delete from response_thread_runs where thread_id = $1 and response_id = $2', [threadId, responseId]);
-}
+// The per-thread run lease (table response_thread_runs) is shared with chat completions: src/db/thread-runs.ts.
+export { acquireThreadRun, renewThreadRun, releaseThreadRun } from './thread-runs';

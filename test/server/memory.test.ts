@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MastraDBMessage } from '@mastra/core/agent';
-import { textOf } from '../../harness/scripted-model';
+import { echoScript, textOf } from '../../harness/scripted-model';
 import { startTestSystem, type TestSystem } from '../../harness/system';
 import { stampMonotonic } from '../../src/mastra/memory';
 
@@ -41,6 +41,36 @@ describe('chat memory', () => {
     expect(messages.map(textOfDb)).toEqual(expected);
     const times = messages.map((m) => new Date(m.createdAt).getTime());
     for (let i = 1; i < times.length; i++) expect(times[i]).toBeGreaterThan(times[i - 1]!);
+  });
+
+  it('runs turns sent at once on one thread one after another (a lease in Postgres): each reply follows its own user message', async () => {
+    const client = t.client();
+    const threadId = `concurrent-${Date.now()}`;
+    await client.chat.completions.create({ model: 'assistant', user: 'conc', messages: [{ role: 'user', content: 'first' }] }, { headers: { 'x-thread-id': threadId } });
+    // THE SCRIPTED MODEL answers slowly, so the turns overlap unless the server serialises them.
+    let running = 0;
+    let most = 0;
+    t.model.setScript(async (req) => {
+      running++;
+      most = Math.max(most, running);
+      await new Promise((r) => setTimeout(r, 150));
+      running--;
+      return echoScript(req);
+    });
+    const words = ['alpha', 'beta', 'gamma', 'delta'];
+    const replies = await Promise.all(
+      words.map((w) => client.chat.completions.create({ model: 'assistant', user: 'conc', messages: [{ role: 'user', content: w }] }, { headers: { 'x-thread-id': threadId } })),
+    );
+    expect(replies.map((r) => r.choices[0]!.message.content)).toEqual(words.map((w) => `Echo: ${w}`));
+    expect(most).toBe(1);
+    // Stored: user, reply, user, reply … — never two user messages in a row, every reply after its own question.
+    const store = (await t.system.runtime.storage.getStore('memory'))!;
+    const { messages } = await store.listMessages({ threadId, perPage: false, orderBy: { field: 'createdAt', direction: 'ASC' } });
+    const texts = messages.map(textOfDb);
+    expect(texts).toHaveLength(10);
+    for (let i = 0; i < texts.length; i += 2) expect(texts[i + 1]).toBe(`Echo: ${texts[i]}`);
+    expect(new Set(texts.filter((_, i) => i % 2 === 0))).toEqual(new Set(['first', ...words]));
+    t.model.setScript(echoScript);
   });
 
   it('stamps same-millisecond messages strictly after the thread history', () => {

@@ -20,6 +20,7 @@ import type { Agent } from '@mastra/core/agent';
 import type { Memory } from '@mastra/memory';
 import type { Request, Response } from 'express';
 import type pg from 'pg';
+import { acquireThreadRun, releaseThreadRun, renewThreadRun } from '../../db/thread-runs';
 import { claimThread, threadOwner } from '../../db/threads';
 import { pgText } from '../../util/text';
 import type { Logger } from '../../logger';
@@ -66,6 +67,32 @@ const DEFAULT_IMAGE_MAX_BYTES = 5 * 1024 * 1024;
 const NO_IMAGE_FETCH = (() => Promise.reject(new Error('image URLs are not enabled'))) as unknown as OutboundFetch;
 
 const THREAD_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
+/** A turn on a thread another request is running on waits this long for it, then answers 400 conversation_locked. */
+export const THREAD_WAIT_MS = 30_000;
+/** How long a turn's lease on its thread lasts without renewal (renewed every third of it while the turn runs). */
+const THREAD_LEASE_MS = 60_000;
+
+/**
+ * Waits for, and takes, the run lease on a thread (src/db/thread-runs.ts): turns on one
+ * thread run one after another across replicas. Resolves to the (idempotent) release.
+ */
+async function leaseThread(db: pg.Pool, threadId: string, runId: string, log: Logger, signal: AbortSignal): Promise<() => Promise<void>> {
+  const deadline = Date.now() + THREAD_WAIT_MS;
+  for (let wait = 20; !(await acquireThreadRun(db, threadId, runId, THREAD_LEASE_MS)); wait = Math.min(wait * 2, 250)) {
+    if (Date.now() + wait > deadline) throw errors.conversationLocked('x-thread-id');
+    if (signal.aborted) throw errors.conversationLocked('x-thread-id');
+    await new Promise((r) => setTimeout(r, wait + Math.floor(Math.random() * 20)));
+  }
+  const renew = setInterval(() => void renewThreadRun(db, threadId, runId, THREAD_LEASE_MS).catch((err) => log.warn('renewing a thread lease failed', { error: err })), THREAD_LEASE_MS / 3);
+  renew.unref();
+  let released = false;
+  return async () => {
+    if (released) return;
+    released = true;
+    clearInterval(renew);
+    await releaseThreadRun(db, threadId, runId).catch((err) => log.warn('releasing a thread lease failed', { error: err }));
+  };
+}
 
 type FinishReason = 'stop' | 'length' | 'content_filter' | 'tool_calls' | 'function_call';
 export function finishReason(reason: string | undefined): FinishReason {
@@ -269,6 +296,8 @@ export function createChatHandler(deps: ChatDeps) {
     // exactly one owns it; the other gets 404 before the model or memory is touched.
     let threadExists = false;
     let remember: ImplicitThread['remember'] | undefined;
+    // A thread named by the caller (header, chat id, transcript) may have another turn running on it.
+    let shared = Boolean(headerThread);
     if (headerThread) {
       const claimed = await threadOwner(deps.db, threadId);
       if (claimed !== undefined && claimed !== resourceId) throw errors.threadNotFound();
@@ -283,57 +312,68 @@ export function createChatHandler(deps: ChatDeps) {
       threadId = found.threadId;
       threadExists = found.threadExists;
       remember = found.remember;
+      shared = found.known;
     }
     const abort = new AbortController();
     res.on('close', () => {
       if (!res.writableFinished) abort.abort(new Error('client disconnected'));
     });
-    const { system, messages, userTexts, prefill } = await planMessages(body.messages, {
-      threadExists,
-      storedCalls: () => storedToolCalls(deps.memory, threadId, resourceId),
-      images: deps.images ?? { maxBytes: DEFAULT_IMAGE_MAX_BYTES, fetch: NO_IMAGE_FETCH },
-      signal: abort.signal,
-    });
-
-    const { options: toolOptions, clientNames } = await toolRunOptions(agent, { tools, choice, format, parallelToolCalls: body.parallel_tool_calls });
-    const options = {
-      memory: { resource: resourceId, thread: threadId },
-      // The trace's root span (Studio, OTLP) names the API key's owner beside resource and thread.
-      ...(res.locals.caller?.owner ? { tracingOptions: { metadata: { keyOwner: res.locals.caller.owner } } } : {}),
-      maxSteps: deps.maxSteps,
-      abortSignal: abort.signal,
-      ...(system ? { system } : {}),
-      ...withProviderOptions(toolOptions, upstreamOptions(body, provider).providerOptions),
-      modelSettings: modelSettingsOf(body),
-    };
-
     const id = `chatcmpl-${randomUUID().replace(/-/g, '')}`;
-    const created = Math.floor(Date.now() / 1000);
-    res.setHeader('x-thread-id', threadId);
-    const log = deps.logger.child({ agent: body.model, thread: threadId });
-    // The mirrored reply is the whole assistant turn, as memory keeps it: prefill + the model's words.
-    const recordTurn = async (answer: string) => {
-      if (!deps.onTurn) return;
-      const reply = (prefill ?? '') + answer;
+    const release = shared ? await leaseThread(deps.db, threadId, id, deps.logger, abort.signal) : async () => {};
+    const runTurn = async () => {
+      const { system, messages, userTexts, prefill } = await planMessages(body.messages, {
+        threadExists,
+        storedCalls: () => storedToolCalls(deps.memory, threadId, resourceId),
+        images: deps.images ?? { maxBytes: DEFAULT_IMAGE_MAX_BYTES, fetch: NO_IMAGE_FETCH },
+        signal: abort.signal,
+      });
+
+      const { options: toolOptions, clientNames } = await toolRunOptions(agent, { tools, choice, format, parallelToolCalls: body.parallel_tool_calls });
+      const options = {
+        memory: { resource: resourceId, thread: threadId },
+        // The trace's root span (Studio, OTLP) names the API key's owner beside resource and thread.
+        ...(res.locals.caller?.owner ? { tracingOptions: { metadata: { keyOwner: res.locals.caller.owner } } } : {}),
+        maxSteps: deps.maxSteps,
+        abortSignal: abort.signal,
+        ...(system ? { system } : {}),
+        ...withProviderOptions(toolOptions, upstreamOptions(body, provider).providerOptions),
+        modelSettings: modelSettingsOf(body),
+      };
+
+      const created = Math.floor(Date.now() / 1000);
+      res.setHeader('x-thread-id', threadId);
+      const log = deps.logger.child({ agent: body.model, thread: threadId });
+      // The mirrored reply is the whole assistant turn, as memory keeps it: prefill + the model's words.
+      const recordTurn = async (answer: string) => {
+        if (!deps.onTurn) return;
+        const reply = (prefill ?? '') + answer;
+        try {
+          await deps.onTurn({ agent: body.model, resourceId, threadId, userMessages: userTexts, reply });
+        } catch (err) {
+          log.error('after-turn hook failed', { error: err });
+        }
+      };
+
+      // Before the reply is sent: the transcript key (so the client's next request finds the
+      // thread) and the request's usage (once; `finally` counts a request that failed).
+      const count = usageCounter(deps.usage, owner);
+      const beforeReply = async (reply: string, u: UsageLike | undefined, calls: ClientToolCall[] = []) => {
+        // The transcript key holds the whole assistant turn, as the client resends it: prefill + answer (+ the calls handed back).
+        if (remember) await remember((prefill ?? '') + reply, legacy ? calls.map((c) => ({ ...c, id: 'function_call' })) : calls).catch((err) => log.error('transcript key not stored', { error: err }));
+        await count(u);
+        // The turn is in memory: the thread is free before the last bytes go out (the client's next turn may follow at once).
+        await release();
+      };
       try {
-        await deps.onTurn({ agent: body.model, resourceId, threadId, userMessages: userTexts, reply });
-      } catch (err) {
-        log.error('after-turn hook failed', { error: err });
+        await answer({ agent, messages, options, res, abort, id, created, body, log, recordTurn, beforeReply, count, prefill, clientNames, legacy, format });
+      } finally {
+        await count(undefined);
       }
     };
-
-    // Before the reply is sent: the transcript key (so the client's next request finds the
-    // thread) and the request's usage (once; `finally` counts a request that failed).
-    const count = usageCounter(deps.usage, owner);
-    const beforeReply = async (reply: string, u: UsageLike | undefined, calls: ClientToolCall[] = []) => {
-      // The transcript key holds the whole assistant turn, as the client resends it: prefill + answer (+ the calls handed back).
-      if (remember) await remember((prefill ?? '') + reply, legacy ? calls.map((c) => ({ ...c, id: 'function_call' })) : calls).catch((err) => log.error('transcript key not stored', { error: err }));
-      await count(u);
-    };
     try {
-      await answer({ agent, messages, options, res, abort, id, created, body, log, recordTurn, beforeReply, count, prefill, clientNames, legacy, format });
+      await runTurn();
     } finally {
-      await count(undefined);
+      await release();
     }
   };
 }

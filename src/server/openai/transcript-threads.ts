@@ -84,6 +84,8 @@ export interface ImplicitThread {
   threadId: string;
   /** The thread has history in memory: only the messages after the last assistant turn are new. */
   threadExists: boolean;
+  /** The thread came from a key (chat id or transcript): another request may be on it at once. */
+  known: boolean;
   /**
    * Call once the reply is known and before it is sent: stores the transcript key of
    * this conversation's opening exchange (a no-op when the request already held one).
@@ -131,7 +133,7 @@ export async function implicitThread(
   if (!keys.length) {
     // A conversation's first turn: a new thread, claimed as with a new x-thread-id.
     if (!(await claimThread(db, threadId, a.resourceId))) throw errors.threadNotFound();
-    return { threadId, threadExists: false, remember };
+    return { threadId, threadExists: false, known: false, remember };
   }
   const known = await lookup(db, keys, a.resourceId);
   const hit = keys.map((k) => known.get(k)).find((t) => t !== undefined);
@@ -148,5 +150,5 @@ export async function implicitThread(
   const thread = await memory.getThreadById({ threadId });
   if (owner === undefined && !(await claimThread(db, threadId, a.resourceId, thread?.resourceId))) throw errors.threadNotFound();
 
-  return { threadId, threadExists: Boolean(thread), remember };
+  return { threadId, threadExists: Boolean(thread), known: true, remember };
 }
