@@ -64,10 +64,13 @@ export async function startTestSystem(opts: { script?: Script; env?: Record<stri
       await system.stop();
       system = await startSystem(loadConfig(env), { logger });
     },
+    /** Stops everything; then fails if any answer a `client()` got broke OpenAI's schemas (every test file checks them so). */
     async stop() {
+      const violations = await spec.settled();
       await system.stop();
       await model.close();
       await fs.rm(dataDir, { recursive: true, force: true });
+      if (violations.length) throw new Error(`answers that do not conform to OpenAI's schemas (harness/openai-spec.ts): ${JSON.stringify(violations.slice(0, 5), null, 1).slice(0, 4000)}`);
     },
   };
   return ts;
