@@ -537,30 +537,13 @@ async function runTask(deps: ChatDeps, res: Response, body: ChatCompletionReques
   }
 }
 
-interface StreamArgs {
-  agent: Agent;
-  messages: AgentMessage[];
-  options: Record<string, unknown>;
-  res: Response;
-  abort: AbortController;
-  id: string;
-  created: number;
+/** What the stream writer needs: the answer's arguments with the request reduced to what a chunk names. */
+type StreamArgs = Omit<AnswerArgs, 'body' | 'prefill'> & {
   model: string;
   includeUsage: boolean;
-  log: Logger;
-  recordTurn: (reply: string) => Promise<void>;
-  /** Before the final chunk: the transcript key and the usage of a complete answer. */
-  beforeReply: (reply: string, usage: UsageLike | undefined, calls?: ClientToolCall[]) => Promise<void>;
-  /** The usage known when the stream ends early (disconnect, failure). */
-  count: (usage: UsageLike | undefined) => Promise<void>;
-  /** Names of the client tools: their calls are streamed to the client as tool_calls deltas. */
-  clientNames: Set<string>;
-  /** The legacy functions shape: a function_call delta, finish_reason "function_call". */
-  legacy: boolean;
   /** Hand back at most one call. */
   single: boolean;
-  format: CompiledFormat | undefined;
-}
+};
 
 /**
  * Headers are held back until the model produces its first token, so a model that
