@@ -16,6 +16,7 @@ import { generateText, stepCountIs, streamText, tool as aiTool } from 'ai';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
+import { zodTextFormat } from 'openai/helpers/zod';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { echoScript, lastUserText, pendingToolResult, startScriptedModel, textOf, type ChatRequest } from '../../harness/scripted-model';
@@ -525,6 +526,7 @@ describe('bad input', () => {
       [{ model: 'assistant', input: 'x', text: { format: { type: 'json_schema', name: 'x', schema: { type: 'object', properties: 'nope' } } } }, 'text.format.schema'],
       [{ model: 'assistant', input: 'x', text: { format: { type: 'json_schema', name: 'x', schema: { type: 'object', description: 'y'.repeat(70_000) } } } }, 'text.format.schema'],
       [{ model: 'assistant', input: 'x', text: { format: { type: 'yaml' } } }, 'text.format.type'],
+      [{ model: 'assistant', input: 'x', text: { format: { type: 'json_schema', name: 'deep', schema: JSON.parse('{"items":'.repeat(40) + '{}' + '}'.repeat(40)) } } }, 'text.format.schema'],
       [{ model: 'assistant', input: 'x', text: { format: 'json' } }, 'text.format'],
       [{ model: 'assistant', input: 'x', tool_choice: 'required' }, 'tool_choice'],
       [{ model: 'assistant', input: 'x', tools: [{ type: 'web_search' }] }, 'tools[0].type'],
@@ -930,6 +932,13 @@ describe('text.format (structured output)', () => {
     t.model.setScript(() => ({ toolCalls: [{ name: 'lookup', arguments: { q: 'x' } }] }));
     const call = await alice.responses.create({ model: 'assistant', input: 'look it up', text: asPerson, tools: [{ type: 'function', name: 'lookup', parameters: { type: 'object', properties: { q: { type: 'string' } } }, strict: false }] });
     expect(call.output.map((o) => o.type)).toEqual(['function_call']);
+  });
+
+  it('the openai SDK: responses.parse with zodTextFormat gets output_parsed', async () => {
+    t.model.setScript(() => ({ text: '{"city":"Bergen","rain":true}' }));
+    const r = await alice.responses.parse({ model: 'assistant', input: 'rain in Bergen?', text: { format: zodTextFormat(z.object({ city: z.string(), rain: z.boolean() }), 'weather') } });
+    expect(r.output_parsed).toEqual({ city: 'Bergen', rain: true });
+    expect((t.model.requests.at(-1)!.response_format as { json_schema: { name: string; strict: boolean } }).json_schema).toMatchObject({ name: 'weather', strict: true });
   });
 
   it('the OpenAI Agents SDK: an agent with an outputType (zod) sends text.format json_schema and gets the parsed object', async () => {
