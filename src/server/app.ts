@@ -108,6 +108,7 @@ export async function createApp(deps: AppDeps): Promise<Express> {
       onTurn: deps.onTurn,
       usage,
       upstreamOptionsKey: (agent) => compatibleOptionsKey(config, agent),
+      images,
     }),
   );
   v1.use((req, _res, next) => next(errors.routeNotFound(req.method, req.originalUrl)));

@@ -13,7 +13,10 @@ import { createOpenAI } from '@ai-sdk/openai';
 import { ChatOpenAI } from '@langchain/openai';
 import { Agent, OpenAIProvider, Runner, tool } from '@openai/agents';
 import { generateText, stepCountIs, streamText, tool as aiTool } from 'ai';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
+import { zodTextFormat } from 'openai/helpers/zod';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { echoScript, lastUserText, pendingToolResult, startScriptedModel, textOf, type ChatRequest } from '../../harness/scripted-model';
@@ -25,16 +28,46 @@ const CAROL = 'sk-one-carol-responses-03';
 let t: TestSystem;
 let alice: OpenAI;
 let bob: OpenAI;
+// A 1x1 PNG and a 1x1 GIF; a local image server that OUTBOUND_ALLOW_HOSTS allows (as in images.test.ts).
+const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==', 'base64');
+const GIF = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
+const IMAGE_MAX = 4096;
+let images: http.Server;
+let imageBase: string;
+let imageFetches = 0;
 
 beforeAll(async () => {
+  images = http.createServer((req, res) => {
+    imageFetches++;
+    if (req.url === '/cat.gif') return void res.writeHead(200, { 'content-type': 'image/gif' }).end(GIF);
+    if (req.url === '/page.html') return void res.writeHead(200, { 'content-type': 'text/html' }).end('<html></html>');
+    if (req.url === '/huge.png') return void res.writeHead(200, { 'content-type': 'image/png' }).end(Buffer.concat([PNG, Buffer.alloc(IMAGE_MAX * 4)]));
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((r) => images.listen(0, '127.0.0.1', r));
+  imageBase = `http://127.0.0.1:${(images.address() as AddressInfo).port}`;
   // Core only (FEATURES=none); two key owners for the ownership tests.
-  t = await startTestSystem({ env: { FEATURES: 'none', MODEL_TIMEOUT_MS: '3000', BODY_LIMIT: '256kb', API_KEYS: `${ALICE}:alice,${BOB}:bob,${CAROL}:carol`, AGENT_USERS_ASSISTANT: 'alice,bob', RATE_LIMIT_RPM: '0' } });
+  t = await startTestSystem({
+    env: {
+      FEATURES: 'none',
+      MODEL_TIMEOUT_MS: '3000',
+      BODY_LIMIT: '256kb',
+      API_KEYS: `${ALICE}:alice,${BOB}:bob,${CAROL}:carol`,
+      AGENT_USERS_ASSISTANT: 'alice,bob',
+      RATE_LIMIT_RPM: '0',
+      IMAGE_MAX_BYTES: String(IMAGE_MAX),
+      OUTBOUND_ALLOW_HOSTS: imageBase.replace('http://', ''),
+      IMAGE_FETCH_TIMEOUT_MS: '2000',
+    },
+  });
   alice = t.client(ALICE);
   bob = t.client(BOB);
 });
 afterAll(async () => {
   const violations = t ? await t.spec.settled() : [];
   await t?.stop();
+  images?.closeAllConnections();
+  await new Promise((r) => images?.close(r));
   expect(violations).toEqual([]);
 });
 beforeEach(() => {
@@ -474,11 +507,28 @@ describe('bad input', () => {
       [{ model: 'assistant', input: [] }, 'input'],
       [{ model: 'assistant', input: [42] }, 'input[0]'],
       [{ model: 'assistant', input: [{ role: 'wizard', content: 'x' }] }, 'input[0].role'],
-      [{ model: 'assistant', input: [{ role: 'user', content: [{ type: 'input_image', image_url: 'http://x' }] }] }, 'input[0].content[0].type'],
+      [{ model: 'assistant', input: [{ role: 'user', content: [{ type: 'input_file', file_data: 'x' }] }] }, 'input[0].content[0].type'],
+      [{ model: 'assistant', input: [{ role: 'user', content: [{ type: 'input_image', file_id: 'file_1' }] }] }, 'input[0].content[0].file_id'],
+      [{ model: 'assistant', input: [{ role: 'user', content: [{ type: 'input_image' }] }] }, 'input[0].content[0].image_url'],
+      [{ model: 'assistant', input: [{ role: 'user', content: [{ type: 'input_image', image_url: 42 }] }] }, 'input[0].content[0].image_url'],
+      [{ model: 'assistant', input: [{ role: 'user', content: [{ type: 'input_image', image_url: 'data:image/png;base64,AAAA', detail: 'ultra' }] }] }, 'input[0].content[0].detail'],
+      [{ model: 'assistant', input: [{ role: 'user', content: [{ type: 'input_text', text: 'x' }, { type: 'input_image', image_url: 'data:text/html;base64,PGI+' }] }] }, 'input[0].content[1].image_url'],
+      [{ model: 'assistant', input: [{ role: 'user', content: [{ type: 'input_image', image_url: 'data:image/png;base64,not base64!' }] }] }, 'input[0].content[0].image_url'],
+      [{ model: 'assistant', input: [{ role: 'user', content: [{ type: 'input_image', image_url: 'ftp://example.com/a.png' }] }] }, 'input[0].content[0].image_url'],
+      [{ model: 'assistant', input: [{ role: 'user', content: [{ type: 'input_image', image_url: 'http://10.0.0.1/a.png' }] }] }, 'input[0].content[0].image_url'],
+      [{ model: 'assistant', input: [{ role: 'system', content: [{ type: 'input_image', image_url: 'data:image/png;base64,AAAA' }] }, { role: 'user', content: 'x' }] }, 'input[0].content[0].type'],
+      [{ model: 'assistant', input: [{ type: 'function_call_output', call_id: 'c1', output: [{ type: 'input_image', image_url: 'data:image/png;base64,AAAA' }] }] }, 'input[0].output[0].type'],
       [{ model: 'assistant', input: [{ type: 'item_reference', id: 'msg_1' }] }, 'input[0].type'],
       [{ model: 'assistant', input: [{ role: 'assistant', content: 'last word' }] }, 'input'],
       [{ model: 'assistant', input: 'x', temperature: 5 }, 'temperature'],
-      [{ model: 'assistant', input: 'x', text: { format: { type: 'json_schema', name: 'x', schema: {} } } }, 'text.format.type'],
+      [{ model: 'assistant', input: 'x', text: { format: { type: 'json_schema', name: 'x' } } }, 'text.format.schema'],
+      [{ model: 'assistant', input: 'x', text: { format: { type: 'json_schema', name: 'bad name!', schema: {} } } }, 'text.format.name'],
+      [{ model: 'assistant', input: 'x', text: { format: { type: 'json_schema', name: 'x', schema: { type: 'object', properties: 'nope' } } } }, 'text.format.schema'],
+      [{ model: 'assistant', input: 'x', text: { format: { type: 'json_schema', name: 'x', schema: { type: 'object', description: 'y'.repeat(70_000) } } } }, 'text.format.schema'],
+      [{ model: 'assistant', input: 'x', text: { format: { type: 'yaml' } } }, 'text.format.type'],
+      [{ model: 'assistant', input: 'x', text: { format: { type: 'json_schema', name: 'deep', schema: JSON.parse('{"items":'.repeat(40) + '{}' + '}'.repeat(40)) } } }, 'text.format.schema'],
+      [{ model: 'assistant', input: 'x', text: { format: 'json' } }, 'text.format'],
+      [{ model: 'assistant', input: 'x', tool_choice: 'required' }, 'tool_choice'],
       [{ model: 'assistant', input: 'x', tools: [{ type: 'web_search' }] }, 'tools[0].type'],
       [{ model: 'assistant', input: 'x', tools: [{ type: 'file_search', vector_store_ids: [] }] }, 'tools[0].type'],
       [{ model: 'assistant', input: 'x', tools: [{ type: 'mcp', server_label: 'x' }] }, 'tools[0].type'],
@@ -790,5 +840,200 @@ describe('usage and budgets', () => {
     expect(after.total - before.total).toBe(r.usage!.total_tokens + streamed);
     expect(r.usage!.total_tokens).toBeGreaterThan(0);
     expect(await usageOf(BOB)).toEqual(bobBefore);
+  });
+});
+
+// ---- structured output, images, tool_choice none: the modules shared with chat completions ----
+// Upstream is THE SCRIPTED MODEL: it writes the "model's" reply, valid or not, and its recorded
+// requests show what reached the model (response_format, image parts, tools).
+
+const person = {
+  type: 'object',
+  properties: { name: { type: 'string' }, age: { type: 'integer', minimum: 0 } },
+  required: ['name', 'age'],
+  additionalProperties: false,
+};
+const asPerson = { format: { type: 'json_schema' as const, name: 'person', schema: person, strict: true } };
+
+async function apiErrorOf(p: Promise<unknown>) {
+  const err = (await p.catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+  expect(err).toBeInstanceOf(OpenAI.APIError);
+  return err;
+}
+async function eventsOf(stream: AsyncIterable<unknown>) {
+  const events: Array<{ type: string; delta?: string; response?: { id: string; status: string; error: unknown; text?: unknown; output_text?: string } }> = [];
+  const err = await (async () => {
+    for await (const e of stream) events.push(e as never);
+  })().catch((e: unknown) => e as InstanceType<typeof OpenAI.APIError>);
+  return { events, types: events.map((e) => e.type), err };
+}
+
+describe('text.format (structured output)', () => {
+  it('json_schema: sent to the model as response_format, a valid reply passes, the format is echoed', async () => {
+    t.model.setScript(() => ({ text: '{"name":"Ada","age":36}' }));
+    const r = await alice.responses.create({ model: 'assistant', input: 'who?', text: asPerson });
+    expectResponseShape(r as never);
+    expect(JSON.parse(r.output_text)).toEqual({ name: 'Ada', age: 36 });
+    expect(r.status).toBe('completed');
+    expect(r.text?.format).toEqual(asPerson.format);
+    expect(t.model.requests.at(-1)!.response_format).toEqual({ type: 'json_schema', json_schema: { name: 'person', schema: person, strict: true } });
+    expect((await alice.responses.retrieve(r.id)).text?.format).toEqual(asPerson.format);
+  });
+
+  it('json_schema: a reply that does not match, or is no JSON, is a 502 invalid_model_output; the stored response is failed', async () => {
+    for (const text of ['{"name":"Ada"}', '{"name":"Ada","age":-1}', '{"name":"Ada","age":3,"x":1}', 'Ada, 36', '']) {
+      t.model.setScript(() => ({ text }));
+      const e = await apiErrorOf(alice.responses.create({ model: 'assistant', input: 'who?', text: asPerson }));
+      expect(e.status, text).toBe(502);
+      expect(e.error, text).toMatchObject({ type: 'upstream_error', code: 'invalid_model_output', param: 'text.format' });
+    }
+    const row = (await t.system.ctx.db.query(`select status, error from responses order by created_at desc limit 1`)).rows[0];
+    expect(row.status).toBe('failed');
+    expect(row.error).toMatchObject({ code: 'server_error' });
+    expect(String(row.error.message)).toContain('does not conform to text.format');
+  });
+
+  it('json_schema streamed: a valid reply completes; an invalid one ends with response.failed and an invalid_model_output error event', async () => {
+    t.model.setScript(() => ({ text: '{"name": "Ada", "age": 36}' }));
+    const ok = await eventsOf(await alice.responses.create({ model: 'assistant', input: 'who?', text: asPerson, stream: true }));
+    expect(ok.err).toBeUndefined();
+    expect(ok.types.at(-1)).toBe('response.completed');
+    expect(ok.events.at(-1)!.response!.text).toMatchObject({ format: asPerson.format });
+    expect(JSON.parse(ok.events.at(-1)!.response!.output_text!)).toEqual({ name: 'Ada', age: 36 });
+
+    t.model.setScript(() => ({ text: '{"name": "Ada"}' }));
+    const bad = await eventsOf(await alice.responses.create({ model: 'assistant', input: 'who?', text: asPerson, stream: true }));
+    expect(bad.types).toContain('response.output_text.delta');
+    expect(bad.types.at(-1)).toBe('response.failed');
+    expect(bad.events.at(-1)!.response).toMatchObject({ status: 'failed', error: { code: 'server_error' } });
+    expect(bad.err).toBeInstanceOf(OpenAI.APIError);
+    expect(bad.err!.error).toMatchObject({ code: 'invalid_model_output' });
+    expect((await alice.responses.retrieve(bad.events.at(-1)!.response!.id)).status).toBe('failed');
+  });
+
+  it('json_object: an object passes, anything else is invalid_model_output', async () => {
+    t.model.setScript(() => ({ text: '{"ok":true}' }));
+    const r = await alice.responses.create({ model: 'assistant', input: 'json please', text: { format: { type: 'json_object' } } });
+    expect(JSON.parse(r.output_text)).toEqual({ ok: true });
+    expect(r.text?.format).toEqual({ type: 'json_object' });
+    expect(t.model.requests.at(-1)!.response_format).toEqual({ type: 'json_object' });
+    for (const text of ['[1,2]', '"str"', 'not json']) {
+      t.model.setScript(() => ({ text }));
+      const e = await apiErrorOf(alice.responses.create({ model: 'assistant', input: 'json please', text: { format: { type: 'json_object' } } }));
+      expect(e.error, text).toMatchObject({ code: 'invalid_model_output', param: 'text.format' });
+    }
+  });
+
+  it('text.format text is the default; a client tool call is handed back without the format check', async () => {
+    t.model.setScript(() => ({ text: 'plain words' }));
+    const r = await alice.responses.create({ model: 'assistant', input: 'hi', text: { format: { type: 'text' } } });
+    expect(r.output_text).toBe('plain words');
+    expect(t.model.requests.at(-1)!.response_format).toBeUndefined();
+    t.model.setScript(() => ({ toolCalls: [{ name: 'lookup', arguments: { q: 'x' } }] }));
+    const call = await alice.responses.create({ model: 'assistant', input: 'look it up', text: asPerson, tools: [{ type: 'function', name: 'lookup', parameters: { type: 'object', properties: { q: { type: 'string' } } }, strict: false }] });
+    expect(call.output.map((o) => o.type)).toEqual(['function_call']);
+  });
+
+  it('the openai SDK: responses.parse with zodTextFormat gets output_parsed', async () => {
+    t.model.setScript(() => ({ text: '{"city":"Bergen","rain":true}' }));
+    const r = await alice.responses.parse({ model: 'assistant', input: 'rain in Bergen?', text: { format: zodTextFormat(z.object({ city: z.string(), rain: z.boolean() }), 'weather') } });
+    expect(r.output_parsed).toEqual({ city: 'Bergen', rain: true });
+    expect((t.model.requests.at(-1)!.response_format as { json_schema: { name: string; strict: boolean } }).json_schema).toMatchObject({ name: 'weather', strict: true });
+  });
+
+  it('the OpenAI Agents SDK: an agent with an outputType (zod) sends text.format json_schema and gets the parsed object', async () => {
+    t.model.setScript(() => ({ text: '{"city":"Oslo","temperature":-3}' }));
+    const client = new OpenAI({ baseURL: `${t.system.url}/v1`, apiKey: ALICE, maxRetries: 0 });
+    const runner = new Runner({ modelProvider: new OpenAIProvider({ openAIClient: client as never, useResponses: true }), tracingDisabled: true });
+    const agent = new Agent({ name: 'weather', instructions: 'Answer as JSON.', model: 'assistant', outputType: z.object({ city: z.string(), temperature: z.number() }) });
+    const result = await runner.run(agent, 'weather in Oslo?');
+    expect(result.finalOutput).toEqual({ city: 'Oslo', temperature: -3 });
+    const rf = t.model.requests.at(-1)!.response_format as { type: string; json_schema: { name: string; schema: { properties: Record<string, unknown> } } };
+    expect(rf.type).toBe('json_schema');
+    expect(Object.keys(rf.json_schema.schema.properties).sort()).toEqual(['city', 'temperature']);
+  });
+});
+
+describe('input_image', () => {
+  const dataUrl = (b: Buffer, type = 'image/png') => `data:${type};base64,${b.toString('base64')}`;
+  const withImage = (url: string, detail: 'auto' | 'low' | 'high' = 'low') => [{ role: 'user' as const, content: [{ type: 'input_text' as const, text: 'what is this?' }, { type: 'input_image' as const, image_url: url, detail }] }];
+  /** The image parts of the last user message the model received. */
+  function upstreamImages() {
+    const user = t.model.requests.at(-1)!.messages.filter((m) => m.role === 'user').at(-1)!;
+    return (Array.isArray(user.content) ? user.content : []).filter((p) => p.type === 'image_url').map((p) => (p as unknown as { image_url: { url: string } }).image_url.url);
+  }
+
+  it('a data: URL reaches the model as an image part; input_items lists the part as sent', async () => {
+    const r = await alice.responses.create({ model: 'assistant', input: withImage(dataUrl(PNG), 'high') });
+    expect(r.output_text).toBe('Echo: what is this?');
+    expect(upstreamImages()).toEqual([dataUrl(PNG)]);
+    const items = await alice.responses.inputItems.list(r.id);
+    expect(items.data[0]).toMatchObject({ type: 'message', role: 'user', content: [{ type: 'input_text', text: 'what is this?' }, { type: 'input_image', image_url: dataUrl(PNG), detail: 'high' }] });
+  });
+
+  it('an http URL is fetched through the outbound guard and sent to the model as data (streamed too)', async () => {
+    const before = imageFetches;
+    await alice.responses.create({ model: 'assistant', input: withImage(`${imageBase}/cat.gif`) });
+    expect(imageFetches).toBe(before + 1);
+    expect(upstreamImages()).toEqual([dataUrl(GIF, 'image/gif')]);
+    const s = await eventsOf(await alice.responses.create({ model: 'assistant', input: withImage(`${imageBase}/cat.gif`, 'auto'), stream: true }));
+    expect(s.types.at(-1)).toBe('response.completed');
+    expect(upstreamImages()).toEqual([dataUrl(GIF, 'image/gif')]);
+  });
+
+  it('a later turn on the thread carries no image bytes (memory keeps a placeholder)', async () => {
+    const first = await alice.responses.create({ model: 'assistant', input: withImage(dataUrl(PNG)) });
+    await alice.responses.create({ model: 'assistant', input: 'and now?', previous_response_id: first.id });
+    expect(JSON.stringify(t.model.requests.at(-1)!.messages)).not.toContain(PNG.toString('base64').slice(0, 40));
+  });
+
+  it('refuses bad images as chat completions does (invalid_image / invalid_image_url), before the model is called', async () => {
+    const before = t.model.requests.length;
+    const cases: Array<[string, string]> = [
+      [`${imageBase}/page.html`, 'invalid_image'],
+      [`${imageBase}/huge.png`, 'invalid_image_url'], // the guard stops reading at IMAGE_MAX_BYTES, as on chat completions
+      [`${imageBase}/missing.png`, 'invalid_image_url'],
+      ['http://169.254.169.254/latest/meta-data', 'invalid_image_url'],
+      [dataUrl(Buffer.concat([PNG, Buffer.alloc(IMAGE_MAX)])), 'invalid_image'],
+      [dataUrl(GIF, 'image/png'), 'invalid_image'],
+      ['not a url', 'invalid_image_url'],
+    ];
+    for (const [url, code] of cases) {
+      const e = await apiErrorOf(alice.responses.create({ model: 'assistant', input: withImage(url) }));
+      expect(e.status, url).toBe(400);
+      expect(e.error, url).toMatchObject({ type: 'invalid_request_error', code, param: 'input[0].content[1].image_url' });
+      expect(JSON.stringify(e.error)).not.toContain('169.254.169.254/latest');
+    }
+    // Streamed: the same 400 before any event.
+    const e = await apiErrorOf(alice.responses.create({ model: 'assistant', input: withImage(`${imageBase}/page.html`), stream: true }));
+    expect(e.status).toBe(400);
+    expect(t.model.requests.length).toBe(before);
+  });
+
+  it('at most 8 image URLs per request', async () => {
+    const content = Array.from({ length: 9 }, () => ({ type: 'input_image' as const, image_url: `${imageBase}/cat.gif`, detail: 'auto' as const }));
+    const e = await apiErrorOf(alice.responses.create({ model: 'assistant', input: [{ role: 'user', content }] }));
+    expect(e.error).toMatchObject({ code: 'invalid_value', param: 'input[0].content[8].image_url' });
+  });
+});
+
+describe('tool_choice "none"', () => {
+  it('the model is offered no tools and not even the agent\'s own tools run', async () => {
+    // The scripted model ignores tool_choice and calls the agent's calculator anyway.
+    let calls = 0;
+    t.model.setScript((req) => {
+      calls++;
+      if (req.messages.at(-1)!.role === 'tool') return { text: `ran: ${textOf(req.messages.at(-1)!.content)}` };
+      return { toolCalls: [{ name: 'calculate', arguments: { expression: '1+1' } }] };
+    });
+    const weather = { type: 'function' as const, name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } }, strict: false };
+    const r = await alice.responses.create({ model: 'assistant', input: '1+1?', tools: [weather], tool_choice: 'none' });
+    expect(t.model.requests.at(-calls)!.tools).toBeUndefined();
+    expect(r.output.map((o) => o.type)).toEqual(['message']);
+    expect(r.output_text).toContain('tool_choice is \\"none\\": no tool may run');
+    for (const req of t.model.requests.slice(-calls)) {
+      const results = req.messages.filter((m) => m.role === 'tool').map((m) => textOf(m.content));
+      expect(results.some((x) => /"result":\s*2\b/.test(x))).toBe(false);
+    }
   });
 });

@@ -24,17 +24,17 @@ import { acquireThreadRun, releaseThreadRun, renewThreadRun } from '../../db/thr
 import { claimThread, threadOwner } from '../../db/threads';
 import { pgText } from '../../util/text';
 import type { Logger } from '../../logger';
-import type { OutboundFetch } from '../../util/outbound';
 import { resolveResource } from '../auth';
 import type { CompletedTurn } from '../turns';
 import { usageOwner, type TokenUsage, type UsageMeter } from '../usage';
 import { MAX_CLIENT_TOOLS, checkClientTools, checkToolChoice, clientToolCalls, type ClientTool, type ClientToolCall, type ToolChoice } from './client-tools';
 import { buildAgentInput, MAX_IMAGE_URLS, storedToolCalls, type AgentMessage, type BuildContext, type ConversationItem, type ItemPart } from './conversation';
 import { errors, OpenAIError, upstreamError } from './errors';
+import { IMAGES_UNCONFIGURED, type ImageOptions } from './images';
 import { agentNamed } from './models';
 import { openWebUITask, taskAgent } from './openwebui';
 import { checkParams } from './params';
-import { toolRunOptions } from './run-options';
+import { toolRunOptions, withProviderOptions } from './run-options';
 import { chatCompletionRequest, MAX_MESSAGES, paramName, textContent, type ChatCompletionRequest, type RequestMessage } from './schema';
 import { compileResponseFormat, invalidModelOutput, type CompiledFormat, type ResponseFormat } from './structured-output';
 import { CHAT_ID, implicitThread, MAX_TRANSCRIPT_MESSAGES, transcriptMessages, type ImplicitThread } from './transcript-threads';
@@ -59,12 +59,10 @@ export interface ChatDeps {
   /** Budget check before the model call and one usage count per request (src/server/usage.ts). */
   usage?: UsageMeter;
   /** Images in user messages: the largest decoded image, and the outbound guard's fetch for http(s) image URLs. */
-  images?: { maxBytes: number; fetch: OutboundFetch };
+  images?: ImageOptions;
 }
 
 export { MAX_IMAGE_URLS };
-const DEFAULT_IMAGE_MAX_BYTES = 5 * 1024 * 1024;
-const NO_IMAGE_FETCH = (() => Promise.reject(new Error('image URLs are not enabled'))) as unknown as OutboundFetch;
 
 const THREAD_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
 /** A turn on a thread another request is running on waits this long for it, then answers 400 conversation_locked. */
@@ -324,7 +322,7 @@ export function createChatHandler(deps: ChatDeps) {
       const { system, messages, userTexts, prefill } = await planMessages(body.messages, {
         threadExists,
         storedCalls: () => storedToolCalls(deps.memory, threadId, resourceId),
-        images: deps.images ?? { maxBytes: DEFAULT_IMAGE_MAX_BYTES, fetch: NO_IMAGE_FETCH },
+        images: deps.images ?? IMAGES_UNCONFIGURED,
         signal: abort.signal,
       });
 
@@ -390,14 +388,6 @@ function modelSettingsOf(body: ChatCompletionRequest) {
     ...((body.max_completion_tokens ?? body.max_tokens) != null ? { maxOutputTokens: (body.max_completion_tokens ?? body.max_tokens)! } : {}),
     ...(stop ? { stopSequences: stop } : {}),
   };
-}
-
-/** The tool options with the pass-through parameters' provider options merged in (one namespace may hold keys of both). */
-function withProviderOptions(toolOptions: Record<string, unknown>, extra: UpstreamProviderOptions | undefined): Record<string, unknown> {
-  if (!extra) return toolOptions;
-  const merged: UpstreamProviderOptions = { ...((toolOptions.providerOptions as UpstreamProviderOptions | undefined) ?? {}) };
-  for (const [k, v] of Object.entries(extra)) merged[k] = { ...(merged[k] ?? {}), ...v };
-  return { ...toolOptions, providerOptions: merged };
 }
 
 interface AnswerArgs {

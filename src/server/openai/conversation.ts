@@ -104,15 +104,10 @@ export async function buildAgentInput(items: ConversationItem[], ctx: BuildConte
   };
 
   // Images of the new user messages, fetched/decoded at once (bounded count).
-  const jobs: Array<{ url: string; param: string }> = [];
-  for (const it of fresh) if (it.role === 'user' && typeof it.content !== 'string') for (const p of it.content) if (p.type === 'image') jobs.push(p);
-  const remote = jobs.filter((j) => !/^data:/i.test(j.url));
-  if (remote.length > MAX_IMAGE_URLS) {
-    const p = remote[MAX_IMAGE_URLS]!.param;
-    throw errors.invalidBody(`Invalid value for '${p}': at most ${MAX_IMAGE_URLS} image URLs per request; send more as data: URLs.`, p);
-  }
-  const images = new Map<string, ResolvedImage>();
-  await Promise.all(jobs.map(async (j) => images.set(j.param, await resolveImage(j.url, ctx.images, j.param, ctx.signal))));
+  const images = await resolveImages(
+    fresh.flatMap((it) => (it.role === 'user' && typeof it.content !== 'string' ? it.content : [])),
+    ctx,
+  );
 
   const messages: AgentMessage[] = [];
   const userTexts: string[] = [];
@@ -126,14 +121,9 @@ export async function buildAgentInput(items: ConversationItem[], ctx: BuildConte
           messages.push({ role: 'user', content: text });
           break;
         }
-        userTexts.push(pgText(it.content.map((p) => (p.type === 'text' ? p.text : '')).join('')));
-        const parts = it.content.map((p): UserPart => {
-          if (p.type === 'text') return { type: 'text', text: pgText(p.text) };
-          const img = images.get(p.param)!;
-          return { type: 'image', image: img.data, mediaType: img.mediaType };
-        });
-        // Text only: one string, as before images existed (what memory and the mirror store).
-        messages.push({ role: 'user', content: parts.every((p) => p.type === 'text') ? parts.map((p) => (p as { text: string }).text).join('') : parts });
+        const user = userMessage(it.content, images);
+        userTexts.push(user.text);
+        messages.push(user.message);
         break;
       }
       case 'assistant': {
@@ -163,6 +153,34 @@ export async function buildAgentInput(items: ConversationItem[], ctx: BuildConte
     }
   }
   return { messages, userTexts };
+}
+
+/**
+ * Resolves the image parts among `parts` (data: URLs decoded, at most MAX_IMAGE_URLS
+ * http(s) URLs fetched through the guard), all at once; keyed by each part's param.
+ */
+export async function resolveImages(parts: ItemPart[], ctx: Pick<BuildContext, 'images' | 'signal'>): Promise<Map<string, ResolvedImage>> {
+  const jobs = parts.filter((p): p is Extract<ItemPart, { type: 'image' }> => p.type === 'image');
+  const remote = jobs.filter((j) => !/^data:/i.test(j.url));
+  if (remote.length > MAX_IMAGE_URLS) {
+    const p = remote[MAX_IMAGE_URLS]!.param;
+    throw errors.invalidBody(`Invalid value for '${p}': at most ${MAX_IMAGE_URLS} image URLs per request; send more as data: URLs.`, p);
+  }
+  const images = new Map<string, ResolvedImage>();
+  await Promise.all(jobs.map(async (j) => images.set(j.param, await resolveImage(j.url, ctx.images, j.param, ctx.signal))));
+  return images;
+}
+
+/** A user message of text and (resolved) image parts, and its text alone (what the mirror records). */
+export function userMessage(content: ItemPart[], images: Map<string, ResolvedImage>): { message: Extract<AgentMessage, { role: 'user' }>; text: string } {
+  const parts = content.map((p): UserPart => {
+    if (p.type === 'text') return { type: 'text', text: pgText(p.text) };
+    const img = images.get(p.param)!;
+    return { type: 'image', image: img.data, mediaType: img.mediaType };
+  });
+  const text = pgText(content.map((p) => (p.type === 'text' ? p.text : '')).join(''));
+  // Text only: one string, as before images existed (what memory and the mirror store).
+  return { message: { role: 'user', content: parts.every((p) => p.type === 'text') ? parts.map((p) => (p as { text: string }).text).join('') : parts }, text };
 }
 
 /** The tool calls stored in a thread (Mastra's tool-invocation parts), newest last. */

@@ -29,6 +29,12 @@ export interface ImageOptions {
   fetch: OutboundFetch;
 }
 
+/** Without image configuration (IMAGE_MAX_BYTES, the outbound guard): data: URLs up to 5 MiB, http(s) URLs refused. */
+export const IMAGES_UNCONFIGURED: ImageOptions = {
+  maxBytes: 5 * 1024 * 1024,
+  fetch: (() => Promise.reject(new Error('image URLs are not enabled'))) as unknown as OutboundFetch,
+};
+
 export const invalidImage = (message: string, param: string) => new OpenAIError(400, message, 'invalid_request_error', 'invalid_image', param);
 const invalidImageUrl = (message: string, param: string) => new OpenAIError(400, message, 'invalid_request_error', 'invalid_image_url', param);
 

@@ -10,7 +10,7 @@ import { Ajv } from 'ajv';
 import { z } from 'zod';
 import { pgText } from '../../util/text';
 import { errors, OpenAIError } from './errors';
-import { MAX_CONTENT_PARTS, paramName } from './schema';
+import { formatName, MAX_CONTENT_PARTS, paramName } from './schema';
 
 /** At most this many input items per request (the same bound, for the same reason, as chat's MAX_MESSAGES). */
 export const MAX_INPUT_ITEMS = 256;
@@ -34,6 +34,24 @@ const functionTool = z.object({
   strict: z.boolean().nullable().optional(),
 });
 
+/** `text.format` (OpenAI's TextResponseFormatConfiguration): text, json_object, or json_schema with a schema. */
+const textFormat = z.discriminatedUnion(
+  'type',
+  [
+    z.object({ type: z.literal('text') }),
+    z.object({ type: z.literal('json_object') }),
+    z.object({
+      type: z.literal('json_schema'),
+      name: formatName,
+      description: z.string().max(4096).optional(),
+      schema: z.record(z.string(), z.unknown(), { message: 'schema must be a JSON Schema object' }),
+      strict: z.boolean().nullable().optional(),
+    }),
+  ],
+  { message: "type must be one of 'text', 'json_object', 'json_schema'" },
+);
+export type TextFormat = z.infer<typeof textFormat>;
+
 export const responsesRequest = z.object({
   model: z.string().min(1, 'model is required'),
   input: z.union([z.string(), z.array(z.unknown())]),
@@ -50,12 +68,7 @@ export const responsesRequest = z.object({
   safety_identifier: z.string().max(64).nullable().optional(),
   text: z
     .object({
-      format: z
-        .object({ type: z.string() })
-        .passthrough()
-        .refine((f) => f.type === 'text', { message: 'only the text format is supported (structured output is not built yet)', path: ['type'] })
-        .nullable()
-        .optional(),
+      format: textFormat.nullable().optional(),
       verbosity: z.enum(['medium'], { message: "only 'medium' verbosity is supported" }).nullable().optional(),
     })
     .nullable()
@@ -89,37 +102,52 @@ export type FunctionTool = z.infer<typeof functionTool> & { agentSchema: Record<
 
 /** An input item as stored and listed by GET /v1/responses/{id}/input_items. */
 export type InputItem =
-  | { id: string; type: 'message'; role: 'user' | 'system' | 'developer'; status: 'completed'; content: Array<{ type: 'input_text'; text: string }> }
+  | { id: string; type: 'message'; role: 'user'; status: 'completed'; content: UserContentPart[] }
+  | { id: string; type: 'message'; role: 'system' | 'developer'; status: 'completed'; content: Array<{ type: 'input_text'; text: string }> }
   | { id: string; type: 'message'; role: 'assistant'; status: 'completed'; content: Array<{ type: 'output_text'; text: string; annotations: unknown[]; logprobs: unknown[] }> }
   | { id: string; type: 'function_call'; status: 'completed'; call_id: string; name: string; arguments: string }
   | { id: string; type: 'function_call_output'; status: 'completed'; call_id: string; output: string };
+
+/** A user message's content part as stored: text, or an image by URL (data: or http(s):, resolved when the turn runs). */
+export type UserContentPart = { type: 'input_text'; text: string } | { type: 'input_image'; image_url: string; file_id: null; detail: 'auto' | 'low' | 'high' | 'original' };
 
 export const itemId = (prefix: string) => `${prefix}_${randomUUID().replace(/-/g, '')}`;
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const bad = (message: string, param: string) => errors.invalidBody(`Invalid value for '${param}': ${message}`, param);
 
-/** Text of a message's content: a string, or text parts (input_text; output_text and refusal for assistant replays). */
-function contentText(content: unknown, role: string, param: string): string {
-  if (typeof content === 'string') return pgText(content);
+/** A message's content parts: a string, or text parts (input_text; output_text and refusal for assistant replays; input_image in user messages). */
+function contentParts(content: unknown, role: string, param: string): UserContentPart[] {
+  if (typeof content === 'string') return [{ type: 'input_text', text: pgText(content) }];
   if (!Array.isArray(content)) throw bad('content must be a string or an array of content parts', param);
   if (content.length > MAX_CONTENT_PARTS) throw bad(`at most ${MAX_CONTENT_PARTS} content parts per message`, param);
-  const allowed = role === 'assistant' ? ['output_text', 'refusal', 'input_text'] : ['input_text'];
-  return pgText(
-    content
-      .map((part, j) => {
-        const p = `${param}[${j}]`;
-        if (!isRecord(part)) throw bad('a content part must be an object', p);
-        const type = part.type;
-        if (typeof type !== 'string' || !allowed.includes(type)) {
-          throw bad(`only ${allowed.join(', ')} content parts are supported here (got ${JSON.stringify(String(type)).slice(0, 40)}); images and files are not supported yet`, `${p}.type`);
-        }
-        const text = type === 'refusal' ? part.refusal : part.text;
-        if (typeof text !== 'string') throw bad(`a ${type} part needs a string ${type === 'refusal' ? 'refusal' : 'text'}`, p);
-        return text;
-      })
-      .join(''),
-  );
+  const allowed = role === 'assistant' ? ['output_text', 'refusal', 'input_text'] : role === 'user' ? ['input_text', 'input_image'] : ['input_text'];
+  return content.map((part, j): UserContentPart => {
+    const p = `${param}[${j}]`;
+    if (!isRecord(part)) throw bad('a content part must be an object', p);
+    const type = part.type;
+    if (typeof type !== 'string' || !allowed.includes(type)) {
+      const what = type === 'input_file' ? 'files are not supported' : type === 'input_image' ? 'images are only accepted in user messages' : 'other parts are not supported';
+      throw bad(`only ${allowed.join(', ')} content parts are supported here (got ${JSON.stringify(String(type)).slice(0, 40)}); ${what}`, `${p}.type`);
+    }
+    if (type === 'input_image') {
+      if (part.file_id != null) throw bad('file ids are not supported; send the image as image_url (a data: URL or an http(s) URL)', `${p}.file_id`);
+      if (typeof part.image_url !== 'string' || !part.image_url) throw bad('an input_image part needs an image_url (a data: URL or an http(s) URL)', `${p}.image_url`);
+      const detail = part.detail ?? 'auto';
+      if (detail !== 'auto' && detail !== 'low' && detail !== 'high' && detail !== 'original') throw bad("detail must be one of 'auto', 'low', 'high', 'original'", `${p}.detail`);
+      return { type: 'input_image', image_url: part.image_url, file_id: null, detail };
+    }
+    const text = type === 'refusal' ? part.refusal : part.text;
+    if (typeof text !== 'string') throw bad(`a ${type} part needs a string ${type === 'refusal' ? 'refusal' : 'text'}`, p);
+    return { type: 'input_text', text: pgText(text) };
+  });
+}
+
+/** Text of a message's content (text parts only). */
+function contentText(content: unknown, role: string, param: string): string {
+  return contentParts(content, role, param)
+    .map((c) => (c.type === 'input_text' ? c.text : ''))
+    .join('');
 }
 
 /** Validates and normalises `input` into stored items (ids `msg_…`, `fc_…`, `fco_…`); text is made storable (NUL → U+FFFD). */
@@ -139,6 +167,7 @@ export function parseInput(input: string | unknown[]): InputItem[] {
         if (role !== 'user' && role !== 'system' && role !== 'developer' && role !== 'assistant') {
           throw bad("role must be one of 'user', 'system', 'developer', 'assistant'", `${param}.role`);
         }
+        if (role === 'user') return { id: itemId('msg'), type: 'message', role, status: 'completed', content: contentParts(raw.content, role, `${param}.content`) };
         const text = contentText(raw.content, role, `${param}.content`);
         if (role === 'assistant') return { id: itemId('msg'), type: 'message', role, status: 'completed', content: [{ type: 'output_text', text, annotations: [], logprobs: [] }] };
         return { id: itemId('msg'), type: 'message', role, status: 'completed', content: [{ type: 'input_text', text }] };
@@ -151,7 +180,7 @@ export function parseInput(input: string | unknown[]): InputItem[] {
       }
       case 'function_call_output': {
         if (typeof raw.call_id !== 'string' || !CALL_ID.test(raw.call_id)) throw bad('call_id must be 1-128 letters, digits and _ . : -', `${param}.call_id`);
-        const output = typeof raw.output === 'string' ? pgText(raw.output) : Array.isArray(raw.output) ? contentText(raw.output, 'user', `${param}.output`) : undefined;
+        const output = typeof raw.output === 'string' ? pgText(raw.output) : Array.isArray(raw.output) ? contentText(raw.output, 'function_call_output', `${param}.output`) : undefined;
         if (output === undefined) throw bad('output must be a string or input_text parts', `${param}.output`);
         return { id: itemId('fco'), type: 'function_call_output', status: 'completed', call_id: raw.call_id, output };
       }

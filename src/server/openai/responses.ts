@@ -31,9 +31,14 @@ import { pgText } from '../../util/text';
 import { resolveResource } from '../auth';
 import type { CompletedTurn } from '../turns';
 import { usageOwner, type UsageMeter } from '../usage';
+import { checkClientTools, checkToolChoice, clientToolCalls, type ClientTool, type ToolChoice } from './client-tools';
+import { resolveImages, userMessage, type ItemPart, type UserPart } from './conversation';
 import { errors, OpenAIError, upstreamError } from './errors';
+import { IMAGES_UNCONFIGURED, type ImageOptions } from './images';
 import { agentNamed } from './models';
-import { itemId, parseInput, parseResponsesBody, parseTools, type FunctionTool, type InputItem, type ResponsesRequest } from './responses-schema';
+import { itemId, parseInput, parseResponsesBody, parseTools, type FunctionTool, type InputItem, type ResponsesRequest, type TextFormat } from './responses-schema';
+import { toolRunOptions, withProviderOptions } from './run-options';
+import { compileResponseFormat, invalidModelOutput, type CompiledFormat } from './structured-output';
 
 export interface ResponsesDeps {
   agents: Record<string, Agent>;
@@ -47,7 +52,10 @@ export interface ResponsesDeps {
   upstreamOptionsKey?: (agent: string) => string | undefined;
   /** Budget check before the model call and one usage count per request (src/server/usage.ts), shared with chat completions. */
   usage?: UsageMeter;
+  /** input_image parts: the largest decoded image, and the outbound guard's fetch for http(s) image URLs (shared with chat completions). */
+  images?: ImageOptions;
 }
+
 
 const THREAD_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
 const RESPONSE_ID = /^resp_[A-Za-z0-9]{1,64}$/;
@@ -125,6 +133,8 @@ interface Echo {
   truncation: 'disabled' | 'auto';
   max_tool_calls?: number | null;
   store: boolean;
+  /** text.format as requested (absent on responses stored before structured output: text). */
+  text_format?: TextFormat;
 }
 
 interface ResponseState {
@@ -163,7 +173,7 @@ function responseObject(echo: Echo, s: ResponseState) {
     service_tier: 'default' as const,
     store: echo.store,
     temperature: echo.temperature,
-    text: { format: { type: 'text' as const }, verbosity: 'medium' as const },
+    text: { format: echo.text_format ?? { type: 'text' as const }, verbosity: 'medium' as const },
     tool_choice: echo.tool_choice ?? 'auto',
     tools: echo.tools,
     top_logprobs: 0,
@@ -194,7 +204,7 @@ function storedObject(r: StoredResponse) {
 
 type ToolCallPart = { type: 'tool-call'; toolCallId: string; toolName: string; input: unknown };
 type AgentMessage =
-  | { role: 'user'; content: string }
+  | { role: 'user'; content: string | UserPart[] }
   | { role: 'assistant'; content: string | Array<{ type: 'text'; text: string } | ToolCallPart> }
   | { role: 'tool'; content: Array<{ type: 'tool-result'; toolCallId: string; toolName: string; output: { type: 'text'; value: string } }> };
 
@@ -207,14 +217,21 @@ const parseArgs = (s: string): unknown => {
 };
 
 /**
- * The request's items as messages for the agent, and its system text. With an existing
- * thread only the items after the last assistant message are new (earlier ones are in
- * memory already). A function_call_output needs its function_call: from this input, or
- * from the previous response's output (a client-side call is not kept in memory until
- * its result arrives).
+ * The request's items as messages for the agent, its system text and the user texts (what
+ * the mirror records). With an existing thread only the items after the last assistant
+ * message are new (earlier ones are in memory already). A function_call_output needs its
+ * function_call: from this input, or from the previous response's output (a client-side
+ * call is not kept in memory until its result arrives). input_image parts of the new user
+ * messages are resolved as chat completions' image parts are (conversation.ts).
  */
-export function planTurn(items: InputItem[], instructions: string | null | undefined, threadExists: boolean, previousOutput: OutputItem[]) {
-  const system = [instructions ?? '', ...items.flatMap((i) => (i.type === 'message' && (i.role === 'system' || i.role === 'developer') ? [i.content.map((c) => c.text).join('')] : []))]
+export async function planTurn(
+  items: InputItem[],
+  instructions: string | null | undefined,
+  threadExists: boolean,
+  previousOutput: OutputItem[],
+  images: { images: ImageOptions; signal?: AbortSignal },
+) {
+  const system = [instructions ?? '', ...items.flatMap((i) => (i.type === 'message' && (i.role === 'system' || i.role === 'developer') ? [textOf(i)] : []))]
     .filter(Boolean)
     .join('\n\n');
   let start = 0;
@@ -228,6 +245,13 @@ export function planTurn(items: InputItem[], instructions: string | null | undef
     }
   }
   const fresh = items.slice(start).filter((i) => !(i.type === 'message' && (i.role === 'system' || i.role === 'developer')));
+  const partsOf = (it: Extract<InputItem, { role: 'user' }>): ItemPart[] =>
+    it.content.map((c, j) => (c.type === 'input_text' ? { type: 'text', text: c.text } : { type: 'image', url: c.image_url, param: `input[${items.indexOf(it)}].content[${j}].image_url` }));
+  const resolved = await resolveImages(
+    fresh.flatMap((i) => (i.type === 'message' && i.role === 'user' ? partsOf(i) : [])),
+    images,
+  );
+  const userTexts: string[] = [];
   const calls = new Map<string, string>();
   for (const it of items) if (it.type === 'function_call') calls.set(it.call_id, it.name);
   const messages: AgentMessage[] = [];
@@ -247,9 +271,12 @@ export function planTurn(items: InputItem[], instructions: string | null | undef
   }
   fresh.forEach((it) => {
     const index = items.indexOf(it);
-    if (it.type === 'message') {
-      const text = it.content.map((c) => c.text).join('');
-      messages.push(it.role === 'assistant' ? { role: 'assistant', content: text } : { role: 'user', content: text });
+    if (it.type === 'message' && it.role === 'user') {
+      const user = userMessage(partsOf(it), resolved);
+      userTexts.push(user.text);
+      messages.push(user.message);
+    } else if (it.type === 'message') {
+      messages.push({ role: 'assistant', content: textOf(it) });
     } else if (it.type === 'function_call') {
       pushCall({ type: 'tool-call', toolCallId: it.call_id, toolName: it.name, input: parseArgs(it.arguments) });
     } else {
@@ -265,17 +292,23 @@ export function planTurn(items: InputItem[], instructions: string | null | undef
   if (!last || last.role === 'assistant') {
     throw errors.invalidBody('The input must end with a user message or a function_call_output (after any system or developer messages).', 'input');
   }
-  return { system: pgText(system) || undefined, messages };
+  return { system: pgText(system) || undefined, messages, userTexts };
 }
 
-/** Client-side function tools as Mastra tools without `execute`: a call ends the run and goes back to the client. Kept small so the shared client-tools builder can replace it. */
-function clientToolsOf(tools: FunctionTool[]) {
-  return Object.fromEntries(
-    tools.map((t) => [
-      t.name,
-      { id: t.name, description: t.description ?? '', inputSchema: t.agentSchema },
-    ]),
-  );
+const textOf = (m: Extract<InputItem, { type: 'message' }>) => m.content.map((c) => ('text' in c ? c.text : '')).join('');
+
+/**
+ * The request's function tools and tool choice in the API-neutral shapes of client-tools.ts,
+ * checked there (names against the agent's own tools, sizes, depth). The tool's schema is
+ * parseTools' checked copy (patterns removed); errors name `tools[i].name` and `tool_choice.name`.
+ */
+async function clientToolsOf(agent: Agent, body: ResponsesRequest, tools: FunctionTool[]): Promise<{ tools: ClientTool[]; choice: ToolChoice | undefined }> {
+  const client = tools.map((t, i): ClientTool => ({ name: t.name, description: t.description ?? undefined, parameters: t.agentSchema, strict: t.strict ?? undefined, param: `tools[${i}]` }));
+  if (client.length) checkClientTools(client, Object.keys(await agent.listTools()));
+  const tc = body.tool_choice;
+  const choice: ToolChoice | undefined = tc == null ? undefined : typeof tc === 'string' ? tc : { name: tc.name };
+  checkToolChoice(choice, client, typeof choice === 'object' ? 'tool_choice.name' : 'tool_choice');
+  return { tools: client, choice };
 }
 
 // ---- the handlers -----------------------------------------------------------------------
@@ -315,7 +348,7 @@ async function resolveThread(deps: ResponsesDeps, body: ResponsesRequest, owner:
   return { threadExists: false, fresh: store };
 }
 
-function echoOf(body: ResponsesRequest, tools: FunctionTool[], previousId: string | null, conversation: { id: string } | null, store: boolean): Echo {
+function echoOf(body: ResponsesRequest, tools: FunctionTool[], previousId: string | null, conversation: { id: string } | null, store: boolean, format: CompiledFormat | undefined): Echo {
   return {
     model: body.model,
     instructions: body.instructions ?? null,
@@ -334,6 +367,7 @@ function echoOf(body: ResponsesRequest, tools: FunctionTool[], previousId: strin
     truncation: body.truncation ?? 'disabled',
     max_tool_calls: body.max_tool_calls ?? null,
     store,
+    ...(format ? { text_format: format.format as TextFormat } : {}),
   };
 }
 
@@ -346,18 +380,9 @@ export function createResponsesHandler(deps: ResponsesDeps) {
     if (!agent) throw errors.modelNotFound(body.model);
     const keyOwner = res.locals.caller?.owner;
     if (deps.mayUse && !deps.mayUse(keyOwner, body.model)) throw errors.agentForbidden(body.model);
-    if (tools.length) {
-      // A function tool may not shadow one of the agent's own tools (the model would see one name for two tools).
-      const own = Object.keys(await agent.listTools());
-      const clash = tools.findIndex((t) => own.includes(t.name));
-      if (clash >= 0) throw errors.invalidBody(`Invalid value for 'tools[${clash}].name': the agent has a tool of its own named '${tools[clash]!.name}'.`, `tools[${clash}].name`);
-    }
-    let toolChoice: 'auto' | 'none' | 'required' | { type: 'tool'; toolName: string } | undefined;
-    if (typeof body.tool_choice === 'object' && body.tool_choice) {
-      const name = body.tool_choice.name;
-      if (!tools.some((t) => t.name === name)) throw errors.invalidBody(`Invalid value for 'tool_choice.name': no function tool named '${name.slice(0, 64)}' is in tools.`, 'tool_choice.name');
-      toolChoice = { type: 'tool', toolName: name };
-    } else if (body.tool_choice) toolChoice = body.tool_choice;
+    // Client tools, tool choice and text.format are checked before any thread is claimed.
+    const { tools: clientTools, choice } = await clientToolsOf(agent, body, tools);
+    const format = compileResponseFormat(body.text?.format ?? undefined, 'text.format.schema');
 
     // Usage and budgets per key owner (keyless: per `user`), as on chat completions.
     const meterOwner = usageOwner(keyOwner, body.user ?? undefined);
@@ -377,7 +402,15 @@ export function createResponsesHandler(deps: ResponsesDeps) {
     const store = body.store ?? true;
     const plan = await resolveThread(deps, body, owner, resourceId, store);
     const previousOutput = (plan.previous?.output ?? []) as OutputItem[];
-    const { system, messages } = planTurn(items, body.instructions, plan.threadExists, previousOutput);
+    // Cancelled when the client goes away (an image fetch, then the model call).
+    const abort = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) abort.abort(new Error('client disconnected'));
+    });
+    const { system, messages, userTexts } = await planTurn(items, body.instructions, plan.threadExists, previousOutput, {
+      images: deps.images ?? IMAGES_UNCONFIGURED,
+      signal: abort.signal,
+    });
     if (plan.fresh) {
       plan.threadId = randomUUID();
       if (!(await claimThread(deps.db, plan.threadId, resourceId))) throw errors.conversationNotFound();
@@ -401,7 +434,7 @@ export function createResponsesHandler(deps: ResponsesDeps) {
       if (plan.threadId) await releaseThreadRun(deps.db, plan.threadId, id).catch((err) => deps.logger.warn('releasing a thread lease failed', { error: err }));
     };
     try {
-      const echo = echoOf(body, tools, plan.previous?.id ?? null, plan.threadId ? { id: plan.threadId } : null, store);
+      const echo = echoOf(body, tools, plan.previous?.id ?? null, plan.threadId ? { id: plan.threadId } : null, store, format);
       const state: ResponseState = { id, createdAt: new Date(), completedAt: null, status: 'in_progress', output: [], usage: null, error: null, incomplete: null };
       current = state;
       if (store) {
@@ -442,27 +475,20 @@ export function createResponsesHandler(deps: ResponsesDeps) {
       const recordTurn = async (reply: string) => {
         if (!deps.onTurn || !plan.threadId || !reply) return;
         try {
-          await deps.onTurn({ agent: body.model, resourceId, threadId: plan.threadId, userMessages: messages.flatMap((m) => (m.role === 'user' ? [m.content] : [])), reply });
+          await deps.onTurn({ agent: body.model, resourceId, threadId: plan.threadId, userMessages: userTexts, reply });
         } catch (err) {
           log.error('after-turn hook failed', { error: err });
         }
       };
 
-      const abort = new AbortController();
-      res.on('close', () => {
-        if (!res.writableFinished) abort.abort(new Error('client disconnected'));
-      });
-      const clientNames = new Set(tools.map((t) => t.name));
-      const providerOptions = upstreamOptions(deps.upstreamOptionsKey?.(body.model), body);
+      const { options: toolOptions, clientNames } = await toolRunOptions(agent, { tools: clientTools, choice, format, parallelToolCalls: body.parallel_tool_calls });
       const options = {
         ...(plan.threadId ? { memory: { resource: resourceId, thread: plan.threadId } } : {}),
         ...(keyOwner ? { tracingOptions: { metadata: { keyOwner } } } : {}),
         maxSteps: deps.maxSteps,
         abortSignal: abort.signal,
         ...(system ? { system } : {}),
-        ...(tools.length ? { clientTools: clientToolsOf(tools) } : {}),
-        ...(toolChoice ? { toolChoice } : {}),
-        ...(providerOptions ? { providerOptions } : {}),
+        ...withProviderOptions(toolOptions, upstreamOptions(deps.upstreamOptionsKey?.(body.model), body)),
         modelSettings: {
           ...(body.temperature != null ? { temperature: body.temperature } : {}),
           ...(body.top_p != null ? { topP: body.top_p } : {}),
@@ -497,7 +523,13 @@ export function createResponsesHandler(deps: ResponsesDeps) {
         }
         const failure = (result as { error?: unknown }).error;
         if (failure) throw await fail(failure);
-        const calls = clientCalls((result as { toolCalls?: unknown[] }).toolCalls, clientNames);
+        const calls = functionCalls((result as { toolCalls?: unknown[] }).toolCalls, clientNames);
+        const why = !calls.length && format ? format.check(result.text) : undefined;
+        if (why) {
+          log.warn('model reply does not conform to text.format', { why });
+          state.usage = toResponseUsage((result as { totalUsage?: UsageLike }).totalUsage ?? (result.usage as UsageLike));
+          throw await fail(invalidModelOutput(why, 'text.format'));
+        }
         if (result.text || !calls.length) state.output.push(messageItem(result.text, 'completed'));
         state.output.push(...calls);
         const end = endOf(result.finishReason);
@@ -510,7 +542,7 @@ export function createResponsesHandler(deps: ResponsesDeps) {
         return;
       }
 
-      await streamResponse({ agent, messages, options, res, abort, echo, state, clientNames, log, save, fail, recordTurn, release });
+      await streamResponse({ agent, messages, options, res, abort, echo, state, clientNames, format, log, save, fail, recordTurn, release });
     } finally {
       await release();
       await count();
@@ -541,21 +573,9 @@ const messageItem = (text: string, status: OutputMessage['status']): OutputMessa
   content: [{ type: 'output_text', text, annotations: [], logprobs: [] }],
 });
 
-interface ToolCallChunkLike {
-  payload?: { toolCallId?: string; toolName?: string; args?: unknown };
-  toolCallId?: string;
-  toolName?: string;
-  args?: unknown;
-}
-
 /** The calls of client-side function tools among a run's tool calls, as function_call items. */
-function clientCalls(calls: unknown[] | undefined, names: Set<string>): FunctionCallItem[] {
-  if (!names.size || !calls?.length) return [];
-  return (calls as ToolCallChunkLike[]).flatMap((c) => {
-    const p = c.payload ?? c;
-    if (!p.toolName || !names.has(p.toolName) || !p.toolCallId) return [];
-    return [{ id: itemId('fc'), type: 'function_call' as const, status: 'completed' as const, call_id: p.toolCallId, name: p.toolName, arguments: JSON.stringify(p.args ?? {}) }];
-  });
+function functionCalls(calls: unknown[] | undefined, names: Set<string>): FunctionCallItem[] {
+  return clientToolCalls(calls, names).map((c) => ({ id: itemId('fc'), type: 'function_call' as const, status: 'completed' as const, call_id: c.id, name: c.name, arguments: c.arguments }));
 }
 
 interface StreamArgs {
@@ -567,6 +587,8 @@ interface StreamArgs {
   echo: Echo;
   state: ResponseState;
   clientNames: Set<string>;
+  /** text.format (json_object / json_schema): the whole text is checked before the response completes. */
+  format: CompiledFormat | undefined;
   log: Logger;
   save: () => Promise<void>;
   fail: (err: unknown) => Promise<OpenAIError>;
@@ -640,7 +662,7 @@ async function streamResponse(a: StreamArgs) {
           break;
         }
         case 'tool-call':
-          calls.push(...clientCalls([part], a.clientNames));
+          calls.push(...functionCalls([part], a.clientNames));
           break;
         case 'error':
           throw (part.payload?.error as unknown) ?? new Error('model stream failed');
@@ -655,6 +677,12 @@ async function streamResponse(a: StreamArgs) {
     if (!a.abort.signal.aborted) {
       reason = (await stream.finishReason.catch(() => undefined)) ?? reason;
       usage = ((await (stream as unknown as { totalUsage?: Promise<UsageLike> }).totalUsage?.catch(() => undefined)) ?? usage) as UsageLike | undefined;
+      const why = !calls.length && a.format ? a.format.check(text) : undefined;
+      if (why) {
+        a.log.warn('model reply does not conform to text.format', { why });
+        state.usage = toResponseUsage(usage);
+        throw invalidModelOutput(why, 'text.format');
+      }
     }
   } catch (err) {
     // What was streamed so far stays in the (stored) output, marked incomplete.

@@ -49,3 +49,14 @@ export async function providerOptionsKey(agent: Agent): Promise<string | undefin
     return undefined;
   }
 }
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON values, typed by the AI SDK provider
+type ProviderOptions = Record<string, Record<string, any>>;
+
+/** The tool options with other provider options merged in (one namespace may hold keys of both). */
+export function withProviderOptions(toolOptions: Record<string, unknown>, extra: ProviderOptions | undefined): Record<string, unknown> {
+  if (!extra) return toolOptions;
+  const merged: ProviderOptions = { ...((toolOptions.providerOptions as ProviderOptions | undefined) ?? {}) };
+  for (const [k, v] of Object.entries(extra)) merged[k] = { ...(merged[k] ?? {}), ...v };
+  return { ...toolOptions, providerOptions: merged };
+}

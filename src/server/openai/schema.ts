@@ -92,13 +92,15 @@ const functionDef = z.object({
   strict: z.boolean().nullable().optional(),
 });
 const namedChoice = z.object({ name: z.string() });
+/** A response format's name (OpenAI: a-z, A-Z, 0-9, _ and -, at most 64); Chat Completions' and the Responses API's. */
+export const formatName = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'name is 1-64 letters, digits, _ or -');
 const responseFormat = z.discriminatedUnion('type', [
   z.object({ type: z.literal('text') }),
   z.object({ type: z.literal('json_object') }),
   z.object({
     type: z.literal('json_schema'),
     json_schema: z.object({
-      name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'name is 1-64 letters, digits, _ or -'),
+      name: formatName,
       description: z.string().max(4096).optional(),
       schema: jsonSchemaObject.optional(),
       strict: z.boolean().nullable().optional(),

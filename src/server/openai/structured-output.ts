@@ -94,6 +94,6 @@ function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
 }
 
 /** The error for a model reply that does not conform to the requested format (docs/errors.md). */
-export function invalidModelOutput(why: string): OpenAIError {
-  return new OpenAIError(502, `The model's reply does not conform to response_format: ${why}.`, 'upstream_error', 'invalid_model_output', 'response_format');
+export function invalidModelOutput(why: string, param = 'response_format'): OpenAIError {
+  return new OpenAIError(502, `The model's reply does not conform to ${param}: ${why}.`, 'upstream_error', 'invalid_model_output', param);
 }
