@@ -10,6 +10,10 @@
  * matches (e.g. `mastra|ai-sdk|zod|schema-compat|pg`). Frames in a package that ships
  * source maps (@mastra/*, @ai-sdk/*) also name their original source file:line (the
  * path in the package's repository, e.g. `src/loop/...` of mastra-ai/mastra packages/core).
+ * Breakdowns (each prints one more table):
+ *   PROFILE_CALLERS=<regex>   the stacks above the matching frames (PROFILE_DEPTH frames, 6)
+ *   PROFILE_ORIGIN=<regex>    time under the matching frames by first caller outside node/pg
+ *   PROFILE_BY_SOURCE=<regex> self time of the matching packages by original source file
  */
 import fs from 'node:fs';
 import { SourceMap } from 'node:module';
@@ -129,3 +133,60 @@ console.log(
       .map(([k, f]) => ({ 'function (total time)': k.slice(0, 160), package: f.pkg, 'total ms': +f.ms.toFixed(0), '% of busy': +((f.ms / busy) * 100).toFixed(1), ...(requests ? { 'ms / request': +(f.ms / requests).toFixed(3) } : {}) })),
   ),
 );
+
+// PROFILE_CALLERS=<regex>: for the frames whose function name + file match, the stacks
+// (up to PROFILE_DEPTH frames, default 6) that spend their time, by total ms.
+if (process.env.PROFILE_CALLERS) {
+  const re = new RegExp(process.env.PROFILE_CALLERS);
+  const depth = Number(process.env.PROFILE_DEPTH ?? 6);
+  const stacks = new Map<string, number>();
+  for (const [id, ms] of self) {
+    const chain: Node[] = [];
+    for (let cur: number | undefined = id; cur !== undefined; cur = parentOf.get(cur)) chain.push(byId.get(cur)!);
+    const at = chain.findIndex((n) => re.test(keyOf(n)));
+    if (at < 0) continue;
+    const key = chain
+      .slice(at, at + depth)
+      .map((n) => keyOf(n).replace(/ \S*node_modules\//, ' '))
+      .join('\n    ← ');
+    stacks.set(key, (stacks.get(key) ?? 0) + ms);
+  }
+  console.log(`\ncallers of /${re.source}/:`);
+  for (const [k, ms] of [...stacks].sort((a, b) => b[1] - a[1]).slice(0, TOP)) console.log(`${ms.toFixed(0)} ms${requests ? ` (${(ms / requests).toFixed(3)} ms/request)` : ''}\n    ${k}`);
+}
+
+// PROFILE_ORIGIN=<regex>: the time under the matching frames (e.g. `^query pg/lib/client`),
+// by the first caller outside node, pg, pg-pool and pg-protocol: who sent the statements.
+if (process.env.PROFILE_ORIGIN) {
+  const re = new RegExp(process.env.PROFILE_ORIGIN);
+  const plumbing = /^(node \(|pg$|pg-pool|pg-protocol|\(garbage|\(program)/;
+  const origins = new Map<string, number>();
+  for (const [id, ms] of self) {
+    const chain: Node[] = [];
+    for (let cur: number | undefined = id; cur !== undefined; cur = parentOf.get(cur)) chain.push(byId.get(cur)!);
+    const at = chain.findIndex((n) => re.test(keyOf(n)));
+    if (at < 0) continue;
+    const origin = chain.slice(at).find((n) => n.callFrame.url && !plumbing.test(packageOf(n.callFrame.url, n.callFrame.functionName)));
+    const key = origin ? keyOf(origin).replace(/ \S*node_modules\//, ' ') : '(no caller outside the plumbing)';
+    origins.set(key, (origins.get(key) ?? 0) + ms);
+  }
+  console.log(`\ntime under /${re.source}/ by first caller outside node and pg:`);
+  for (const [k, ms] of [...origins].sort((a, b) => b[1] - a[1]).slice(0, TOP)) console.log(`${ms.toFixed(0).padStart(6)} ms${requests ? ` ${(ms / requests).toFixed(3)} ms/request` : ''}  ${k}`);
+}
+
+// PROFILE_BY_SOURCE=<regex of packages>: self time of those packages' frames grouped by the
+// original source file (from the source maps), e.g. `@mastra/core` → src/workflows/default.ts.
+if (process.env.PROFILE_BY_SOURCE) {
+  const re = new RegExp(process.env.PROFILE_BY_SOURCE);
+  const files = new Map<string, number>();
+  for (const [id, ms] of self) {
+    const n = byId.get(id)!;
+    const p = packageOf(n.callFrame.url, n.callFrame.functionName);
+    if (!re.test(p)) continue;
+    const src = original(n)?.replace(/:\d+$/, '') ?? '(no source map)';
+    const k = `${p} ${src}`;
+    files.set(k, (files.get(k) ?? 0) + ms);
+  }
+  console.log(`\nself time by original source file (${re.source}):`);
+  for (const [k, ms] of [...files].sort((a, b) => b[1] - a[1]).slice(0, TOP)) console.log(`${ms.toFixed(0).padStart(6)} ms${requests ? ` ${(ms / requests).toFixed(3)} ms/request` : ''}  ${k}`);
+}
