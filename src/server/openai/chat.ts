@@ -270,9 +270,9 @@ export function createChatHandler(deps: ChatDeps) {
     let threadExists = false;
     let remember: ImplicitThread['remember'] | undefined;
     if (headerThread) {
-      const claimed = await threadOwner(deps.db, threadId);
+      // Two independent reads, sent together (one round trip of waiting): the claim and the thread.
+      const [claimed, thread] = await Promise.all([threadOwner(deps.db, threadId), deps.memory.getThreadById({ threadId })]);
       if (claimed !== undefined && claimed !== resourceId) throw errors.threadNotFound();
-      const thread = await deps.memory.getThreadById({ threadId });
       if (claimed === undefined && !(await claimThread(deps.db, threadId, resourceId, thread?.resourceId))) throw errors.threadNotFound();
       threadExists = Boolean(thread);
     } else {

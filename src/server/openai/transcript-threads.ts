@@ -152,9 +152,9 @@ export async function implicitThread(
   // The other key (chat id and transcript both sent) names the same thread from now on.
   for (const k of keys.slice(hit === undefined ? 1 : 0)) if (known.get(k) === undefined) await reserve(db, k, a.resourceId, threadId);
 
-  const owner = await threadOwner(db, threadId);
+  // Two independent reads, sent together: the claim and the thread.
+  const [owner, thread] = await Promise.all([threadOwner(db, threadId), memory.getThreadById({ threadId })]);
   if (owner !== undefined && owner !== a.resourceId) throw errors.threadNotFound();
-  const thread = await memory.getThreadById({ threadId });
   if (owner === undefined && !(await claimThread(db, threadId, a.resourceId, thread?.resourceId))) throw errors.threadNotFound();
 
   return { threadId, threadExists: Boolean(thread), remember };
