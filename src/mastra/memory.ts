@@ -246,7 +246,10 @@ export class ChatMemory extends Memory {
       this.#forget(args.thread.id);
       // The row just written answers the run's next reads of it (the agent's after-run
       // step), under the same rules as a row just read.
-      if (saved?.id === args.thread.id) this.#recent.set(saved.id, { thread: { ...saved, metadata: saved.metadata ? { ...saved.metadata } : saved.metadata }, at: Date.now(), uses: 0 });
+      if (saved?.id === args.thread.id) {
+        this.#recent.set(saved.id, { thread: { ...saved, metadata: saved.metadata ? { ...saved.metadata } : saved.metadata }, at: Date.now(), uses: 0 });
+        if (this.#recent.size > RECENT_MAX) this.#recent.delete(this.#recent.keys().next().value!);
+      }
     }
   }
 
