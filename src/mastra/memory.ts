@@ -182,9 +182,27 @@ type Thread = NonNullable<Awaited<ReturnType<Memory['getThreadById']>>>;
  *   updateThreadResourceId, which drops the entry too), and the reused row is at most
  *   THREAD_REUSE_MS old, the same window in which a thread deleted by another process
  *   during a turn already goes unnoticed upstream (the agent reads it once, at the start).
+ * - a thread this Memory has just saved answers the next reads the same way (the row as
+ *   written), and a thread id from newThreadId() reads as "none" once without a query:
+ *   a new /v1 conversation reads mastra_threads only inside @mastra/pg's saveMessages.
  */
 export class ChatMemory extends Memory {
   #recent = new Map<string, { thread: Thread; at: number; uses: number }>();
+  /** Thread ids from newThreadId() not yet saved, with when they were made. */
+  #fresh = new Map<string, number>();
+
+  /**
+   * A new random thread id for a conversation this process starts (the /v1 handler, no
+   * x-thread-id). No thread can exist under it yet (nobody else has seen it), so the
+   * agent's first read of it (its ownership check before the run) is answered "none"
+   * without a query: once, within THREAD_REUSE_MS, and only until the thread is saved.
+   */
+  newThreadId(): string {
+    const id = randomUUID();
+    this.#fresh.set(id, Date.now());
+    if (this.#fresh.size > RECENT_MAX) this.#fresh.delete(this.#fresh.keys().next().value!);
+    return id;
+  }
 
   override async getOutputProcessors(...args: Parameters<Memory['getOutputProcessors']>): ReturnType<Memory['getOutputProcessors']> {
     return withPersistTurn(await super.getOutputProcessors(...args));
@@ -194,6 +212,11 @@ export class ChatMemory extends Memory {
     // Only reads by id alone (what the chat handler and the agent do) are shared.
     if (args.resourceId !== undefined) return super.getThreadById(args);
     const key = args.threadId;
+    const made = this.#fresh.get(key);
+    if (made !== undefined) {
+      this.#fresh.delete(key);
+      if (Date.now() - made < THREAD_REUSE_MS) return null;
+    }
     const hit = this.#recent.get(key);
     if (hit && Date.now() - hit.at < THREAD_REUSE_MS && hit.uses < THREAD_REUSES) {
       hit.uses++;
@@ -210,14 +233,23 @@ export class ChatMemory extends Memory {
 
   #forget(threadId: string) {
     this.#recent.delete(threadId);
+    this.#fresh.delete(threadId);
   }
 
   override async saveThread(args: Parameters<Memory['saveThread']>[0]) {
     this.#forget(args.thread.id);
+    let saved: Thread | undefined;
     try {
-      return await super.saveThread(args);
+      saved = await super.saveThread(args);
+      return saved;
     } finally {
       this.#forget(args.thread.id);
+      // The row just written answers the run's next reads of it (the agent's after-run
+      // step), under the same rules as a row just read.
+      if (saved?.id === args.thread.id) {
+        this.#recent.set(saved.id, { thread: { ...saved, metadata: saved.metadata ? { ...saved.metadata } : saved.metadata }, at: Date.now(), uses: 0 });
+        if (this.#recent.size > RECENT_MAX) this.#recent.delete(this.#recent.keys().next().value!);
+      }
     }
   }
 

@@ -1,13 +1,15 @@
 /**
  * The chat path's memory (src/mastra/memory.ts): turns keep their order in a thread
- * without Mastra's fixed sleep after each write, and chat turns leave no workflow
- * snapshots of the agent's internal loop behind.
+ * without Mastra's fixed sleep after each write, chat turns leave no workflow
+ * snapshots of the agent's internal loop behind, and a new conversation's thread row is
+ * not read back from Postgres by the agent (ChatMemory.newThreadId, saveThread).
+ * Upstream is THE SCRIPTED MODEL (harness/scripted-model.ts); Postgres and Mastra are real.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MastraDBMessage } from '@mastra/core/agent';
 import { echoScript, textOf } from '../../harness/scripted-model';
 import { startTestSystem, type TestSystem } from '../../harness/system';
-import { stampMonotonic } from '../../src/mastra/memory';
+import { ChatMemory, stampMonotonic } from '../../src/mastra/memory';
 
 let t: TestSystem;
 
@@ -102,5 +104,71 @@ describe('chat memory', () => {
       raw.deleteWorkflowRunById = del;
     }
     expect(calls).toEqual([]);
+  });
+
+  /** Counts the memory store's thread reads by id (what Memory.getThreadById sends to Postgres). */
+  async function countingThreadReads() {
+    const store = (await t.system.runtime.storage.getStore('memory'))!;
+    const reads: string[] = [];
+    const orig = store.getThreadById.bind(store);
+    store.getThreadById = async (a) => (reads.push(a.threadId), orig(a));
+    return { reads, restore: () => void (store.getThreadById = orig) };
+  }
+
+  it("a new /v1 conversation's thread is created and used without the agent reading it back", async () => {
+    const { reads, restore } = await countingThreadReads();
+    let threadId: string;
+    try {
+      const r = await t.client().chat.completions.create({ model: 'assistant', messages: [{ role: 'user', content: 'fresh thread' }] }).withResponse();
+      expect(r.data.choices[0]!.message.content).toBe('Echo: fresh thread');
+      threadId = r.response.headers.get('x-thread-id')!;
+    } finally {
+      restore();
+    }
+    // Before: two reads (the agent's check before the run, its after-run step).
+    expect(reads.filter((id) => id === threadId)).toEqual([]);
+    // The thread and the turn are in Postgres, and the conversation continues.
+    const thread = await t.system.runtime.memory.getThreadById({ threadId: threadId!, resourceId: 'anonymous' });
+    expect(thread).toMatchObject({ id: threadId! });
+    const next = await t.client().chat.completions.create({ model: 'assistant', messages: [{ role: 'user', content: 'second turn' }] }, { headers: { 'x-thread-id': threadId! } });
+    expect(next.choices[0]!.message.content).toBe('Echo: second turn');
+    expect(textOf(t.model.requests.at(-1)!.messages.filter((m) => m.role === 'user')[0]!.content)).toBe('fresh thread');
+  });
+
+  it('newThreadId reads as "none" once without a query; a saved thread answers from the row written; ids from elsewhere are always read', async () => {
+    const memory = t.system.runtime.memory as ChatMemory;
+    expect(memory).toBeInstanceOf(ChatMemory);
+    const { reads, restore } = await countingThreadReads();
+    try {
+      const id = memory.newThreadId();
+      expect(await memory.getThreadById({ threadId: id })).toBeNull();
+      expect(reads).toEqual([]);
+      // Only once: the next read asks Postgres.
+      expect(await memory.getThreadById({ threadId: id })).toBeNull();
+      expect(reads).toEqual([id]);
+
+      const saved = memory.newThreadId();
+      const now = new Date();
+      await memory.saveThread({ thread: { id: saved, resourceId: 'fresh-owner', title: 't', metadata: { a: 1 }, createdAt: now, updatedAt: now } });
+      reads.length = 0;
+      const row = await memory.getThreadById({ threadId: saved });
+      expect(row).toMatchObject({ id: saved, resourceId: 'fresh-owner', metadata: { a: 1 } });
+      expect(reads).toEqual([]);
+      // The copy handed out is not the remembered one.
+      (row!.metadata as Record<string, unknown>).a = 2;
+      expect((await memory.getThreadById({ threadId: saved }))!.metadata).toEqual({ a: 1 });
+
+      // An id this process did not make (a client's x-thread-id) is read from Postgres.
+      const other = `other-${Date.now()}`;
+      reads.length = 0;
+      expect(await memory.getThreadById({ threadId: other })).toBeNull();
+      expect(reads).toEqual([other]);
+      // A read that names the resource is never answered from memory.
+      reads.length = 0;
+      await memory.getThreadById({ threadId: saved, resourceId: 'fresh-owner' });
+      expect(reads).toEqual([saved]);
+    } finally {
+      restore();
+    }
   });
 });

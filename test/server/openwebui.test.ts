@@ -260,6 +260,58 @@ describe('threads continued without x-thread-id', () => {
     const manyNew = await chat(ALICE, { model: 'assistant', messages: [...transcript.slice(0, 2), ...Array.from({ length: 257 }, (_, i) => ({ role: 'user', content: `n${i}` }))] });
     expect(manyNew.status).toBe(400);
   });
+
+  it("a new chat's transcript key, usage count and turn mirror are written together before the reply; one failing write stops none of the others", async () => {
+    // src/server/openai/chat.ts sends these three writes to Postgres at once. Each is made
+    // to fail in turn (its table renamed away for one request) and the others still land.
+    const db = t.system.ctx.db;
+    const requestsToday = async () => Number((await db.query("select coalesce(sum(requests), 0) as n from usage_daily where owner = 'alice'")).rows[0].n);
+    const mirrored = async (threadId: string) => {
+      for (let i = 0; i < 100; i++) {
+        if ((await db.query('select 1 from conversations where thread_id = $1', [threadId])).rowCount) return true;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return false;
+    };
+    const opening = async (text: string) => {
+      const r = await chat(ALICE, { model: 'assistant', messages: [{ role: 'user', content: text }] });
+      expect(r.status).toBe(200);
+      const threadId = r.headers.get('x-thread-id')!;
+      const reply = (await r.json()).choices[0].message.content as string;
+      // The client's next request (the resent transcript) finds the thread when the key was stored.
+      const found = async () => (await chat(ALICE, { model: 'assistant', messages: [{ role: 'user', content: text }, { role: 'assistant', content: reply }, { role: 'user', content: 'next' }] })).headers.get('x-thread-id') === threadId;
+      return { threadId, found };
+    };
+    const without = async <T>(table: string, fn: () => Promise<T>) => {
+      await db.query(`alter table ${table} rename to ${table}_off`);
+      try {
+        return await fn();
+      } finally {
+        await db.query(`alter table ${table}_off rename to ${table}`);
+      }
+    };
+
+    // All three work: counted, key stored, mirrored.
+    let before = await requestsToday();
+    const ok = await opening('writes together: all');
+    expect(await requestsToday()).toBe(before + 1);
+    expect(await ok.found()).toBe(true);
+    expect(await mirrored(ok.threadId)).toBe(true);
+
+    // The usage counter fails: the reply still goes out, the key and the mirror land.
+    before = await requestsToday();
+    const noUsage = await without('usage_daily', () => opening('writes together: no usage'));
+    expect(await requestsToday()).toBe(before);
+    expect(await noUsage.found()).toBe(true);
+    expect(await mirrored(noUsage.threadId)).toBe(true);
+
+    // The transcript key fails: still counted and mirrored (the next resend starts a new thread).
+    before = await requestsToday();
+    const noKey = await without('transcript_threads', () => opening('writes together: no key'));
+    expect(await requestsToday()).toBe(before + 1);
+    expect(await mirrored(noKey.threadId)).toBe(true);
+    expect(await noKey.found()).toBe(false);
+  });
 });
 
 export type { ChatRequest };

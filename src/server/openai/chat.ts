@@ -297,9 +297,9 @@ export function createChatHandler(deps: ChatDeps) {
     // A thread named by the caller (header, chat id, transcript) may have another turn running on it.
     let shared = Boolean(headerThread);
     if (headerThread) {
-      const claimed = await threadOwner(deps.db, threadId);
+      // Two independent reads, sent together (one round trip of waiting): the claim and the thread.
+      const [claimed, thread] = await Promise.all([threadOwner(deps.db, threadId), deps.memory.getThreadById({ threadId })]);
       if (claimed !== undefined && claimed !== resourceId) throw errors.threadNotFound();
-      const thread = await deps.memory.getThreadById({ threadId });
       if (claimed === undefined && !(await claimThread(deps.db, threadId, resourceId, thread?.resourceId))) throw errors.threadNotFound();
       threadExists = Boolean(thread);
     } else {
@@ -353,12 +353,16 @@ export function createChatHandler(deps: ChatDeps) {
       };
 
       // Before the reply is sent: the transcript key (so the client's next request finds the
-      // thread) and the request's usage (once; `finally` counts a request that failed).
+      // thread) and the request's usage (once; `finally` counts a request that failed). The
+      // two writes are independent (separate rows, each failure logged on its own), so they
+      // go to Postgres at once: one round trip of waiting instead of two.
       const count = usageCounter(deps.usage, owner);
       const beforeReply = async (reply: string, u: UsageLike | undefined, calls: ClientToolCall[] = []) => {
-        // The transcript key holds the whole assistant turn, as the client resends it: prefill + answer (+ the calls handed back).
-        if (remember) await remember((prefill ?? '') + reply, legacy ? calls.map((c) => ({ ...c, id: 'function_call' })) : calls).catch((err) => log.error('transcript key not stored', { error: err }));
-        await count(u);
+        await Promise.all([
+          // The transcript key holds the whole assistant turn, as the client resends it: prefill + answer (+ the calls handed back).
+          remember?.((prefill ?? '') + reply, legacy ? calls.map((c) => ({ ...c, id: 'function_call' })) : calls).catch((err) => log.error('transcript key not stored', { error: err })),
+          count(u),
+        ]);
         // The turn is in memory: the thread is free before the last bytes go out (the client's next turn may follow at once).
         await release();
       };
@@ -456,9 +460,11 @@ async function answer(a: AnswerArgs) {
       throw invalidModelOutput(why);
     }
   }
-  await beforeReply(text, usage, calls);
-  // A turn that hands tool calls back is not complete yet: it is mirrored when it is.
-  if (!calls.length) await recordTurn(text);
+  // The transcript key, the usage count and the turn mirror's queue entry are
+  // independent writes (each logs its own failure): sent together, they cost one round
+  // trip of waiting before the reply. A turn that hands tool calls back is not complete
+  // yet: it is mirrored when it is.
+  await Promise.all([beforeReply(text, usage, calls), calls.length ? undefined : recordTurn(text)]);
   const message = !calls.length
     ? { role: 'assistant', content: text, refusal: null }
     : legacy

@@ -16,6 +16,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Memory } from '@mastra/memory';
 import type pg from 'pg';
 import { claimThread, threadOwner } from '../../db/threads';
+import { ChatMemory } from '../../mastra/memory';
 import { pgText } from '../../util/text';
 import { errors } from './errors';
 import { chatCompletionRequest, MAX_MESSAGES, textContent, type RequestMessage } from './schema';
@@ -99,13 +100,18 @@ async function lookup(db: Queryable, keys: string[], resourceId: string): Promis
   return new Map(r.rows.map((row) => [row.key, row.thread_id]));
 }
 
-/** Stores key → thread unless the key is taken; resolves to the thread the key names now. */
-async function reserve(db: Queryable, key: string, resourceId: string, threadId: string): Promise<string | undefined> {
+/** Stores key → thread unless the key is taken; resolves to the thread id when it was stored. */
+async function store(db: Queryable, key: string, resourceId: string, threadId: string): Promise<string | undefined> {
   const r = await db.query<{ thread_id: string }>(
     'insert into transcript_threads (key, thread_id, resource_id) values ($1, $2, $3) on conflict (key) do nothing returning thread_id',
     [key, threadId, resourceId],
   );
-  return r.rows[0]?.thread_id ?? (await lookup(db, [key], resourceId)).get(key);
+  return r.rows[0]?.thread_id;
+}
+
+/** Stores key → thread unless the key is taken; resolves to the thread the key names now. */
+async function reserve(db: Queryable, key: string, resourceId: string, threadId: string): Promise<string | undefined> {
+  return (await store(db, key, resourceId, threadId)) ?? (await lookup(db, [key], resourceId)).get(key);
 }
 
 /**
@@ -123,12 +129,15 @@ export async function implicitThread(
   // An empty first assistant turn (no text, no calls) tells conversations apart by nothing: no key.
   if (exchange?.assistant) keys.push(transcriptKey(a.resourceId, a.agent, exchange.user, exchange.assistant));
 
-  let threadId: string = randomUUID();
+  // A new conversation's id; ChatMemory then knows no thread exists under it yet (src/mastra/memory.ts).
+  let threadId: string = memory instanceof ChatMemory ? memory.newThreadId() : randomUUID();
   const remember = async (reply: string, calls: KeyedCall[] = []) => {
     if (!exchange || exchange.assistant !== undefined || !exchange.user) return;
     const text = assistantKeyText(reply, calls);
     if (!text) return;
-    await reserve(db, transcriptKey(a.resourceId, a.agent, exchange.user, text), a.resourceId, threadId);
+    // A key already taken keeps naming its thread (the first conversation that opened
+    // this way): nothing to read back, so no lookup after a conflict.
+    await store(db, transcriptKey(a.resourceId, a.agent, exchange.user, text), a.resourceId, threadId);
   };
   if (!keys.length) {
     // A conversation's first turn: a new thread, claimed as with a new x-thread-id.
@@ -145,9 +154,9 @@ export async function implicitThread(
   // The other key (chat id and transcript both sent) names the same thread from now on.
   for (const k of keys.slice(hit === undefined ? 1 : 0)) if (known.get(k) === undefined) await reserve(db, k, a.resourceId, threadId);
 
-  const owner = await threadOwner(db, threadId);
+  // Two independent reads, sent together: the claim and the thread.
+  const [owner, thread] = await Promise.all([threadOwner(db, threadId), memory.getThreadById({ threadId })]);
   if (owner !== undefined && owner !== a.resourceId) throw errors.threadNotFound();
-  const thread = await memory.getThreadById({ threadId });
   if (owner === undefined && !(await claimThread(db, threadId, a.resourceId, thread?.resourceId))) throw errors.threadNotFound();
 
   return { threadId, threadExists: Boolean(thread), known: true, remember };
