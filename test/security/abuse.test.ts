@@ -172,6 +172,32 @@ function cases(): Case[] {
     ['bad thread id', chat({ model: 'assistant', messages: [{ role: 'user', content: 'hi' }] }), { 'content-type': 'application/json', 'x-thread-id': '../../etc/passwd' }],
   ];
   for (const [name, body, headers] of v1Bodies) out.push({ name: `/v1 chat: ${name}`, path: '/v1/chat/completions', method: 'POST', headers: headers ?? json, body, proto: 'openai', key: ALICE });
+  // The Responses API: the transport-level cases above, and its own malformed bodies.
+  const responsesBodies: Array<[string, string | Buffer, Record<string, string>?]> = [
+    ...v1Bodies.filter(([name]) => ['not JSON', 'JSON array', 'JSON null', 'empty body', 'deeply nested JSON', 'charset latin1', 'invalid gzip', 'gzip bomb over the limit'].includes(name)),
+    ['no model', chat({ input: 'hi' })],
+    ['model __proto__', chat({ model: '__proto__', input: 'hi' })],
+    ['input a number', chat({ model: 'assistant', input: 7 })],
+    ['input item of unknown type', chat({ model: 'assistant', input: [{ type: 'hologram' }] })],
+    ['input over the body limit', chat({ model: 'assistant', input: 'x'.repeat(300_000) })],
+    ['previous_response_id malformed', chat({ model: 'assistant', input: 'hi', previous_response_id: '../../etc' })],
+    ['previous_response_id unknown', chat({ model: 'assistant', input: 'hi', previous_response_id: 'resp_doesnotexist' })],
+    ['conversation object without id', chat({ model: 'assistant', input: 'hi', conversation: {} })],
+    ['both previous_response_id and conversation', chat({ model: 'assistant', input: 'hi', previous_response_id: 'resp_x', conversation: 'c1' })],
+    ['unknown parameter', chat({ model: 'assistant', input: 'hi', frobnicate: true })],
+    ['built-in tool', chat({ model: 'assistant', input: 'hi', tools: [{ type: 'web_search' }] })],
+    ['function tool with a non-object schema', chat({ model: 'assistant', input: 'hi', tools: [{ type: 'function', name: 'f', parameters: { type: 'string' } }] })],
+    ['text.format schema not compiling', chat({ model: 'assistant', input: 'hi', text: { format: { type: 'json_schema', name: 'x', schema: { type: 7 } } } })],
+    ['input_image to the metadata address', chat({ model: 'assistant', input: [{ role: 'user', content: [{ type: 'input_image', image_url: 'http://169.254.169.254/latest/meta-data/' }] }] })],
+  ];
+  for (const [name, body, headers] of responsesBodies) out.push({ name: `/v1 responses: ${name}`, path: '/v1/responses', method: 'POST', headers: headers ?? json, body, proto: 'openai', key: ALICE });
+  for (const p of ['/v1/responses/%E0%A4%A', '/v1/responses/__proto__', '/v1/responses/resp_nope', '/v1/responses/resp_nope/input_items', '/v1/responses/resp_nope/input_items?limit=-5', '/v1/responses/x/y/z']) {
+    out.push({ name: `/v1 GET ${p}`, path: p, proto: 'openai', key: ALICE });
+  }
+  out.push({ name: '/v1 DELETE an unknown response', path: '/v1/responses/resp_nope', method: 'DELETE', proto: 'openai', key: ALICE });
+  for (const q of ['?start_date=yesterday', '?start_date=2026-13-45', '?end_date=1999-01-01&start_date=2026-01-01', '?start_date=1900-01-01', '?owner=alice%00', '?owner=' + 'x'.repeat(5000), '?user=someone']) {
+    out.push({ name: `/v1 usage ${q.slice(0, 40)}`, path: `/v1/usage${q}`, proto: 'openai', key: BOB });
+  }
   const authCases: Array<[string, Record<string, string>]> = [
     ['no key', {}],
     ['wrong key', { authorization: 'Bearer sk-not-a-key-000000000' }],
@@ -184,6 +210,8 @@ function cases(): Case[] {
   for (const [name, headers] of authCases) {
     out.push({ name: `/v1 models: ${name}`, path: '/v1/models', headers, proto: 'openai' });
     out.push({ name: `/v1 chat: ${name}`, path: '/v1/chat/completions', method: 'POST', headers: { ...json, ...headers }, body: chat({ model: 'assistant', messages: [{ role: 'user', content: 'hi' }] }), proto: 'openai' });
+    out.push({ name: `/v1 responses: ${name}`, path: '/v1/responses', method: 'POST', headers: { ...json, ...headers }, body: chat({ model: 'assistant', input: 'hi' }), proto: 'openai' });
+    out.push({ name: `/v1 usage: ${name}`, path: '/v1/usage', headers, proto: 'openai' });
     out.push({ name: `/powersync credentials: ${name}`, path: '/powersync/credentials', headers, proto: 'powersync' });
     out.push({ name: `/api agents: ${name}`, path: '/api/agents', headers, proto: 'openai' });
     out.push({ name: `/metrics: ${name}`, path: '/metrics', headers, proto: 'any' });
