@@ -17,7 +17,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Agent } from '@mastra/core/agent';
-import type { Memory } from '@mastra/memory';
 import type { Request, Response } from 'express';
 import type pg from 'pg';
 import { acquireThreadRun, releaseThreadRun, renewThreadRun } from '../../db/thread-runs';
@@ -25,46 +24,31 @@ import { claimThread, threadOwner } from '../../db/threads';
 import { pgText } from '../../util/text';
 import type { Logger } from '../../logger';
 import { resolveResource } from '../auth';
-import type { CompletedTurn } from '../turns';
 import { usageOwner, type TokenUsage, type UsageMeter } from '../usage';
 import { MAX_CLIENT_TOOLS, checkClientTools, checkToolChoice, clientToolCalls, type ClientTool, type ClientToolCall, type ToolChoice } from './client-tools';
 import { buildAgentInput, MAX_IMAGE_URLS, storedToolCalls, type AgentMessage, type BuildContext, type ConversationItem, type ItemPart } from './conversation';
 import { errors, OpenAIError, upstreamError } from './errors';
-import { IMAGES_UNCONFIGURED, type ImageOptions } from './images';
+import { IMAGES_UNCONFIGURED } from './images';
 import { agentNamed } from './models';
 import { openWebUITask, taskAgent } from './openwebui';
+import { startEventStream, THREAD_ID, type AgentRouteDeps } from './route-deps';
 import { checkParams } from './params';
 import { toolRunOptions, withProviderOptions } from './run-options';
 import { chatCompletionRequest, MAX_MESSAGES, paramName, textContent, type ChatCompletionRequest, type RequestMessage } from './schema';
 import { compileResponseFormat, invalidModelOutput, type CompiledFormat, type ResponseFormat } from './structured-output';
 import { CHAT_ID, implicitThread, MAX_TRANSCRIPT_MESSAGES, transcriptMessages, type ImplicitThread } from './transcript-threads';
 
-export interface ChatDeps {
-  agents: Record<string, Agent>;
-  memory: Memory;
-  /** The app's database: thread claims (thread_owners). */
-  db: pg.Pool;
-  logger: Logger;
-  maxSteps: number;
-  /** May this key owner use this agent (AGENT_USERS_<NAME>, src/config.ts mayUseAgent)? */
-  mayUse?: (owner: string | undefined, agent: string) => boolean;
-  /** Called after a completed turn (e.g. to mirror it into synced tables). Errors are logged, never sent. */
-  onTurn?: (turn: CompletedTurn) => Promise<void> | void;
+export interface ChatDeps extends AgentRouteDeps {
   /**
    * The provider name of the agent's OpenAI-compatible model (src/mastra/model.ts), or
    * undefined when it has none: then the pass-through parameters (reasoning_effort,
    * verbosity, logit_bias, web_search_options) are refused (params.ts).
    */
   compatibleProvider?: (agent: string) => string | undefined;
-  /** Budget check before the model call and one usage count per request (src/server/usage.ts). */
-  usage?: UsageMeter;
-  /** Images in user messages: the largest decoded image, and the outbound guard's fetch for http(s) image URLs. */
-  images?: ImageOptions;
 }
 
 export { MAX_IMAGE_URLS };
 
-const THREAD_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
 /** A turn on a thread another request is running on waits this long for it, then answers 400 conversation_locked. */
 export const THREAD_WAIT_MS = 30_000;
 /** How long a turn's lease on its thread lasts without renewal (renewed every third of it while the turn runs). */
@@ -560,12 +544,7 @@ async function streamCompletion(a: StreamArgs) {
   const start = () => {
     if (started) return;
     started = true;
-    res.status(200);
-    res.setHeader('content-type', 'text/event-stream; charset=utf-8');
-    res.setHeader('cache-control', 'no-cache');
-    res.setHeader('connection', 'keep-alive');
-    res.setHeader('x-accel-buffering', 'no');
-    res.flushHeaders();
+    startEventStream(res);
     res.write(chunk({ role: 'assistant', content: '', refusal: null }));
   };
 

@@ -23,41 +23,28 @@ import { randomUUID } from 'node:crypto';
 import type { Agent } from '@mastra/core/agent';
 import type { Memory } from '@mastra/memory';
 import { Router, type Request, type Response } from 'express';
-import type pg from 'pg';
 import { acquireThreadRun, deleteResponse, finishResponse, getResponse, insertResponse, releaseThreadRun, renewThreadRun, type StoredResponse } from '../../db/responses';
 import { claimThread, threadOwner } from '../../db/threads';
 import type { Logger } from '../../logger';
 import { pgText } from '../../util/text';
 import { resolveResource } from '../auth';
-import type { CompletedTurn } from '../turns';
-import { usageOwner, type UsageMeter } from '../usage';
+import { usageOwner } from '../usage';
 import { checkClientTools, checkToolChoice, clientToolCalls, type ClientTool, type ToolChoice } from './client-tools';
 import { resolveImages, userMessage, type ItemPart, type UserPart } from './conversation';
 import { errors, OpenAIError, upstreamError } from './errors';
 import { IMAGES_UNCONFIGURED, type ImageOptions } from './images';
 import { agentNamed } from './models';
+import { startEventStream, THREAD_ID, type AgentRouteDeps } from './route-deps';
 import { itemId, parseInput, parseResponsesBody, parseTools, type FunctionTool, type InputItem, type ResponsesRequest, type TextFormat } from './responses-schema';
 import { toolRunOptions, withProviderOptions } from './run-options';
 import { compileResponseFormat, invalidModelOutput, type CompiledFormat } from './structured-output';
 
-export interface ResponsesDeps {
-  agents: Record<string, Agent>;
-  memory: Memory;
-  db: pg.Pool;
-  logger: Logger;
-  maxSteps: number;
-  mayUse?: (owner: string | undefined, agent: string) => boolean;
-  onTurn?: (turn: CompletedTurn) => Promise<void> | void;
+export interface ResponsesDeps extends AgentRouteDeps {
   /** The agent's OpenAI-compatible providerOptions namespace (src/mastra/model.ts compatibleOptionsKey): where raw Chat Completions params go. */
   upstreamOptionsKey?: (agent: string) => string | undefined;
-  /** Budget check before the model call and one usage count per request (src/server/usage.ts), shared with chat completions. */
-  usage?: UsageMeter;
-  /** input_image parts: the largest decoded image, and the outbound guard's fetch for http(s) image URLs (shared with chat completions). */
-  images?: ImageOptions;
 }
 
 
-const THREAD_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
 const RESPONSE_ID = /^resp_[A-Za-z0-9]{1,64}$/;
 /** How long a run's lease on its thread lasts without renewal (renewed every third of it while the run goes on). */
 export const THREAD_LEASE_MS = 60_000;
@@ -613,12 +600,7 @@ async function streamResponse(a: StreamArgs) {
   const start = () => {
     if (started) return;
     started = true;
-    res.status(200);
-    res.setHeader('content-type', 'text/event-stream; charset=utf-8');
-    res.setHeader('cache-control', 'no-cache');
-    res.setHeader('connection', 'keep-alive');
-    res.setHeader('x-accel-buffering', 'no');
-    res.flushHeaders();
+    startEventStream(res);
     send('response.created', { response: responseObject(a.echo, state) });
     send('response.in_progress', { response: responseObject(a.echo, state) });
   };
