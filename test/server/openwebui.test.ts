@@ -198,6 +198,26 @@ describe('threads continued without x-thread-id', () => {
     expect(asUser.headers.get('x-thread-id')).not.toBe(aliceThread);
   });
 
+  it('X-OpenWebUI-User-Id gives each Open WebUI user behind one key a memory of their own (as `user` does)', async () => {
+    const opening = [{ role: 'user', content: 'per-user opening' }];
+    const ann = await chat(ALICE, { model: 'assistant', messages: opening }, { 'x-openwebui-user-id': 'ann-0001' });
+    expect(ann.status).toBe(200);
+    const annThread = ann.headers.get('x-thread-id')!;
+    expect(await threadsOf('alice:ann-0001')).toContain(annThread);
+    // Another Open WebUI user resending the same transcript does not reach Ann's thread.
+    const transcript = [...opening, { role: 'assistant', content: 'Echo: per-user opening' }, { role: 'user', content: 'ben here' }];
+    const ben = await chat(ALICE, { model: 'assistant', messages: transcript }, { 'x-openwebui-user-id': 'ben-0002' });
+    expect(ben.status).toBe(200);
+    expect(ben.headers.get('x-thread-id')).not.toBe(annThread);
+    expect(await threadsOf('alice:ben-0002')).toContain(ben.headers.get('x-thread-id'));
+    // Ann herself continues; a name with characters outside the plain set is kept apart, hashed.
+    const annAgain = await chat(ALICE, { model: 'assistant', messages: transcript }, { 'x-openwebui-user-id': 'ann-0001' });
+    expect(annAgain.headers.get('x-thread-id')).toBe(annThread);
+    const odd = await chat(ALICE, { model: 'assistant', messages: opening }, { 'x-openwebui-user-id': 'ann 0001/../bob' });
+    expect(odd.status).toBe(200);
+    expect(await threadsOf('alice:ann-0001')).not.toContain(odd.headers.get('x-thread-id'));
+  });
+
   it('X-OpenWebUI-Chat-Id continues its chat per caller; malformed ids are refused', async () => {
     const chatId = `c-${Date.now()}`;
     const h = { 'X-OpenWebUI-Chat-Id': chatId };

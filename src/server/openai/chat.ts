@@ -263,8 +263,11 @@ export function createChatHandler(deps: ChatDeps) {
     checkToolChoice(choice, tools, legacy ? 'function_call' : 'tool_choice');
     const format = compileResponseFormat(responseFormatOf(body));
 
-    const resourceId = resolveResource(res.locals.caller?.owner, body.user);
-    const owner = usageOwner(res.locals.caller?.owner, body.user ?? undefined);
+    // Open WebUI (ENABLE_FORWARD_USER_INFO_HEADERS) names its own user in X-OpenWebUI-User-Id: one
+    // memory per Open WebUI user inside the key owner's space, as `user` gives (a `user` in the body wins).
+    const user = body.user ?? req.get('x-openwebui-user-id');
+    const resourceId = resolveResource(res.locals.caller?.owner, user);
+    const owner = usageOwner(res.locals.caller?.owner, user ?? undefined);
     await deps.usage?.check(owner);
     // ---- Open WebUI background task: the agent's model alone, no tools, no memory ----
     const task = openWebUITask(body.messages);
