@@ -2,6 +2,7 @@
 import { loadConfigOrExit } from './config';
 import { createLogger } from './logger';
 import { startSystem } from './system';
+import { onShutdown } from './system/shutdown';
 
 async function main() {
   const config = loadConfigOrExit();
@@ -12,22 +13,7 @@ async function main() {
   const system = await startSystem(config, { logger });
   logger.info('ONE Agents is up', { url: system.url, openai_base_url: `${system.url}/v1`, agents: Object.keys(system.runtime.mastra.listAgents()) });
 
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info('shutting down', { signal });
-    const force = setTimeout(() => {
-      logger.error('shutdown took longer than 15 s; exiting');
-      process.exit(1);
-    }, 15_000);
-    force.unref();
-    await system.stop();
-    logger.info('stopped');
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+  onShutdown(logger, () => system.stop());
 }
 
 /** A DataFileError (services/lib/data-file.ts) anywhere in the cause chain, recognised by its code. */

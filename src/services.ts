@@ -24,6 +24,7 @@ import { migrate } from './db/migrate';
 import { enabledFeatures } from './features';
 import { createLogger, registerSecret } from './logger';
 import { startServices } from './system';
+import { onShutdown } from './system/shutdown';
 
 /** The file replicas source; in DATA_DIR, next to the services' data. */
 function servicesEnvFile(dataDir: string): string {
@@ -132,23 +133,10 @@ async function main() {
   const file = servicesEnvFile(config.dataDir);
   let written = false;
 
-  let stopping = false;
-  const shutdown = async (signal: string, code = 0) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info('shutting down', { signal });
-    const force = setTimeout(() => {
-      logger.error('shutdown took longer than 15 s; exiting');
-      process.exit(1);
-    }, 15_000);
-    force.unref();
+  const shutdown = onShutdown(logger, async () => {
     if (written) await fs.rm(file, { force: true });
     await stopAll();
-    logger.info('stopped');
-    process.exit(code);
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+  });
 
   try {
     const urls = await startServices(config, logger, (name, stop) => stops.push({ name, stop }));

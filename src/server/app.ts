@@ -108,6 +108,7 @@ export async function createApp(deps: AppDeps): Promise<Express> {
       onTurn: deps.onTurn,
       usage,
       upstreamOptionsKey: (agent) => compatibleOptionsKey(config, agent),
+      compatibleProvider: (agent) => compatibleProviderName(config, agent),
       images,
     }),
   );

@@ -38,14 +38,7 @@ import { chatCompletionRequest, MAX_MESSAGES, paramName, textContent, type ChatC
 import { compileResponseFormat, invalidModelOutput, type CompiledFormat, type ResponseFormat } from './structured-output';
 import { CHAT_ID, implicitThread, MAX_TRANSCRIPT_MESSAGES, transcriptMessages, type ImplicitThread } from './transcript-threads';
 
-export interface ChatDeps extends AgentRouteDeps {
-  /**
-   * The provider name of the agent's OpenAI-compatible model (src/mastra/model.ts), or
-   * undefined when it has none: then the pass-through parameters (reasoning_effort,
-   * verbosity, logit_bias, web_search_options) are refused (params.ts).
-   */
-  compatibleProvider?: (agent: string) => string | undefined;
-}
+export type ChatDeps = AgentRouteDeps;
 
 export { MAX_IMAGE_URLS };
 
@@ -313,7 +306,7 @@ export function createChatHandler(deps: ChatDeps) {
         signal: abort.signal,
       });
 
-      const { options: toolOptions, clientNames } = await toolRunOptions(agent, { tools, choice, format, parallelToolCalls: body.parallel_tool_calls });
+      const { options: toolOptions, clientNames } = toolRunOptions({ tools, choice, format, parallelToolCalls: body.parallel_tool_calls, providerKey: provider });
       const options = {
         memory: { resource: resourceId, thread: threadId },
         // The trace's root span (Studio, OTLP) names the API key's owner beside resource and thread.

@@ -468,7 +468,7 @@ export function createResponsesHandler(deps: ResponsesDeps) {
         }
       };
 
-      const { options: toolOptions, clientNames } = await toolRunOptions(agent, { tools: clientTools, choice, format, parallelToolCalls: body.parallel_tool_calls });
+      const { options: toolOptions, clientNames } = toolRunOptions({ tools: clientTools, choice, format, parallelToolCalls: body.parallel_tool_calls, providerKey: deps.compatibleProvider?.(body.model) });
       const options = {
         ...(plan.threadId ? { memory: { resource: resourceId, thread: plan.threadId } } : {}),
         ...(keyOwner ? { tracingOptions: { metadata: { keyOwner } } } : {}),

@@ -26,6 +26,13 @@ export interface AgentRouteDeps {
   usage?: UsageMeter;
   /** Images in user messages: the largest decoded image, and the outbound guard's fetch for http(s) image URLs. */
   images?: ImageOptions;
+  /**
+   * The provider name of the agent's OpenAI-compatible model (src/mastra/model.ts
+   * compatibleProviderName), or undefined when it has none: the namespace of the provider
+   * options passed through to the model (response_format, parallel_tool_calls, and on chat
+   * reasoning_effort, verbosity, logit_bias, web_search_options, which are refused without it: params.ts).
+   */
+  compatibleProvider?: (agent: string) => string | undefined;
 }
 
 /** A memory thread id a caller may name (`x-thread-id`, `conversation`). */

@@ -2,7 +2,6 @@
  * The agent-run options for client tools, tool choice and a response format, shared by
  * Chat Completions and the Responses API (each converts its own request shape first).
  */
-import type { Agent } from '@mastra/core/agent';
 import { noToolsHooks, toMastraClientTools, toMastraToolChoice, type ClientTool, type ToolChoice } from './client-tools';
 import type { CompiledFormat } from './structured-output';
 
@@ -11,13 +10,18 @@ export interface ToolRunRequest {
   choice: ToolChoice | undefined;
   format: CompiledFormat | undefined;
   parallelToolCalls?: boolean | null;
+  /**
+   * The provider-options namespace of the agent's OpenAI-compatible model (src/mastra/model.ts
+   * compatibleProviderName), or undefined for other providers: then nothing is passed through.
+   */
+  providerKey: string | undefined;
 }
 
 /**
  * Options to spread into agent.generate / agent.stream, and the names of the client tools
  * whose calls are handed back to the caller (none with tool_choice "none").
  */
-export async function toolRunOptions(agent: Agent, r: ToolRunRequest): Promise<{ options: Record<string, unknown>; clientNames: Set<string> }> {
+export function toolRunOptions(r: ToolRunRequest): { options: Record<string, unknown>; clientNames: Set<string> } {
   const clientNames = new Set(r.choice === 'none' ? [] : r.tools.map((t) => t.name));
   // Request-body fields the model call carries as they are: @ai-sdk/openai-compatible copies
   // provider options it does not know into the request body.
@@ -25,7 +29,7 @@ export async function toolRunOptions(agent: Agent, r: ToolRunRequest): Promise<{
     ...(r.format?.upstream ? { response_format: r.format.upstream } : {}),
     ...(r.parallelToolCalls != null && clientNames.size ? { parallel_tool_calls: r.parallelToolCalls } : {}),
   };
-  const providerKey = Object.keys(passthrough).length ? await providerOptionsKey(agent) : undefined;
+  const providerKey = Object.keys(passthrough).length ? r.providerKey : undefined;
   return {
     clientNames,
     options: {
@@ -38,17 +42,6 @@ export async function toolRunOptions(agent: Agent, r: ToolRunRequest): Promise<{
   };
 }
 
-/** The provider-options namespace of an agent's model (@ai-sdk/openai-compatible: the provider name before the first dot), or undefined for other providers. */
-export async function providerOptionsKey(agent: Agent): Promise<string | undefined> {
-  try {
-    const model = (await agent.getModel()) as { provider?: string };
-    const provider = String(model.provider ?? '');
-    // Our OpenAI-compatible models (src/mastra/model.ts) are `<name>.chat`.
-    return provider.endsWith('.chat') ? provider.split('.')[0]!.trim() : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON values, typed by the AI SDK provider
 type ProviderOptions = Record<string, Record<string, any>>;
