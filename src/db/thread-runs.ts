@@ -34,3 +34,25 @@ export async function renewThreadRun(db: Queryable, threadId: string, responseId
 export async function releaseThreadRun(db: Queryable, threadId: string, responseId: string): Promise<void> {
   await db.query('delete from response_thread_runs where thread_id = $1 and response_id = $2', [threadId, responseId]);
 }
+
+/**
+ * A thread's owner (thread_owners) and, when that owner is `resourceId`, the run lease on
+ * it for `runId` (as acquireThreadRun): one statement where a continued turn needed two
+ * round trips. `leased` is false when the thread has no owner, another owner, or a run
+ * holding an unexpired lease; nobody but the owner can take (and so block) the lease.
+ */
+export async function ownerAndLease(db: Queryable, threadId: string, resourceId: string, runId: string, leaseMs: number): Promise<{ owner: string | undefined; leased: boolean }> {
+  const r = await db.query<{ owner: string | null; leased: number }>(
+    `with owner as (select resource_id from thread_owners where thread_id = $1),
+     lease as (
+       insert into response_thread_runs (thread_id, response_id, expires_at)
+       select $1, $3, now() + $4 * interval '1 millisecond' from owner where resource_id = $2
+       on conflict (thread_id) do update set response_id = excluded.response_id, expires_at = excluded.expires_at
+         where response_thread_runs.expires_at < now()
+       returning 1
+     )
+     select (select resource_id from owner) as owner, (select count(*) from lease)::int as leased`,
+    [threadId, resourceId, runId, leaseMs],
+  );
+  return { owner: r.rows[0]?.owner ?? undefined, leased: (r.rows[0]?.leased ?? 0) > 0 };
+}

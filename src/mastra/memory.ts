@@ -19,6 +19,7 @@ import type { RequestContext } from '@mastra/core/request-context';
 import type { MemoryStorage, StorageDomains, WorkflowsStorage } from '@mastra/core/storage';
 import { Memory } from '@mastra/memory';
 import { PostgresStore } from '@mastra/pg';
+import { FreshThreads, withOneStatementTurns } from './memory-store';
 
 /** What the agent puts under 'MastraMemory' in the request context for a run with memory. */
 interface MemoryRunContext {
@@ -200,6 +201,7 @@ export class ChatMemory extends Memory {
   newThreadId(): string {
     const id = randomUUID();
     this.#fresh.set(id, Date.now());
+    (this.storage as { freshThreads?: FreshThreads } | undefined)?.freshThreads?.add(id);
     if (this.#fresh.size > RECENT_MAX) this.#fresh.delete(this.#fresh.keys().next().value!);
     return id;
   }
@@ -382,10 +384,18 @@ export function chatStore<B extends StoreClass>(Base: B) {
     #workflows?: WorkflowsStorage;
     /** Give `freshRuns.idGenerator` to the Mastra instance (setIdGenerator) to spare two lookups per agent call. */
     readonly freshRuns = new FreshRuns();
+    /** Thread ids of new conversations with nothing saved yet (ChatMemory.newThreadId; src/mastra/memory-store.ts). */
+    readonly freshThreads = new FreshThreads();
+    #memory?: MemoryStorage;
 
     override async getStore<K extends keyof StorageDomains>(name: K): Promise<StorageDomains[K] | undefined> {
       const store = await super.getStore(name);
-      if (name !== 'workflows' || !store) return store;
+      if (!store) return store;
+      if (name === 'memory') {
+        this.#memory ??= withOneStatementTurns(store as MemoryStorage, this.pool, (this as unknown as { schema: string }).schema, this.freshThreads);
+        return this.#memory as never;
+      }
+      if (name !== 'workflows') return store;
       this.#workflows ??= withoutAgentLoopPendingSnapshots(store as WorkflowsStorage, this.freshRuns);
       return this.#workflows as never;
     }

@@ -55,4 +55,26 @@ describe('thread claims', () => {
       expect(await send((loser === 'alice' ? a : b).client(loser === 'alice' ? ALICE : BOB), threadId, 'me too')).toEqual({ status: 404, code: 'thread_not_found' });
     }
   });
+
+  it("a stranger naming another key's thread never takes its run lease: the owner's turns are not held up (two replicas)", async () => {
+    const threadId = `lease-${Date.now()}`;
+    expect((await send(a.client(ALICE), threadId, 'mine')).status).toBe(200);
+    // Bob hammers Alice's thread on both replicas while Alice talks on it.
+    let stop = false;
+    const hammer = async (t: TestSystem) => {
+      const seen: Array<{ status: number; code: string | null }> = [];
+      while (!stop) seen.push(await send(t.client(BOB), threadId, 'let me in'));
+      return seen;
+    };
+    const hammers = [hammer(a), hammer(b), hammer(a)];
+    for (let i = 0; i < 6; i++) expect((await send((i % 2 ? b : a).client(ALICE), threadId, `turn ${i}`)).status).toBe(200);
+    stop = true;
+    const seen = (await Promise.all(hammers)).flat();
+    expect(seen.length).toBeGreaterThan(3);
+    expect(new Set(seen.map((r) => `${r.status} ${r.code}`))).toEqual(new Set(['404 thread_not_found']));
+    // No lease row was ever Bob's: none is left behind (Alice's turns above would have waited, then 400 conversation_locked).
+    expect((await a.system.ctx.db.query('select 1 from response_thread_runs where thread_id = $1', [threadId])).rowCount).toBe(0);
+    const { messages } = await a.system.runtime.memory.recall({ threadId, resourceId: 'alice' });
+    expect(JSON.stringify(messages)).not.toContain('let me in');
+  });
 });

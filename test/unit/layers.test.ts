@@ -13,7 +13,7 @@ const LAYERS: Array<[name: string, test: (rel: string) => boolean]> = [
   ['clients', (f) => f.startsWith('src/clients/')],
   ['tools', (f) => f.startsWith('src/tools/')],
   ['workflows', (f) => f.startsWith('src/workflows/')],
-  ['agents', (f) => f.startsWith('src/mastra/agents/') || f === 'src/mastra/model.ts' || f === 'src/mastra/memory.ts'],
+  ['agents', (f) => f.startsWith('src/mastra/agents/') || f === 'src/mastra/model.ts' || f === 'src/mastra/memory.ts' || f === 'src/mastra/memory-store.ts'],
   ['server', (f) => f.startsWith('src/server/')],
   ['features', (f) => f.startsWith('src/features/')],
   ['system', (f) => f.startsWith('src/system/')],

@@ -20,7 +20,7 @@ import type { Agent } from '@mastra/core/agent';
 import type { Request, Response } from 'express';
 import type pg from 'pg';
 import { acquireThreadRun, releaseThreadRun, renewThreadRun } from '../../db/thread-runs';
-import { claimThread, threadOwner } from '../../db/threads';
+import { claimThread } from '../../db/threads';
 import { pgText } from '../../util/text';
 import type { Logger } from '../../logger';
 import { resolveResource } from '../auth';
@@ -36,7 +36,7 @@ import { checkParams } from './params';
 import { toolRunOptions, withProviderOptions } from './run-options';
 import { chatCompletionRequest, MAX_MESSAGES, paramName, textContent, type ChatCompletionRequest, type RequestMessage } from './schema';
 import { compileResponseFormat, invalidModelOutput, type CompiledFormat, type ResponseFormat } from './structured-output';
-import { CHAT_ID, implicitThread, MAX_TRANSCRIPT_MESSAGES, transcriptMessages, type ImplicitThread } from './transcript-threads';
+import { CHAT_ID, implicitThread, MAX_TRANSCRIPT_MESSAGES, ownThread, transcriptMessages, type ImplicitThread } from './transcript-threads';
 
 export type ChatDeps = AgentRouteDeps;
 
@@ -51,9 +51,9 @@ const THREAD_LEASE_MS = 60_000;
  * Waits for, and takes, the run lease on a thread (src/db/thread-runs.ts): turns on one
  * thread run one after another across replicas. Resolves to the (idempotent) release.
  */
-async function leaseThread(db: pg.Pool, threadId: string, runId: string, log: Logger, signal: AbortSignal): Promise<() => Promise<void>> {
+async function leaseThread(db: pg.Pool, threadId: string, runId: string, log: Logger, signal: AbortSignal, held = false): Promise<() => Promise<void>> {
   const deadline = Date.now() + THREAD_WAIT_MS;
-  for (let wait = 20; !(await acquireThreadRun(db, threadId, runId, THREAD_LEASE_MS)); wait = Math.min(wait * 2, 250)) {
+  for (let wait = 20; !(held || (await acquireThreadRun(db, threadId, runId, THREAD_LEASE_MS))); wait = Math.min(wait * 2, 250)) {
     if (Date.now() + wait > deadline) throw errors.conversationLocked('x-thread-id');
     if (signal.aborted) throw errors.conversationLocked('x-thread-id');
     await new Promise((r) => setTimeout(r, wait + Math.floor(Math.random() * 20)));
@@ -270,6 +270,9 @@ export function createChatHandler(deps: ChatDeps) {
       throw errors.invalidBody('x-thread-id must be 1-128 characters of letters, digits and _ . : -', 'x-thread-id');
     }
     let threadId = headerThread ?? randomUUID();
+    const id = `chatcmpl-${randomUUID().replace(/-/g, '')}`;
+    // True when the ownership read below took the thread's run lease for this turn already.
+    let held = false;
     // The claim is atomic in Postgres: of two callers naming the same new thread at once,
     // exactly one owns it; the other gets 404 before the model or memory is touched.
     let threadExists = false;
@@ -277,8 +280,10 @@ export function createChatHandler(deps: ChatDeps) {
     // A thread named by the caller (header, chat id, transcript) may have another turn running on it.
     let shared = Boolean(headerThread);
     if (headerThread) {
-      // Two independent reads, sent together (one round trip of waiting): the claim and the thread.
-      const [claimed, thread] = await Promise.all([threadOwner(deps.db, threadId), deps.memory.getThreadById({ threadId })]);
+      // Sent together (one round trip of waiting): the owner (with the run lease when it is
+      // the caller, src/db/thread-runs.ts) and the thread.
+      const { owner: claimed, leased, thread } = await ownThread(deps, threadId, resourceId, id, THREAD_LEASE_MS);
+      held = leased;
       if (claimed !== undefined && claimed !== resourceId) throw errors.threadNotFound();
       if (claimed === undefined && !(await claimThread(deps.db, threadId, resourceId, thread?.resourceId))) throw errors.threadNotFound();
       threadExists = Boolean(thread);
@@ -286,8 +291,9 @@ export function createChatHandler(deps: ChatDeps) {
       // ---- No x-thread-id: the thread the transcript (or X-OpenWebUI-Chat-Id) names, else a new one ----
       const chatId = req.get('x-openwebui-chat-id');
       if (chatId !== undefined && !CHAT_ID.test(chatId)) throw errors.invalidBody('X-OpenWebUI-Chat-Id must be 1-256 printable ASCII characters.', 'x-openwebui-chat-id');
-      const found = await implicitThread(deps, { resourceId, agent: body.model, messages: body.messages, chatId });
+      const found = await implicitThread(deps, { resourceId, agent: body.model, messages: body.messages, chatId, runId: id, leaseMs: THREAD_LEASE_MS });
       threadId = found.threadId;
+      held = found.leased;
       threadExists = found.threadExists;
       remember = found.remember;
       shared = found.known;
@@ -296,8 +302,7 @@ export function createChatHandler(deps: ChatDeps) {
     res.on('close', () => {
       if (!res.writableFinished) abort.abort(new Error('client disconnected'));
     });
-    const id = `chatcmpl-${randomUUID().replace(/-/g, '')}`;
-    const release = shared ? await leaseThread(deps.db, threadId, id, deps.logger, abort.signal) : async () => {};
+    const release = shared ? await leaseThread(deps.db, threadId, id, deps.logger, abort.signal, held) : async () => {};
     const runTurn = async () => {
       const { system, messages, userTexts, prefill } = await planMessages(body.messages, {
         threadExists,
@@ -342,9 +347,9 @@ export function createChatHandler(deps: ChatDeps) {
           // The transcript key holds the whole assistant turn, as the client resends it: prefill + answer (+ the calls handed back).
           remember?.((prefill ?? '') + reply, legacy ? calls.map((c) => ({ ...c, id: 'function_call' })) : calls).catch((err) => log.error('transcript key not stored', { error: err })),
           count(u),
+          // The turn is in memory: the thread is free before the reply goes out (the client's next turn may follow at once).
+          release(),
         ]);
-        // The turn is in memory: the thread is free before the last bytes go out (the client's next turn may follow at once).
-        await release();
       };
       try {
         await answer({ agent, messages, options, res, abort, id, created, body, log, recordTurn, beforeReply, count, prefill, clientNames, legacy, format });

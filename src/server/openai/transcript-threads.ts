@@ -15,6 +15,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Memory } from '@mastra/memory';
 import type pg from 'pg';
+import { ownerAndLease, releaseThreadRun } from '../../db/thread-runs';
 import { claimThread, threadOwner } from '../../db/threads';
 import { ChatMemory } from '../../mastra/memory';
 import { pgText } from '../../util/text';
@@ -93,6 +94,8 @@ export interface ImplicitThread {
    * `calls` are the client tool calls the reply hands back, as the client will resend them.
    */
   remember(reply: string, calls?: KeyedCall[]): Promise<void>;
+  /** The run lease on the thread was taken for `runId` with the ownership read. */
+  leased: boolean;
 }
 
 async function lookup(db: Queryable, keys: string[], resourceId: string): Promise<Map<string, string>> {
@@ -120,7 +123,15 @@ async function reserve(db: Queryable, key: string, resourceId: string, threadId:
  */
 export async function implicitThread(
   deps: { db: pg.Pool; memory: Memory },
-  a: { resourceId: string; agent: string; messages: RequestMessage[]; chatId?: string },
+  a: {
+    resourceId: string;
+    agent: string;
+    messages: RequestMessage[];
+    chatId?: string;
+    /** The turn's id: a known thread's run lease is taken for it with the ownership read. */
+    runId?: string;
+    leaseMs?: number;
+  },
 ): Promise<ImplicitThread> {
   const { db, memory } = deps;
   const exchange = firstExchange(a.messages);
@@ -142,7 +153,7 @@ export async function implicitThread(
   if (!keys.length) {
     // A conversation's first turn: a new thread, claimed as with a new x-thread-id.
     if (!(await claimThread(db, threadId, a.resourceId))) throw errors.threadNotFound();
-    return { threadId, threadExists: false, known: false, remember };
+    return { threadId, threadExists: false, known: false, remember, leased: false };
   }
   const known = await lookup(db, keys, a.resourceId);
   const hit = keys.map((k) => known.get(k)).find((t) => t !== undefined);
@@ -154,10 +165,34 @@ export async function implicitThread(
   // The other key (chat id and transcript both sent) names the same thread from now on.
   for (const k of keys.slice(hit === undefined ? 1 : 0)) if (known.get(k) === undefined) await reserve(db, k, a.resourceId, threadId);
 
-  // Two independent reads, sent together: the claim and the thread.
-  const [owner, thread] = await Promise.all([threadOwner(db, threadId), memory.getThreadById({ threadId })]);
+  // Sent together: the owner (with the run lease when it is the caller) and the thread.
+  const { owner, leased, thread } = await ownThread(deps, threadId, a.resourceId, a.runId, a.leaseMs);
   if (owner !== undefined && owner !== a.resourceId) throw errors.threadNotFound();
   if (owner === undefined && !(await claimThread(db, threadId, a.resourceId, thread?.resourceId))) throw errors.threadNotFound();
 
-  return { threadId, threadExists: Boolean(thread), known: true, remember };
+  return { threadId, threadExists: Boolean(thread), known: true, remember, leased };
+}
+
+/**
+ * A named thread's owner and its row, read together (one round trip of waiting). With a
+ * `runId`, the owner read also takes the thread's run lease for it when the owner is
+ * `resourceId` (src/db/thread-runs.ts ownerAndLease); a lease so taken is given back if
+ * the thread read fails, so an error here never leaves the thread locked.
+ */
+export async function ownThread(
+  deps: { db: pg.Pool; memory: Memory },
+  threadId: string,
+  resourceId: string,
+  runId?: string,
+  leaseMs = 60_000,
+): Promise<{ owner: string | undefined; leased: boolean; thread: Awaited<ReturnType<Memory['getThreadById']>> }> {
+  const reading = deps.memory.getThreadById({ threadId });
+  reading.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
+  const { owner, leased } = runId ? await ownerAndLease(deps.db, threadId, resourceId, runId, leaseMs) : { owner: await threadOwner(deps.db, threadId), leased: false };
+  try {
+    return { owner, leased, thread: await reading };
+  } catch (err) {
+    if (leased) await releaseThreadRun(deps.db, threadId, runId!).catch(() => undefined);
+    throw err;
+  }
 }

@@ -1,0 +1,151 @@
+/**
+ * The memory domain of the chat store (@mastra/pg's MemoryPG) with the two writes and
+ * reads of a chat turn cut to what they need (docs/benchmarks.md#chat-overhead):
+ *
+ * - saveMessages: one statement instead of five. @mastra/pg 1.x sends a thread check
+ *   (SELECT, outside the transaction), then BEGIN, the messages' INSERT … ON CONFLICT,
+ *   the thread's UPDATE of updatedAt, COMMIT: five round trips in series. Here one
+ *   statement does the same writes: the thread's UPDATE and the INSERT are CTEs, and
+ *   the INSERT only inserts when the UPDATE found the thread, so a missing thread still
+ *   writes nothing and fails with the same error ("Thread … not found"). One statement
+ *   is one implicit transaction: both writes or neither, as before. Same rows, same
+ *   columns, same values (test/integration/memory-store.test.ts compares them with what
+ *   stock @mastra/pg writes). One difference: a message whose id is already taken by
+ *   another resource's (user's) message is not saved, where MemoryPG would move that
+ *   message into this thread and overwrite it (ids are Mastra's random UUIDs, but
+ *   Mastra's own routes accept messages with ids from the caller). Calls it does not
+ *   cover (messages of several threads, a batch over the bind-parameter limit, a store
+ *   with another schema) go to MemoryPG.
+ * - listMessages of a thread this process has just created under an id nobody else has
+ *   seen (ChatMemory.newThreadId: a new /v1 conversation) answers "no messages" without
+ *   a query, once, and only until something is saved in it: the history read of a new
+ *   conversation. Every other read is MemoryPG's.
+ *
+ * Everything else is MemoryPG's.
+ */
+import { MessageList, type MastraDBMessage } from '@mastra/core/agent';
+import { MastraError, ErrorCategory, ErrorDomain } from '@mastra/core/error';
+import { calculatePagination, createStorageErrorId, normalizePerPage, type MemoryStorage } from '@mastra/core/storage';
+import type pg from 'pg';
+
+/** @mastra/pg's own limit per INSERT (POSTGRES_MAX_BIND_PARAMETERS / 8 columns). */
+const MAX_MESSAGES = Math.floor(65_535 / 8);
+
+/**
+ * Thread ids this process made for new conversations (ChatMemory.newThreadId) that have
+ * had nothing saved in them yet. Bounded in size and age; an id is forgotten at its
+ * first history read, its first save, or after FRESH_THREAD_MS.
+ */
+export class FreshThreads {
+  #ids = new Map<string, number>();
+  constructor(
+    private maxAgeMs = 5_000,
+    private max = 10_000,
+  ) {}
+  add(id: string) {
+    this.#ids.set(id, Date.now());
+    if (this.#ids.size > this.max) this.#ids.delete(this.#ids.keys().next().value!);
+  }
+  /** True (once) when `id` is a fresh thread with nothing saved in it. */
+  take(id: string): boolean {
+    const at = this.#ids.get(id);
+    if (at === undefined) return false;
+    this.#ids.delete(id);
+    return Date.now() - at < this.maxAgeMs;
+  }
+  delete(id: string) {
+    this.#ids.delete(id);
+  }
+}
+
+type Row = [string, string, string, string, string, string, string, string];
+
+/** The statement that saves one thread's messages and bumps the thread's updatedAt. */
+export function saveTurnStatement(schema: string, count: number): string {
+  const rows: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const p = (k: number) => `$${3 + i * 8 + k}`;
+    rows.push(`(${p(1)}::text, ${p(2)}::text, ${p(3)}::text, ${p(4)}::timestamp, ${p(5)}::timestamptz, ${p(6)}::text, ${p(7)}::text, ${p(8)}::text)`);
+  }
+  const q = `"${schema}"`;
+  return `with thread as (
+  update ${q}."mastra_threads" set "updatedAt" = $1::timestamp, "updatedAtZ" = $2::timestamptz where id = $3 returning id
+), saved as (
+  insert into ${q}."mastra_messages" (id, thread_id, content, "createdAt", "createdAtZ", role, type, "resourceId")
+  select * from (values ${rows.join(', ')}) as v(id, thread_id, content, "createdAt", "createdAtZ", role, type, "resourceId")
+  where exists (select 1 from thread)
+  on conflict (id) do update set thread_id = excluded.thread_id, content = excluded.content, role = excluded.role, type = excluded.type, "resourceId" = excluded."resourceId"
+  where ${q}."mastra_messages"."resourceId" is not distinct from excluded."resourceId"
+  returning 1
+)
+select (select count(*) from thread)::int as threads, (select count(*) from saved)::int as saved`;
+}
+
+/** As @mastra/pg's dedupeMessagesForSave: one row per id, the last one's content with the first one's createdAt. */
+function dedupe(messages: MastraDBMessage[]): MastraDBMessage[] {
+  const byId = new Map<string, MastraDBMessage>();
+  for (const m of messages) {
+    const seen = byId.get(m.id);
+    byId.set(m.id, seen ? { ...m, createdAt: seen.createdAt } : { ...m, createdAt: m.createdAt || new Date() });
+  }
+  return [...byId.values()];
+}
+
+const notFound = (threadId: string) =>
+  new MastraError({ id: createStorageErrorId('PG', 'SAVE_MESSAGES', 'FAILED'), domain: ErrorDomain.STORAGE, category: ErrorCategory.THIRD_PARTY, text: `Thread ${threadId} not found`, details: { threadId } });
+
+/**
+ * MemoryPG with the one-statement saveMessages and the fresh-thread history read (see
+ * the file comment). `pool` is the store's write pool; `schema` its schema name.
+ */
+export function withOneStatementTurns(store: MemoryStorage, pool: pg.Pool, schema: string, fresh: FreshThreads): MemoryStorage {
+  const overrides: Partial<MemoryStorage> = {
+    async saveMessages(args) {
+      const { messages } = args;
+      const threadId = messages[0]?.threadId;
+      const oneThread = threadId && messages.every((m) => m.threadId === threadId && m.resourceId);
+      if (!oneThread || messages.length > MAX_MESSAGES || schema !== 'public') return store.saveMessages(args);
+      fresh.delete(threadId);
+      const rows = dedupe(messages);
+      const now = new Date().toISOString();
+      const values: string[] = [now, now, threadId];
+      for (const m of rows) {
+        const at = new Date(m.createdAt).toISOString();
+        const row: Row = [m.id, m.threadId!, typeof m.content === 'string' ? m.content : JSON.stringify(m.content), at, at, m.role, m.type || 'v2', m.resourceId!];
+        values.push(...row);
+      }
+      let result: pg.QueryResult<{ threads: number; saved: number }>;
+      try {
+        result = await pool.query<{ threads: number; saved: number }>(saveTurnStatement(schema, rows.length), values);
+      } catch (error) {
+        throw new MastraError({ id: createStorageErrorId('PG', 'SAVE_MESSAGES', 'FAILED'), domain: ErrorDomain.STORAGE, category: ErrorCategory.THIRD_PARTY, details: { threadId } }, error);
+      }
+      if (!result.rows[0]?.threads) throw notFound(threadId);
+      // What MemoryPG returns: the messages as given, content parsed, through a MessageList.
+      const parsed = messages.map((m) => {
+        if (typeof m.content !== 'string') return m;
+        try {
+          return { ...m, content: JSON.parse(m.content) };
+        } catch {
+          return m;
+        }
+      });
+      return { messages: new MessageList().add(parsed, 'memory').get.all.db() };
+    },
+    async listMessages(args) {
+      const { threadId, include, filter, page = 0, perPage: perPageInput } = args;
+      if (typeof threadId === 'string' && !include?.length && !filter && page >= 0 && fresh.take(threadId)) {
+        const perPage = normalizePerPage(perPageInput, 40);
+        return { messages: [], total: 0, page, perPage: calculatePagination(page, perPageInput, perPage).perPage, hasMore: false };
+      }
+      return store.listMessages(args);
+    },
+  };
+  return new Proxy(store, {
+    get(target, prop) {
+      if (Object.hasOwn(overrides, prop)) return overrides[prop as keyof MemoryStorage];
+      const v = Reflect.get(target, prop, target) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+}
