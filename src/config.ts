@@ -30,6 +30,21 @@ const intFrom = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
       return n;
     });
 
+/** A fraction from 0 to 1 (e.g. a sampling probability). */
+const fraction = (def: number) =>
+  z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined || raw.trim() === '') return def;
+      const n = Number(raw.trim());
+      if (!Number.isFinite(n) || n < 0 || n > 1) {
+        ctx.addIssue({ code: 'custom', message: 'must be a number from 0 to 1' });
+        return z.NEVER;
+      }
+      return n;
+    });
+
 const bool = (def: boolean) =>
   optionalString
     .pipe(z.enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off']).optional())
@@ -488,6 +503,8 @@ export interface ObservabilityConfig {
   serviceName: string;
   /** Longest wait before buffered spans are written (Studio) or sent (OTLP), in ms. */
   flushMs: number;
+  /** Share of traces kept (0–1; 1 = every trace): each agent run, workflow run… is sampled as a whole. */
+  sampleRatio: number;
   /** OTLP/HTTP export of the same spans; undefined = none. */
   /** Browser origins allowed to call / and /api with API_KEYS set (Studio served elsewhere); keyless: any loopback origin. */
   studioOrigins: string[];
@@ -504,6 +521,7 @@ const observabilitySchema = z.object({
   TRACING: bool(true),
   OBSERVABILITY_DATABASE_URL: optionalUrl,
   TRACING_FLUSH_MS: intFrom(2000, 50, 60_000),
+  TRACING_SAMPLE_RATIO: fraction(1),
   OTEL_SERVICE_NAME: z.string().trim().min(1).default('one-agents'),
   OTEL_EXPORTER_OTLP_ENDPOINT: optionalUrl,
   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: optionalUrl,
@@ -535,7 +553,7 @@ function readObservabilityConfig(env: NodeJS.ProcessEnv, issues: string[]): Obse
   const parsed = observabilitySchema.safeParse(env);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) issues.push(`${issue.path.join('.')}: ${issue.message}`);
-    return { enabled: false, serviceName: 'one-agents', flushMs: 2000, studioOrigins: [] };
+    return { enabled: false, serviceName: 'one-agents', flushMs: 2000, sampleRatio: 1, studioOrigins: [] };
   }
   const o = parsed.data;
   const headers = { ...parseOtlpHeaders(o.OTEL_EXPORTER_OTLP_HEADERS), ...parseOtlpHeaders(o.OTEL_EXPORTER_OTLP_TRACES_HEADERS) };
@@ -551,6 +569,7 @@ function readObservabilityConfig(env: NodeJS.ProcessEnv, issues: string[]): Obse
     databaseUrl: o.OBSERVABILITY_DATABASE_URL,
     serviceName: o.OTEL_SERVICE_NAME,
     flushMs: o.TRACING_FLUSH_MS,
+    sampleRatio: o.TRACING_SAMPLE_RATIO,
     studioOrigins: o.STUDIO_ORIGINS,
     otlp:
       endpoint && o.OTEL_TRACES_EXPORTER !== 'none'

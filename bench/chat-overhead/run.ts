@@ -19,7 +19,8 @@
  * variant's numbers are the medians over its rounds. BENCH_CHAT_VARIANTS picks a subset
  * (e.g. for a CPU profile). The JSON gets the load average of each round and the idle
  * RSS of the whole stack (this process + the embedded Postgres).
- * TRACING=false: the same run without Mastra's traces (on by default, as in production).
+ * TRACING=false: the same run without Mastra's traces (on by default, as in production);
+ * TRACING_SAMPLE_RATIO=0.1: with one trace in ten kept.
  * BENCH_CPU_PROF=<dir>: a V8 CPU profile of this (the server) process over the load
  * only, without start-up and shutdown (summarise it with profile.ts).
  */
@@ -47,7 +48,9 @@ const pick = process.env.BENCH_CHAT_VARIANTS?.split(',').filter(Boolean) ?? ALL;
 
 // TRACING (default on, as in production) can be switched off for a run to measure what the traces cost.
 const TRACING = process.env.TRACING;
-const t = await startTestSystem({ env: { FEATURES: 'none', RATE_LIMIT_RPM: '0', ...(TRACING ? { TRACING } : {}) } });
+// TRACING_SAMPLE_RATIO=0.1: the same run with one trace in ten kept.
+const SAMPLE = process.env.TRACING_SAMPLE_RATIO;
+const t = await startTestSystem({ env: { FEATURES: 'none', RATE_LIMIT_RPM: '0', ...(TRACING ? { TRACING } : {}), ...(SAMPLE ? { TRACING_SAMPLE_RATIO: SAMPLE } : {}) } });
 const { mastra } = t.system.runtime;
 const withMemory = mastra.getAgent('assistant');
 // The same agent (model, instructions, tools) without memory, registered the same way.
@@ -197,7 +200,7 @@ const summary = {
 console.log('\n', summary);
 console.log('idle stack memory (this process + embedded Postgres), before / after the load:', idleBefore, idleAfter);
 const file = await writeResult('chat-overhead', {
-  params: { N1, N50, ROUNDS, cores: os.cpus().length, features: 'none', tracing: t.system.ctx.config.observability.enabled },
+  params: { N1, N50, ROUNDS, cores: os.cpus().length, features: 'none', tracing: t.system.ctx.config.observability.enabled, tracing_sample_ratio: t.system.ctx.config.observability.sampleRatio },
   loadavg: { start: loadavgStart, end: os.loadavg() },
   idle_stack_memory: { before_load: idleBefore, after_load: idleAfter },
   summary,

@@ -16,6 +16,9 @@
  *   Mastra's own routes accept messages with ids from the caller). Calls it does not
  *   cover (messages of several threads, a batch over the bind-parameter limit, a store
  *   with another schema) go to MemoryPG.
+ * - a new conversation's thread is claimed (thread_owners, src/db/threads.ts) and created
+ *   in one statement (newThreadStatement), the row Mastra's Memory.createThread would
+ *   write; ChatMemory then hands it to the agent, which so neither reads nor creates it.
  * - listMessages of a thread this process has just created under an id nobody else has
  *   seen (ChatMemory.newThreadId: a new /v1 conversation) answers "no messages" without
  *   a query, once, and only until something is saved in it: the history read of a new
@@ -148,4 +151,40 @@ export function withOneStatementTurns(store: MemoryStorage, pool: pg.Pool, schem
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
     },
   });
+}
+
+/**
+ * Claims a fresh thread id for `resourceId` and creates its Mastra thread row, as
+ * Memory.createThread({ threadId, resourceId }) would write it (no title, no metadata,
+ * createdAt = updatedAt = now), in one statement; the row is only created when the claim
+ * was taken. `claimed` is false when the id was already claimed by anyone.
+ */
+export function newThreadStatement(schema: string): string {
+  return `with claim as (
+  insert into thread_owners (thread_id, resource_id) values ($1, $2) on conflict (thread_id) do nothing returning resource_id
+), thread as (
+  insert into "${schema}"."mastra_threads" (id, "resourceId", title, metadata, "createdAt", "createdAtZ", "updatedAt", "updatedAtZ")
+  select $1, $2, '', null, $3::timestamp, $4::timestamptz, $3::timestamp, $4::timestamptz from claim
+  on conflict (id) do nothing
+  returning id
+)
+select (select count(*) from claim)::int as claimed, (select count(*) from thread)::int as created`;
+}
+
+export interface NewThread {
+  id: string;
+  resourceId: string;
+  title: string;
+  metadata: undefined;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** Runs newThreadStatement: the thread as created, or undefined when the claim was not taken; `created` false when a Mastra row already existed. */
+export async function claimNewThread(pool: pg.Pool, schema: string, threadId: string, resourceId: string): Promise<{ thread: NewThread; created: boolean } | undefined> {
+  const now = new Date();
+  const iso = now.toISOString();
+  const r = await pool.query<{ claimed: number; created: number }>(newThreadStatement(schema), [threadId, resourceId, iso, iso]);
+  if (!r.rows[0]?.claimed) return undefined;
+  return { thread: { id: threadId, resourceId, title: '', metadata: undefined, createdAt: now, updatedAt: now }, created: r.rows[0].created > 0 };
 }

@@ -19,7 +19,9 @@ import type { RequestContext } from '@mastra/core/request-context';
 import type { MemoryStorage, StorageDomains, WorkflowsStorage } from '@mastra/core/storage';
 import { Memory } from '@mastra/memory';
 import { PostgresStore } from '@mastra/pg';
-import { FreshThreads, withOneStatementTurns } from './memory-store';
+import type pg from 'pg';
+import { claimThread } from '../db/threads';
+import { claimNewThread, FreshThreads, withOneStatementTurns } from './memory-store';
 
 /** What the agent puts under 'MastraMemory' in the request context for a run with memory. */
 interface MemoryRunContext {
@@ -206,6 +208,30 @@ export class ChatMemory extends Memory {
     return id;
   }
 
+  /**
+   * A new conversation's thread for `resourceId`: a fresh id (newThreadId), claimed in
+   * thread_owners and created in Mastra's thread table in one statement
+   * (memory-store.ts claimNewThread). The row written then answers the agent's reads of
+   * it, so the run neither reads nor creates the thread. Undefined when the claim was not
+   * taken (an id collision). A store that is not the chat store claims with
+   * src/db/threads.ts and leaves the creation to the agent.
+   */
+  async startThread(db: pg.Pool, resourceId: string): Promise<string | undefined> {
+    const id = this.newThreadId();
+    const store = this.storage as unknown as { pool?: pg.Pool; schema?: string; freshThreads?: FreshThreads } | undefined;
+    if (!store?.pool || store.schema !== 'public' || !store.freshThreads) return (await claimThread(db, id, resourceId)) ? id : undefined;
+    const got = await claimNewThread(store.pool, store.schema, id, resourceId);
+    if (!got) return undefined;
+    this.#fresh.delete(id);
+    if (got.created) this.#remember(got.thread as unknown as Thread);
+    return id;
+  }
+
+  #remember(thread: Thread) {
+    this.#recent.set(thread.id, { thread: { ...thread, metadata: thread.metadata ? { ...thread.metadata } : thread.metadata }, at: Date.now(), uses: 0 });
+    if (this.#recent.size > RECENT_MAX) this.#recent.delete(this.#recent.keys().next().value!);
+  }
+
   override async getOutputProcessors(...args: Parameters<Memory['getOutputProcessors']>): ReturnType<Memory['getOutputProcessors']> {
     return withPersistTurn(await super.getOutputProcessors(...args));
   }
@@ -248,10 +274,7 @@ export class ChatMemory extends Memory {
       this.#forget(args.thread.id);
       // The row just written answers the run's next reads of it (the agent's after-run
       // step), under the same rules as a row just read.
-      if (saved?.id === args.thread.id) {
-        this.#recent.set(saved.id, { thread: { ...saved, metadata: saved.metadata ? { ...saved.metadata } : saved.metadata }, at: Date.now(), uses: 0 });
-        if (this.#recent.size > RECENT_MAX) this.#recent.delete(this.#recent.keys().next().value!);
-      }
+      if (saved?.id === args.thread.id) this.#remember(saved);
     }
   }
 

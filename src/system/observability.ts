@@ -13,7 +13,7 @@
  *
  * Nothing here runs on the request path: spans are buffered and flushed by timers.
  */
-import type { ObservabilityExporter } from '@mastra/core/observability';
+import { SamplingStrategyType, type ObservabilityExporter } from '@mastra/core/observability';
 import { MastraStorageExporter, Observability } from '@mastra/observability';
 import { OtelExporter } from '@mastra/otel-exporter';
 import { PostgresStore, PostgresStoreVNext } from '@mastra/pg';
@@ -86,6 +86,8 @@ export function createObservability(config: Config): Observability | undefined {
       default: {
         serviceName: obs.serviceName,
         exporters,
+        // TRACING_SAMPLE_RATIO: below 1, a run outside the sample gets no-op spans (nothing built, filtered or written).
+        ...(obs.sampleRatio < 1 ? { sampling: { type: SamplingStrategyType.RATIO, probability: obs.sampleRatio } } : {}),
         // Studio's Logs page: Mastra's own warnings and errors.
         logging: { enabled: true, level: 'warn' },
       },

@@ -11,7 +11,8 @@ import type { MastraDBMessage } from '@mastra/core/agent';
 import type { MemoryStorage } from '@mastra/core/storage';
 import { startTestSystem, type TestSystem } from '../../harness/system';
 import { ChatMemory } from '../../src/mastra/memory';
-import { saveTurnStatement } from '../../src/mastra/memory-store';
+import { claimNewThread, saveTurnStatement } from '../../src/mastra/memory-store';
+import { claimThread, threadOwner } from '../../src/db/threads';
 
 let t: TestSystem;
 let ours: MemoryStorage;
@@ -220,6 +221,61 @@ describe("memory store: a new conversation's history read", () => {
   });
 });
 
+describe("memory store: a new conversation's thread, claimed and created in one statement", () => {
+  it('writes the row stock Memory.createThread writes, and the agent neither reads nor creates it again', async () => {
+    const memory = t.system.runtime.memory as ChatMemory;
+    const id = (await memory.startThread(db(), 'starter'))!;
+    expect(await threadOwner(db(), id)).toBe('starter');
+    const stockId = `stock-${randomUUID()}`;
+    await memory.createThread({ threadId: stockId, resourceId: 'starter' });
+    const row = async (threadId: string) => {
+      const r = (await db().query(`select "resourceId", title, metadata, "createdAt" = "updatedAt" as same, "createdAtZ" = "updatedAtZ" as samez from mastra_threads where id = $1`, [threadId])).rows[0];
+      const read = await stock.getThreadById({ threadId });
+      return { r, read: { ...read, id: undefined, createdAt: undefined, updatedAt: undefined } };
+    };
+    expect(await row(id)).toEqual(await row(stockId));
+    // The agent's reads are answered by the row written (no query), and it saves no thread.
+    const reads: string[] = [];
+    const saves: string[] = [];
+    const origRead = stock.getThreadById.bind(stock);
+    const origSave = stock.saveThread.bind(stock);
+    stock.getThreadById = async (a) => (reads.push(a.threadId), origRead(a));
+    stock.saveThread = async (a) => (saves.push(a.thread.id), origSave(a));
+    try {
+      const r = await t.system.runtime.mastra.getAgent('assistant').generate('hello there', { memory: { resource: 'starter', thread: id } });
+      expect(r.text).toBe('Echo: hello there');
+    } finally {
+      stock.getThreadById = origRead;
+      stock.saveThread = origSave;
+    }
+    expect(reads).toEqual([]);
+    expect(saves).toEqual([]);
+    expect((await rowsOf(id)).map((m) => m.role)).toEqual(['user', 'assistant']);
+  });
+
+  it("creates nothing for an id someone else has claimed; a thread row from before claims is kept as it is", async () => {
+    const pool = t.system.runtime.storage.pool;
+    const taken = `taken-${randomUUID()}`;
+    expect(await claimThread(db(), taken, 'alice')).toBe(true);
+    expect(await claimNewThread(pool, 'public', taken, 'mallory')).toBeUndefined();
+    expect(await threadOwner(db(), taken)).toBe('alice');
+    expect((await db().query('select 1 from mastra_threads where id = $1', [taken])).rowCount).toBe(0);
+
+    const legacy = await newThread('legacy-owner');
+    const got = await claimNewThread(pool, 'public', legacy, 'legacy-owner');
+    expect(got?.created).toBe(false);
+    expect((await stock.getThreadById({ threadId: legacy }))?.createdAt.getTime()).toBeLessThan(Date.now() - 30_000);
+  });
+
+  it('claims each of many ids started at once exactly once', async () => {
+    const memory = t.system.runtime.memory as ChatMemory;
+    const ids = await Promise.all(Array.from({ length: 40 }, (_, i) => memory.startThread(db(), `many-${i % 4}`)));
+    expect(new Set(ids).size).toBe(40);
+    const owners = await db().query<{ n: number }>('select count(*)::int as n from thread_owners o join mastra_threads m on m.id = o.thread_id where o.thread_id = any($1)', [ids]);
+    expect(owners.rows[0]!.n).toBe(40);
+  });
+});
+
 describe('statements per /v1 turn', () => {
   /** Every statement any pg client in this process sends while `fn` runs, shortened to its first words. */
   async function statementsOf(fn: () => Promise<unknown>) {
@@ -239,7 +295,7 @@ describe('statements per /v1 turn', () => {
     return seen.filter((s) => !/^select 1$/i.test(s) && !/advisory|pg_logical/i.test(s)).sort();
   }
 
-  it('a new conversation: the claim, the thread, the working memory, one write of the turn, the transcript key and the usage', async () => {
+  it('a new conversation: the claim with the thread, the working memory, one write of the turn, the transcript key and the usage', async () => {
     const client = t.client();
     await client.chat.completions.create({ model: 'assistant', user: 'count', messages: [{ role: 'user', content: 'warm up' }] });
     let threadId = '';
@@ -249,8 +305,7 @@ describe('statements per /v1 turn', () => {
     });
     expect(sent).toEqual(
       [
-        'insert into thread_owners (thread_id, resource_id) values',
-        'INSERT INTO mastra_threads ( id, resourceId,',
+        'with claim as ( insert into',
         'SELECT * FROM mastra_resources WHERE id',
         'with thread as ( update mastra_threads',
         'insert into transcript_threads (key, thread_id, resource_id)',

@@ -158,7 +158,7 @@ describe('config: every documented default (docs/configuration.md)', () => {
       replicationMax: 0,
       filesDir: path.resolve('./.data/files'),
     });
-    expect(c.observability).toEqual({ enabled: true, databaseUrl: undefined, serviceName: 'one-agents', flushMs: 2000, studioOrigins: [], otlp: undefined });
+    expect(c.observability).toEqual({ enabled: true, databaseUrl: undefined, serviceName: 'one-agents', flushMs: 2000, sampleRatio: 1, studioOrigins: [], otlp: undefined });
   });
 
   it('empty or blank values mean the default', () => {
@@ -365,6 +365,11 @@ describe('config: the other formats', () => {
     expect((err as Error).message).toBe(`Invalid configuration:\n  - ${(err as ConfigError).issues.join('\n  - ')}`);
     expect((err as ConfigError).issues.map((i) => i.split(':')[0]).sort()).toEqual(['LOG_LEVEL', 'PORT']);
     expect(issuesOf({ TRACING_FLUSH_MS: '1' })).toContain('TRACING_FLUSH_MS: must be a whole number from 50 to 60000');
+    for (const bad of ['1.5', '-0.1', 'half', 'NaN', 'Infinity', '1e400']) {
+      expect(issuesOf({ TRACING_SAMPLE_RATIO: bad })).toContain('TRACING_SAMPLE_RATIO: must be a number from 0 to 1');
+    }
+    expect(load({ TRACING_SAMPLE_RATIO: ' 0.25 ' }).observability.sampleRatio).toBe(0.25);
+    expect(load({ TRACING_SAMPLE_RATIO: '0' }).observability.sampleRatio).toBe(0);
     expect(issuesOf({ HOST: '0.0.0.0' })).toContain('Set API_KEYS=key:user,... to require keys, or leave HOST at 127.0.0.1 for keyless local development.');
   });
 

@@ -25,6 +25,7 @@ import type { Memory } from '@mastra/memory';
 import { Router, type Request, type Response } from 'express';
 import { acquireThreadRun, deleteResponse, finishResponse, getResponse, insertResponse, releaseThreadRun, renewThreadRun, type StoredResponse } from '../../db/responses';
 import { claimThread, threadOwner } from '../../db/threads';
+import { ChatMemory } from '../../mastra/memory';
 import type { Logger } from '../../logger';
 import { pgText } from '../../util/text';
 import { resolveResource } from '../auth';
@@ -399,8 +400,10 @@ export function createResponsesHandler(deps: ResponsesDeps) {
       signal: abort.signal,
     });
     if (plan.fresh) {
-      plan.threadId = randomUUID();
-      if (!(await claimThread(deps.db, plan.threadId, resourceId))) throw errors.conversationNotFound();
+      // A new thread, claimed (and, with the chat memory, created) at once.
+      const started = deps.memory instanceof ChatMemory ? await deps.memory.startThread(deps.db, resourceId) : await claimFresh(deps.db, resourceId);
+      if (started === undefined) throw errors.conversationNotFound();
+      plan.threadId = started;
     }
 
     const id = itemId('resp');
@@ -757,4 +760,10 @@ export function responsesRouter(deps: ResponsesDeps) {
     res.json({ object: 'list', data: page, first_id: page[0]?.id ?? null, last_id: page.at(-1)?.id ?? null, has_more: list.length > limit });
   });
   return router;
+}
+
+/** A random thread id claimed for `resourceId` (memory other than ChatMemory). */
+async function claimFresh(db: AgentRouteDeps['db'], resourceId: string): Promise<string | undefined> {
+  const id = randomUUID();
+  return (await claimThread(db, id, resourceId)) ? id : undefined;
 }

@@ -140,8 +140,7 @@ export async function implicitThread(
   // An empty first assistant turn (no text, no calls) tells conversations apart by nothing: no key.
   if (exchange?.assistant) keys.push(transcriptKey(a.resourceId, a.agent, exchange.user, exchange.assistant));
 
-  // A new conversation's id; ChatMemory then knows no thread exists under it yet (src/mastra/memory.ts).
-  let threadId: string = memory instanceof ChatMemory ? memory.newThreadId() : randomUUID();
+  let threadId = '';
   const remember = async (reply: string, calls: KeyedCall[] = []) => {
     if (!exchange || exchange.assistant !== undefined || !exchange.user) return;
     const text = assistantKeyText(reply, calls);
@@ -151,10 +150,15 @@ export async function implicitThread(
     await store(db, transcriptKey(a.resourceId, a.agent, exchange.user, text), a.resourceId, threadId);
   };
   if (!keys.length) {
-    // A conversation's first turn: a new thread, claimed as with a new x-thread-id.
-    if (!(await claimThread(db, threadId, a.resourceId))) throw errors.threadNotFound();
+    // A conversation's first turn: a new thread, claimed (and created) at once.
+    const fresh = randomUUID();
+    const started = memory instanceof ChatMemory ? await memory.startThread(db, a.resourceId) : (await claimThread(db, fresh, a.resourceId)) ? fresh : undefined;
+    if (started === undefined) throw errors.threadNotFound();
+    threadId = started;
     return { threadId, threadExists: false, known: false, remember, leased: false };
   }
+  // A new conversation's id; ChatMemory then knows no thread exists under it yet (src/mastra/memory.ts).
+  threadId = memory instanceof ChatMemory ? memory.newThreadId() : randomUUID();
   const known = await lookup(db, keys, a.resourceId);
   const hit = keys.map((k) => known.get(k)).find((t) => t !== undefined);
   // Nothing known: the first key is reserved for a new thread; a request racing us for
