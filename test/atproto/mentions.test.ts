@@ -219,8 +219,10 @@ describe('reply to mention', () => {
     hang = true;
     const m = await mention(alice, social, 'HANG while drafting this');
     await waitFor('the run to start drafting', async () => (await row(m.uri))?.status === 'running' && ts.model.requests.some((r) => lastUserText(r).includes('HANG')));
-    await ts.restart();
+    // Unhung before the restart: the new process's sweep may reach the model before
+    // restart() returns (a run of the old process stays hung until it is stopped).
     hang = false;
+    await ts.restart();
     const [reply] = await waitFor('the reply after restart', async () => ((await repliesTo(m.uri)).length ? repliesTo(m.uri) : undefined), 30_000);
     expect(reply!.value.reply.parent).toEqual(m);
     await waitFor('the row to be posted', async () => (await row(m.uri))?.status === 'posted');
