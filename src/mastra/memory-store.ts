@@ -144,9 +144,17 @@ export function withOneStatementTurns(store: MemoryStorage, pool: pg.Pool, schem
       return store.listMessages(args);
     },
   };
+  return withOverrides(store, overrides);
+}
+
+/**
+ * A storage domain whose `overrides` replace its own methods; every other member is the
+ * domain's (methods bound to it, so its internal calls reach its own code).
+ */
+export function withOverrides<T extends object>(store: T, overrides: Partial<T>): T {
   return new Proxy(store, {
     get(target, prop) {
-      if (Object.hasOwn(overrides, prop)) return overrides[prop as keyof MemoryStorage];
+      if (Object.hasOwn(overrides, prop)) return overrides[prop as keyof T];
       const v = Reflect.get(target, prop, target) as unknown;
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
     },

@@ -21,7 +21,7 @@ import { Memory } from '@mastra/memory';
 import { PostgresStore } from '@mastra/pg';
 import type pg from 'pg';
 import { claimThread } from '../db/threads';
-import { claimNewThread, FreshThreads, withOneStatementTurns } from './memory-store';
+import { claimNewThread, FreshThreads, withOneStatementTurns, withOverrides } from './memory-store';
 
 /** What the agent puts under 'MastraMemory' in the request context for a run with memory. */
 interface MemoryRunContext {
@@ -387,13 +387,7 @@ export function withoutAgentLoopPendingSnapshots(store: WorkflowsStorage, fresh 
       return store.deleteWorkflowRunById(a);
     },
   };
-  return new Proxy(store, {
-    get(target, prop) {
-      if (Object.hasOwn(overrides, prop)) return overrides[prop as keyof WorkflowsStorage];
-      const v = Reflect.get(target, prop, target) as unknown;
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
-  });
+  return withOverrides(store, overrides);
 }
 
 type StoreClass = abstract new (...args: any[]) => PostgresStore; // eslint-disable-line @typescript-eslint/no-explicit-any
