@@ -10,6 +10,8 @@ const up = process.env.BENCH_UPSTREAM!;
 const json = { 'content-type': 'application/json' };
 let i = 0;
 const msg = () => `benchmark message ${process.pid}-${i++}`;
+/** Threads of v1_json_thread not in use by a call now. */
+const freeThreads: string[] = [];
 
 export const HTTP_VARIANTS: Record<string, () => Promise<{ ok: boolean; ttftMs?: number }>> = {
   upstream: async () => {
@@ -29,6 +31,20 @@ export const HTTP_VARIANTS: Record<string, () => Promise<{ ok: boolean; ttftMs?:
   v1_json: async () => {
     const r = await fetch(`${base}/v1/chat/completions`, { method: 'POST', headers: json, body: JSON.stringify({ model: 'assistant', user: 'bench', messages: [{ role: 'user', content: msg() }] }) });
     const body = await r.json();
+    return { ok: r.ok && body.choices[0].message.content.startsWith('Echo:') };
+  },
+  // A continued conversation: each call takes a thread no other call is using (made by a
+  // first turn without x-thread-id when none is free) and sends its next turn with x-thread-id.
+  v1_json_thread: async () => {
+    const thread = freeThreads.pop();
+    const r = await fetch(`${base}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { ...json, ...(thread ? { 'x-thread-id': thread } : {}) },
+      body: JSON.stringify({ model: 'assistant', user: 'bench', messages: [{ role: 'user', content: msg() }] }),
+    });
+    const body = await r.json();
+    const id = r.headers.get('x-thread-id');
+    if (id) freeThreads.push(id);
     return { ok: r.ok && body.choices[0].message.content.startsWith('Echo:') };
   },
   v1_stream: async () => {

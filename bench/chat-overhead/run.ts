@@ -12,6 +12,9 @@
  *                        path as it was before src/mastra/memory.ts, measured in the same run
  *   mastra_route         Mastra's /api/agents/assistant/generate (fresh thread)
  *   v1_json, v1_stream   our /v1/chat/completions (a fresh thread per request, as /v1 does)
+ *   v1_json_thread       the same, continuing conversations: each request takes a thread no
+ *                        other request is using and sends its next turn with x-thread-id
+ *                        (as many threads as clients; history up to lastMessages = 40)
  *
  * Every variant runs at 1 and 50 concurrent clients in this one run, interleaved in
  * BENCH_CHAT_ROUNDS rounds (each round runs every variant once, in rotating order, with
@@ -43,7 +46,7 @@ import { load, table, writeResult, type LoadResult } from '../lib';
 const N1 = Number(process.env.BENCH_N1 ?? 200);
 const N50 = Number(process.env.BENCH_N50 ?? 1000);
 const ROUNDS = Number(process.env.BENCH_CHAT_ROUNDS ?? 5);
-const ALL = ['upstream', 'inprocess_stateless', 'inprocess_memory', 'inprocess_memory_upstream', 'mastra_route', 'v1_json', 'v1_stream'];
+const ALL = ['upstream', 'inprocess_stateless', 'inprocess_memory', 'inprocess_memory_upstream', 'mastra_route', 'v1_json', 'v1_json_thread', 'v1_stream'];
 const pick = process.env.BENCH_CHAT_VARIANTS?.split(',').filter(Boolean) ?? ALL;
 
 // TRACING (default on, as in production) can be switched off for a run to measure what the traces cost.
@@ -196,6 +199,8 @@ const summary = {
   memory_cost_c1_p50_ms: +((v('inprocess_memory', 'c1', 'p50_ms') ?? NaN) - (v('inprocess_stateless', 'c1', 'p50_ms') ?? NaN)).toFixed(2),
   v1_json_over_stateless_c1_p50_ms: +((v('v1_json', 'c1', 'p50_ms') ?? NaN) - (v('inprocess_stateless', 'c1', 'p50_ms') ?? NaN)).toFixed(2),
   v1_json_c50_rps: +(v('v1_json', 'c50', 'rps') ?? NaN).toFixed(1),
+  v1_json_thread_c1_p50_ms: +(v('v1_json_thread', 'c1', 'p50_ms') ?? NaN).toFixed(2),
+  v1_json_thread_c50_rps: +(v('v1_json_thread', 'c50', 'rps') ?? NaN).toFixed(1),
 };
 console.log('\n', summary);
 console.log('idle stack memory (this process + embedded Postgres), before / after the load:', idleBefore, idleAfter);
