@@ -26,6 +26,7 @@ import type { Logger } from '../../logger';
 import { resolveResource } from '../auth';
 import { usageOwner, type TokenUsage, type UsageMeter } from '../usage';
 import { MAX_CLIENT_TOOLS, checkClientTools, checkToolChoice, clientToolCalls, type ClientTool, type ClientToolCall, type ToolChoice } from './client-tools';
+import { readAgentStream, type UsageLike } from './agent-stream';
 import { buildAgentInput, MAX_IMAGE_URLS, storedToolCalls, type AgentMessage, type BuildContext, type ConversationItem, type ItemPart } from './conversation';
 import { errors, OpenAIError, upstreamError } from './errors';
 import { IMAGES_UNCONFIGURED } from './images';
@@ -83,11 +84,6 @@ export function finishReason(reason: string | undefined): FinishReason {
   }
 }
 
-interface UsageLike {
-  inputTokens?: number;
-  outputTokens?: number;
-  totalTokens?: number;
-}
 
 function toOpenAIUsage(u: UsageLike | undefined) {
   const prompt = u?.inputTokens ?? 0;
@@ -556,53 +552,34 @@ async function streamCompletion(a: StreamArgs) {
   // Tokens of the steps finished so far: what is known when the client goes away mid-run.
   const stepped = { inputTokens: 0, outputTokens: 0, totalTokens: 0 };
   try {
-    const stream = await a.agent.stream(a.messages as never, a.options as never);
-    for await (const part of stream.fullStream as AsyncIterable<{ type: string; payload?: Record<string, unknown> }>) {
-      if (a.abort.signal.aborted) break;
-      switch (part.type) {
-        case 'text-delta': {
-          const delta = String(part.payload?.text ?? '');
-          if (!delta) break;
-          start();
-          text += delta;
-          res.write(chunk({ content: delta }));
-          break;
-        }
-        case 'tool-call': {
-          const [call] = clientToolCalls([part], a.clientNames);
-          if (!call || (a.single && calls.length)) break;
-          start();
-          const index = calls.length;
-          calls.push(call);
-          res.write(
-            chunk(
-              a.legacy
-                ? { function_call: { name: call.name, arguments: call.arguments } }
-                : { tool_calls: [{ index, id: call.id, type: 'function', function: { name: call.name, arguments: call.arguments } }] },
-            ),
-          );
-          break;
-        }
-        case 'error':
-          throw (part.payload?.error as unknown) ?? new Error('model stream failed');
-        case 'step-finish': {
-          const u = (part.payload as { output?: { usage?: UsageLike } } | undefined)?.output?.usage;
-          stepped.inputTokens += u?.inputTokens ?? 0;
-          stepped.outputTokens += u?.outputTokens ?? 0;
-          stepped.totalTokens += u?.totalTokens ?? (u?.inputTokens ?? 0) + (u?.outputTokens ?? 0);
-          break;
-        }
-        case 'finish': {
-          const p = part.payload as { stepResult?: { reason?: string }; output?: { usage?: UsageLike } } | undefined;
-          reason = p?.stepResult?.reason ?? reason;
-          usage = p?.output?.usage ?? usage;
-          break;
-        }
-      }
-    }
-    if (a.abort.signal.aborted) return void (await a.count(stepped));
-    reason = (await stream.finishReason.catch(() => undefined)) ?? reason;
-    usage = ((await (stream as unknown as { totalUsage?: Promise<UsageLike> }).totalUsage?.catch(() => undefined)) ?? usage) as UsageLike | undefined;
+    const read = await readAgentStream(a.agent, a.messages, a.options, a.abort.signal, {
+      text(delta) {
+        start();
+        text += delta;
+        res.write(chunk({ content: delta }));
+      },
+      toolCall(part) {
+        const [call] = clientToolCalls([part], a.clientNames);
+        if (!call || (a.single && calls.length)) return;
+        start();
+        const index = calls.length;
+        calls.push(call);
+        res.write(
+          chunk(
+            a.legacy
+              ? { function_call: { name: call.name, arguments: call.arguments } }
+              : { tool_calls: [{ index, id: call.id, type: 'function', function: { name: call.name, arguments: call.arguments } }] },
+          ),
+        );
+      },
+      stepUsage(u) {
+        stepped.inputTokens += u?.inputTokens ?? 0;
+        stepped.outputTokens += u?.outputTokens ?? 0;
+        stepped.totalTokens += u?.totalTokens ?? (u?.inputTokens ?? 0) + (u?.outputTokens ?? 0);
+      },
+    });
+    if (read.aborted) return void (await a.count(stepped));
+    ({ reason, usage } = read);
     if (!calls.length && a.format) {
       const why = a.format.check(text);
       if (why) {

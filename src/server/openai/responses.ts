@@ -34,6 +34,7 @@ import { checkClientTools, checkToolChoice, clientToolCalls, type ClientTool, ty
 import { resolveImages, userMessage, type ItemPart, type UserPart } from './conversation';
 import { errors, OpenAIError, upstreamError } from './errors';
 import { IMAGES_UNCONFIGURED, type ImageOptions } from './images';
+import { readAgentStream, type UsageLike } from './agent-stream';
 import { agentNamed } from './models';
 import { startEventStream, THREAD_ID, type AgentRouteDeps } from './route-deps';
 import { itemId, parseInput, parseResponsesBody, parseTools, type FunctionTool, type InputItem, type ResponsesRequest, type TextFormat } from './responses-schema';
@@ -72,13 +73,6 @@ interface FunctionCallItem {
 }
 type OutputItem = OutputMessage | FunctionCallItem;
 
-interface UsageLike {
-  inputTokens?: number;
-  outputTokens?: number;
-  totalTokens?: number;
-  reasoningTokens?: number;
-  cachedInputTokens?: number;
-}
 
 /** ResponseUsage: the detail objects are required by the spec (zeros when the provider does not say). */
 function toResponseUsage(u: UsageLike | undefined) {
@@ -634,34 +628,18 @@ async function streamResponse(a: StreamArgs) {
   let usage: UsageLike | undefined;
   const calls: FunctionCallItem[] = [];
   try {
-    const stream = await a.agent.stream(a.messages as never, a.options as never);
-    for await (const part of stream.fullStream as AsyncIterable<{ type: string; payload?: Record<string, unknown> }>) {
-      if (a.abort.signal.aborted) break;
-      switch (part.type) {
-        case 'text-delta': {
-          const delta = String(part.payload?.text ?? '');
-          if (!delta) break;
-          openMessage();
-          text += delta;
-          send('response.output_text.delta', { item_id: message!.id, output_index: messageIndex, content_index: 0, delta, logprobs: [] });
-          break;
-        }
-        case 'tool-call':
-          calls.push(...functionCalls([part], a.clientNames));
-          break;
-        case 'error':
-          throw (part.payload?.error as unknown) ?? new Error('model stream failed');
-        case 'finish': {
-          const p = part.payload as { stepResult?: { reason?: string }; output?: { usage?: UsageLike } } | undefined;
-          reason = p?.stepResult?.reason ?? reason;
-          usage = p?.output?.usage ?? usage;
-          break;
-        }
-      }
-    }
-    if (!a.abort.signal.aborted) {
-      reason = (await stream.finishReason.catch(() => undefined)) ?? reason;
-      usage = ((await (stream as unknown as { totalUsage?: Promise<UsageLike> }).totalUsage?.catch(() => undefined)) ?? usage) as UsageLike | undefined;
+    const read = await readAgentStream(a.agent, a.messages, a.options, a.abort.signal, {
+      text(delta) {
+        openMessage();
+        text += delta;
+        send('response.output_text.delta', { item_id: message!.id, output_index: messageIndex, content_index: 0, delta, logprobs: [] });
+      },
+      toolCall(part) {
+        calls.push(...functionCalls([part], a.clientNames));
+      },
+    });
+    if (!read.aborted) {
+      ({ reason, usage } = read);
       const why = !calls.length && a.format ? a.format.check(text) : undefined;
       if (why) {
         a.log.warn('model reply does not conform to text.format', { why });
