@@ -9,7 +9,7 @@
  *   the INSERT only inserts when the UPDATE found the thread, so a missing thread still
  *   writes nothing and fails with the same error ("Thread … not found"). One statement
  *   is one implicit transaction: both writes or neither, as before. Same rows, same
- *   columns, same values (test/integration/memory-store.test.ts compares them with what
+ *   columns, same values (test/server/memory-store.test.ts compares them with what
  *   stock @mastra/pg writes). One difference: a message whose id is already taken by
  *   another resource's (user's) message is not saved, where MemoryPG would move that
  *   message into this thread and overwrite it (ids are Mastra's random UUIDs, but
@@ -37,7 +37,7 @@ const MAX_MESSAGES = Math.floor(65_535 / 8);
 /**
  * Thread ids this process made for new conversations (ChatMemory.newThreadId) that have
  * had nothing saved in them yet. Bounded in size and age; an id is forgotten at its
- * first history read, its first save, or after FRESH_THREAD_MS.
+ * first history read or its first save; after `maxAgeMs` it no longer answers.
  */
 export class FreshThreads {
   #ids = new Map<string, number>();

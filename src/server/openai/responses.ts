@@ -19,13 +19,12 @@
  * items, and the next request carries `function_call_output` items (with
  * previous_response_id, conversation or the full transcript).
  */
-import { randomUUID } from 'node:crypto';
 import type { Agent } from '@mastra/core/agent';
 import type { Memory } from '@mastra/memory';
 import { Router, type Request, type Response } from 'express';
 import { acquireThreadRun, deleteResponse, finishResponse, getResponse, insertResponse, releaseThreadRun, renewThreadRun, type StoredResponse } from '../../db/responses';
 import { claimThread, threadOwner } from '../../db/threads';
-import { ChatMemory } from '../../mastra/memory';
+import { startConversationThread } from '../../mastra/memory';
 import type { Logger } from '../../logger';
 import { pgText } from '../../util/text';
 import { resolveResource } from '../auth';
@@ -395,7 +394,7 @@ export function createResponsesHandler(deps: ResponsesDeps) {
     });
     if (plan.fresh) {
       // A new thread, claimed (and, with the chat memory, created) at once.
-      const started = deps.memory instanceof ChatMemory ? await deps.memory.startThread(deps.db, resourceId) : await claimFresh(deps.db, resourceId);
+      const started = await startConversationThread(deps.memory, deps.db, resourceId);
       if (started === undefined) throw errors.conversationNotFound();
       plan.threadId = started;
     }
@@ -740,8 +739,3 @@ export function responsesRouter(deps: ResponsesDeps) {
   return router;
 }
 
-/** A random thread id claimed for `resourceId` (memory other than ChatMemory). */
-async function claimFresh(db: AgentRouteDeps['db'], resourceId: string): Promise<string | undefined> {
-  const id = randomUUID();
-  return (await claimThread(db, id, resourceId)) ? id : undefined;
-}

@@ -17,7 +17,7 @@ import type { Memory } from '@mastra/memory';
 import type pg from 'pg';
 import { ownerAndLease, releaseThreadRun } from '../../db/thread-runs';
 import { claimThread, threadOwner } from '../../db/threads';
-import { ChatMemory } from '../../mastra/memory';
+import { ChatMemory, startConversationThread } from '../../mastra/memory';
 import { pgText } from '../../util/text';
 import { errors } from './errors';
 import { chatCompletionRequest, MAX_MESSAGES, textContent, type RequestMessage } from './schema';
@@ -151,8 +151,7 @@ export async function implicitThread(
   };
   if (!keys.length) {
     // A conversation's first turn: a new thread, claimed (and created) at once.
-    const fresh = randomUUID();
-    const started = memory instanceof ChatMemory ? await memory.startThread(db, a.resourceId) : (await claimThread(db, fresh, a.resourceId)) ? fresh : undefined;
+    const started = await startConversationThread(memory, db, a.resourceId);
     if (started === undefined) throw errors.threadNotFound();
     threadId = started;
     return { threadId, threadExists: false, known: false, remember, leased: false };
