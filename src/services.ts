@@ -17,6 +17,7 @@ import path from 'node:path';
 import { PostgresStore } from '@mastra/pg';
 import pg from 'pg';
 import { readAccounts } from '../services/atproto/accounts';
+import { dataFiles } from '../services/lib/data-file';
 import { loadConfigOrExit, type Config } from './config';
 import type { ServiceUrls } from './clients/context';
 import { loadTokenKeys } from './clients/powersync/keys';
@@ -97,7 +98,7 @@ async function replicaEnv(config: Config, urls: ServiceUrls): Promise<Record<str
     const c = config.powersync;
     // Makes DATA_DIR/powersync/jwt-key.json when no key is configured and none exists yet
     // (an external POWERSYNC_URL: the embedded service did not create it).
-    if (!c.privateJwk) await loadTokenKeys(config.dataDir);
+    if (!c.privateJwk) await loadTokenKeys(dataFiles, config.dataDir);
     Object.assign(env, {
       POWERSYNC_URL: urls.powersyncUrl,
       POWERSYNC_PUBLIC_URL: c.publicUrl,

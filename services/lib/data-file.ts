@@ -28,3 +28,9 @@ export function parseDataFile<T extends object>(file: string, text: string, chec
   if (problem) throw new DataFileError(file, problem);
   return v as T;
 }
+
+/** The data-file helpers as one value, for code under src/ that is handed them at start-up (src/clients/powersync/keys.ts DataFiles). */
+export const dataFiles = {
+  parse: parseDataFile,
+  unusable: (file: string, reason: string): Error => new DataFileError(file, reason),
+};

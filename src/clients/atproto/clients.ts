@@ -16,7 +16,6 @@ import { AtpAgent, AtUri } from '@atproto/api';
 import { IdResolver, MemoryCache } from '@atproto/identity';
 import { ensureValidAtUri, isValidDid, isValidHandle } from '@atproto/syntax';
 import type pg from 'pg';
-import { readAccounts } from '../../../services/atproto/accounts';
 import type { AtprotoConfig } from '../../config';
 import { registerSecret, type Logger } from '../../logger';
 import { createOutboundFetch, outboundErrorIn, type OutboundFetch } from '../../util/outbound';
@@ -96,6 +95,8 @@ export interface CreateClientsOptions {
   relayUrl?: string;
   appViewUrl?: string;
   embedded: boolean;
+  /** The accounts the embedded PDS's agents were given (DATA_DIR/atproto/accounts.json), passwords registered as secrets; passed by the manifest (services/atproto/accounts.ts readAccounts). */
+  storedAccounts: () => Promise<Record<string, { handle: string; did: string; password: string }>>;
   logger: Logger;
   db: pg.Pool;
   /** More URLs / host:port the outbound guard lets through: the other configured services, OUTBOUND_ALLOW_HOSTS. */
@@ -123,7 +124,7 @@ export function createAtprotoClients(opts: CreateClientsOptions): AtprotoClients
       registerSecret(fromEnv.password);
       return { identifier: fromEnv.identifier ?? `${name}.${config.handleDomain}`, password: fromEnv.password };
     }
-    const accounts = await readAccounts(opts.dataDir, registerSecret);
+    const accounts = await opts.storedAccounts();
     const stored = Object.hasOwn(accounts, name) ? accounts[name] : undefined;
     if (stored) return { identifier: stored.did, password: stored.password };
     throw new AtprotoError('NO_ACCOUNT', `agent "${name}" has no AT account: set ATPROTO_PASSWORD_${name.toUpperCase().replace(/-/g, '_')} (and ATPROTO_IDENTIFIER_…) or use the embedded PDS`);
@@ -283,7 +284,7 @@ export function createAtprotoClients(opts: CreateClientsOptions): AtprotoClients
       }
     },
     async refreshAccounts() {
-      const stored = await readAccounts(opts.dataDir, registerSecret).catch(() => ({}) as Record<string, { handle: string; did: string }>);
+      const stored = await opts.storedAccounts().catch(() => ({}) as Record<string, { handle: string; did: string }>);
       for (const name of config.agents) {
         const s = stored[name];
         if (s && !config.credentials[name]) {

@@ -8,7 +8,16 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { SignJWT, createLocalJWKSet, exportJWK, generateKeyPair, importJWK, calculateJwkThumbprint, type JWK, type JWTVerifyGetKey, type CryptoKey } from 'jose';
 import { registerSecret } from '../../logger';
-import { DataFileError, parseDataFile } from '../../../services/lib/data-file';
+
+/**
+ * How a data file under DATA_DIR is parsed and its problems reported: services/lib/data-file.ts
+ * (`dataFiles`), passed in by the start-up code (clients import nothing from services/).
+ */
+export interface DataFiles {
+  parse<T extends object>(file: string, text: string, check?: (v: Record<string, unknown>) => string | undefined): T;
+  /** The error for a file that exists but cannot be used (src/main.ts exits 78 on it). */
+  unusable(file: string, reason: string): Error;
+}
 
 export interface TokenKeys {
   kid: string;
@@ -22,7 +31,7 @@ export interface TokenKeys {
 
 const ALG = 'RS256';
 
-async function loadOrCreatePrivateJwk(dataDir: string, fromEnv?: string): Promise<JWK> {
+async function loadOrCreatePrivateJwk(files: DataFiles, dataDir: string, fromEnv?: string): Promise<JWK> {
   if (fromEnv) {
     let jwk: JWK;
     try {
@@ -38,10 +47,10 @@ async function loadOrCreatePrivateJwk(dataDir: string, fromEnv?: string): Promis
   try {
     text = await fs.readFile(file, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new DataFileError(file, (err as NodeJS.ErrnoException).code ?? 'unreadable');
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw files.unusable(file, (err as NodeJS.ErrnoException).code ?? 'unreadable');
   }
   if (text !== undefined) {
-    return parseDataFile<JWK>(file, text, (v) => (v.kty === 'RSA' && typeof v.d === 'string' && typeof v.n === 'string' ? undefined : 'not an RSA private JWK'));
+    return files.parse<JWK>(file, text, (v) => (v.kty === 'RSA' && typeof v.d === 'string' && typeof v.n === 'string' ? undefined : 'not an RSA private JWK'));
   }
   const { privateKey } = await generateKeyPair(ALG, { extractable: true, modulusLength: 2048 });
   const jwk = await exportJWK(privateKey);
@@ -50,8 +59,8 @@ async function loadOrCreatePrivateJwk(dataDir: string, fromEnv?: string): Promis
   return jwk;
 }
 
-export async function loadTokenKeys(dataDir: string, fromEnv?: string): Promise<TokenKeys> {
-  const priv = await loadOrCreatePrivateJwk(dataDir, fromEnv);
+export async function loadTokenKeys(files: DataFiles, dataDir: string, fromEnv?: string): Promise<TokenKeys> {
+  const priv = await loadOrCreatePrivateJwk(files, dataDir, fromEnv);
   for (const part of ['d', 'p', 'q', 'dp', 'dq', 'qi'] as const) registerSecret(priv[part]);
   const publicJwk: JWK = { kty: priv.kty, n: priv.n, e: priv.e };
   const kid = priv.kid ?? (await calculateJwkThumbprint(publicJwk));

@@ -84,6 +84,7 @@ export const atprotoFeature: Feature = {
       relayUrl: c.relayUrl,
       appViewUrl: c.appViewUrl,
       embedded: !c.pdsUrl || Object.keys(await readAccounts(ctx.config.dataDir, registerSecret)).length > 0,
+      storedAccounts: () => readAccounts(ctx.config.dataDir, registerSecret),
       logger: ctx.logger.child({ feature: 'atproto' }),
       db: ctx.db,
       // The outbound guard lets through every configured service (IPFS API and gateway too) and OUTBOUND_ALLOW_HOSTS.

@@ -11,6 +11,7 @@
  *   background     agent directory rows; the pending-message sweep; the turn-mirror drainer
  */
 import pg from 'pg';
+import { dataFiles } from '../../../services/lib/data-file';
 import { startEmbeddedPowerSync, type EmbeddedPowerSync } from '../../../services/powersync/embedded';
 import { clientOf, type AppContext } from '../../clients/context';
 import { loadTokenKeys, type PowerSyncClients } from '../../clients/powersync/keys';
@@ -58,7 +59,7 @@ export const powerSyncFeature: Feature = {
     } finally {
       await db.end();
     }
-    const keys = await loadTokenKeys(config.dataDir, c.privateJwk);
+    const keys = await loadTokenKeys(dataFiles, config.dataDir, c.privateJwk);
     const ps = await startEmbeddedPowerSync({
       databaseUrl: urls.databaseUrl,
       host: '127.0.0.1',
@@ -79,7 +80,7 @@ export const powerSyncFeature: Feature = {
   },
 
   async createClients(ctx) {
-    ctx.clients.powersync = { keys: await loadTokenKeys(ctx.config.dataDir, ctx.config.powersync.privateJwk) } satisfies PowerSyncClients;
+    ctx.clients.powersync = { keys: await loadTokenKeys(dataFiles, ctx.config.dataDir, ctx.config.powersync.privateJwk) } satisfies PowerSyncClients;
   },
 
   tools: (ctx) => createPowerSyncTools(ctx.db),
