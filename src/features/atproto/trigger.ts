@@ -1,18 +1,18 @@
 /**
  * What every trigger source (relay/PDS firehose, Jetstream, notifications) shares:
  *   - TriggerCore.apply: a verified post (create or delete) becomes mention rows,
- *     thread-reply index rows or the agents' own post rows, with the autonomy decisions
- *     taken on the way in (reply mode, ATPROTO_MAX_MENTION_AGE);
+ *     thread-reply index rows or the agents' own post rows, with the intake decisions of
+ *     the mention policy (src/workflows/atproto/mention-policy.ts: reply mode, age);
  *   - CursorTracker: the cursor that is safe to save (never past an unfinished relevant
  *     event), saved once a second and at stop, and backpressure (a source stops reading
  *     while `maxPending` relevant events are in work);
  *   - per-author ordering and retries of relevant work (a failed write is retried with
  *     backoff and holds the cursor; it is never skipped).
  */
-import { replyModeOf } from '../../config';
 import { clientOf, type AppContext } from '../../clients/context';
 import type { NewMention } from '../../clients/atproto/store';
 import type { MentionProcessor } from './mentions';
+import { intakeSkipReason, isBacklog, mentionAgeMs, type MentionKind } from '../../workflows/atproto/mention-policy';
 import { RelevanceFilter, type PostRecord } from './relevance';
 
 export interface VerifiedPost {
@@ -200,19 +200,14 @@ export class TriggerCore {
     const rel = this.filter.classify(record);
     const live = this.ctx.config.atproto.live;
     const time = evt.time ?? (record.createdAt && !Number.isNaN(Date.parse(record.createdAt)) ? new Date(record.createdAt) : undefined);
-    const ageMs = time ? Date.now() - time.getTime() : 0;
-    const targets = new Map<string, 'mention' | 'reply'>();
+    const ageMs = mentionAgeMs(time);
+    const targets = new Map<string, MentionKind>();
     for (const did of rel.mentioned) targets.set(did, 'mention');
     if (rel.repliedTo && !targets.has(rel.repliedTo)) targets.set(rel.repliedTo, 'reply');
     for (const [did, kind] of targets) {
       const acc = clients.accountByDid(did);
       if (!acc) continue;
-      const mode = replyModeOf(live, acc.name);
-      let skipped: string | undefined;
-      if (mode === 'off') skipped = 'reply mode off (ATPROTO_REPLY_MODE)';
-      else if (mode === 'mentions' && kind === 'reply') skipped = 'reply mode "mentions": a reply to the agent without a mention is not answered';
-      else if (live.maxMentionAgeMs > 0 && ageMs > live.maxMentionAgeMs)
-        skipped = `too old: seen ${Math.round(ageMs / 1000)} s after it was posted (ATPROTO_MAX_MENTION_AGE ${Math.round(live.maxMentionAgeMs / 1000)} s)`;
+      const skipped = intakeSkipReason(live, acc.name, kind, ageMs);
       const m: NewMention = {
         mention_uri: uri,
         agent: acc.name,
@@ -228,7 +223,7 @@ export class TriggerCore {
         if (skipped) this.logger.info('mention skipped', { agent: acc.name, uri, reason: skipped });
         else {
           this.logger.debug('mention', { agent: acc.name, uri });
-          this.processor.enqueue(uri, acc.name, { backlog: ageMs > live.catchupLagMs });
+          this.processor.enqueue(uri, acc.name, { backlog: isBacklog(live, ageMs) });
         }
       }
     }

@@ -17,6 +17,7 @@ import type { MentionRow } from '../../clients/atproto/store';
 import { clientOf, type AppContext } from '../../clients/context';
 import { secretIn } from '../../util/secrets';
 import { readThreadFromRepos, type PostView } from '../../tools/atproto/read';
+import { replyDecision } from './mention-policy';
 
 export const MENTION_LEASE_MS = 60_000;
 const MAX_ATTEMPTS = 5;
@@ -152,26 +153,17 @@ export function createReplyToMentionWorkflow(ctx: AppContext) {
     outputSchema: stateSchema,
     execute: async ({ inputData: s }) => {
       if (s.done) return s;
-      const skip = (reason: string) => end(s, 'skipped', { reason });
-      // Autonomy controls: a paused agent holds the mention (pending, answered after resume);
-      // one older than ATPROTO_MAX_MENTION_AGE by now (held while paused, or retried late) is skipped.
-      if (await store.isPaused(s.agent)) {
-        await store.finishMention(s.mentionUri, s.agent, 'pending', { reason: 'held: the agent is paused' });
-        return { ...s, done: true, status: 'pending', reason: 'held: the agent is paused' };
+      // Autonomy controls (mention-policy.ts): a paused agent holds the mention (pending, answered
+      // after resume); one older than ATPROTO_MAX_MENTION_AGE by now is skipped, and so on.
+      const decision = await replyDecision(
+        { agent: s.agent, agentDid: clients().account(s.agent).did, authorDid: s.authorDid!, rootUri: s.rootUri!, eventTime: s.eventTime, automatedAuthor: s.automatedAuthor },
+        { config: cfg, store, handleOf: (did) => clients().resolveHandleOf(did).catch(() => undefined) },
+      );
+      if (decision.action === 'hold') {
+        await store.finishMention(s.mentionUri, s.agent, 'pending', { reason: decision.reason });
+        return { ...s, done: true, status: 'pending', reason: decision.reason };
       }
-      const maxAge = cfg.live.maxMentionAgeMs;
-      const ageMs = s.eventTime ? Date.now() - Date.parse(s.eventTime) : 0;
-      if (maxAge > 0 && ageMs > maxAge) return skip(`too old: ${Math.round(ageMs / 1000)} s after it was posted (ATPROTO_MAX_MENTION_AGE ${Math.round(maxAge / 1000)} s)`);
-      const account = clients().account(s.agent);
-      if (s.authorDid === account.did) return skip('the post is the agent’s own');
-      const handle = await clients().resolveHandleOf(s.authorDid!).catch(() => undefined);
-      if (cfg.blocklist.includes(s.authorDid!.toLowerCase()) || (handle && cfg.blocklist.includes(handle.toLowerCase()))) return skip('author is on the blocklist');
-      // Automated accounts (ours or others'): answer at most once per thread, never back and forth.
-      if (s.automatedAuthor && (await store.repliesToAuthorInThread(s.agent, s.rootUri!, s.authorDid!)) >= 1)
-        return skip('loop guard: already answered this automated account in this thread');
-      if (cfg.maxRepliesPerThread > 0 && (await store.repliesInThread(s.agent, s.rootUri!)) >= cfg.maxRepliesPerThread)
-        return skip(`per-thread limit reached (${cfg.maxRepliesPerThread})`);
-      if (cfg.maxPostsPerHour > 0 && (await store.postsInLastHour(s.agent)) >= cfg.maxPostsPerHour) return skip(`hourly limit reached (${cfg.maxPostsPerHour} posts)`);
+      if (decision.action === 'skip') return end(s, 'skipped', { reason: decision.reason });
       return s;
     },
   });
