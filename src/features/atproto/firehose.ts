@@ -14,17 +14,18 @@
  * The cursor saved in Postgres never passes an unfinished relevant event (CursorTracker);
  * while `ATPROTO_TRIGGER_MAX_PENDING` relevant events are in work the socket is not
  * read (backpressure through @atproto/ws-client's high-water mark); reconnects back off
- * exponentially up to 30 s and resume from the safe cursor.
+ * exponentially up to 30 s and resume from the safe cursor (stream-reader.ts, shared with
+ * the Jetstream reader).
  */
 import { IdResolver } from '@atproto/identity';
 import { decode, decodeAll } from '@atproto/lex-cbor';
 import { readCar, RepoVerificationError } from '@atproto/repo';
 import { parseCommitAuthenticated } from '@atproto/sync';
-import { websocket } from '@atproto/ws-client';
 import { clientOf, type AppContext } from '../../clients/context';
 import type { MentionProcessor } from './mentions';
 import { LruDidCache, type PostRecord } from './relevance';
-import { CursorTracker, TriggerCore, UnverifiedEvent, type Trigger } from './trigger';
+import { startStreamReader } from './stream-reader';
+import { UnverifiedEvent, type Trigger } from './trigger';
 
 const POST = 'app.bsky.feed.post';
 const POST_PREFIX = `${POST}/`;
@@ -48,78 +49,58 @@ interface CommitBody {
 export async function startFirehoseTrigger(ctx: AppContext, processor: MentionProcessor): Promise<Trigger> {
   const clients = clientOf(ctx, 'atproto');
   const live = ctx.config.atproto.live;
-  const cursorName = `firehose:${clients.firehoseUrl}`;
-  const startCursor = await clients.store.getCursor(cursorName);
-  const tracker = new CursorTracker(live.maxPending, startCursor);
-  const core = new TriggerCore(ctx, processor, tracker, cursorName);
-  await core.warm();
-  const { logger, filter } = core;
+  const url = clients.firehoseUrl;
   const didCache = new LruDidCache(live.cacheSize);
   const idResolver = new IdResolver({ plcUrl: clients.plcUrl, timeout: 5000, fetch: globalThis.fetch, didCache });
   const matchPost = (col: string) => col === POST;
 
-  /** Verifies the commit (signature + MST proofs of its post ops) and applies its posts. */
-  const verifyAndApply = async (body: CommitBody) => {
-    let verified;
-    try {
-      verified = await parseCommitAuthenticated(idResolver, body as never, matchPost);
-    } catch (err) {
-      if (err instanceof RepoVerificationError || (err as Error)?.name === 'DidNotFoundError' || /could not resolve|no atproto signing key|did not found/i.test(String((err as Error)?.message)))
-        throw new UnverifiedEvent(`commit ${body.seq} by ${body.repo}: ${(err as Error).message}`);
-      throw err;
-    }
-    for (const evt of verified) {
-      if (evt.event === 'create') await core.apply({ action: 'create', did: evt.did, uri: evt.uri.toString(), cid: evt.cid.toString(), record: evt.record as PostRecord, time: new Date(body.time) });
-      else if (evt.event === 'delete') await core.apply({ action: 'delete', did: evt.did, uri: evt.uri.toString(), time: new Date(body.time) });
-    }
-  };
+  return startStreamReader(ctx, processor, {
+    name: 'firehose',
+    service: url,
+    cursorName: `firehose:${url}`,
+    dataMode: 'binary',
+    connectUrl: (c) => `${url}/xrpc/com.atproto.sync.subscribeRepos${c !== undefined ? `?cursor=${c}` : ''}`,
+    stats: (s) => ({ ...s, caches: { ...s.caches, didDocuments: didCache.size } }),
+    handler: ({ core, tracker, hadCursor }) => {
+      const { logger, filter } = core;
 
-  /** Decides from the commit alone whether it concerns the agents (no DID resolution, no signature). */
-  const relevant = async (body: CommitBody): Promise<boolean> => {
-    const postOps = body.ops.filter((op) => op.path.startsWith(POST_PREFIX));
-    if (!postOps.length) return false;
-    if (filter.isAgent(body.repo)) return true;
-    for (const op of postOps) {
-      if (op.action === 'delete') {
-        if (filter.indexedReplies.has(`at://${body.repo}/${op.path}`)) return true;
-        continue;
-      }
-      if (op.action !== 'create' || !op.cid || !filter.mayConcern(body.blocks)) continue;
-      const car = await readCar(body.blocks, { skipCidVerification: true });
-      const bytes = car.blocks.get(op.cid as never);
-      if (!bytes) continue;
-      const record = decode(bytes) as PostRecord;
-      if (record && typeof record === 'object' && filter.isRelevant(filter.classify(record))) return true;
-    }
-    return false;
-  };
+      /** Verifies the commit (signature + MST proofs of its post ops) and applies its posts. */
+      const verifyAndApply = async (body: CommitBody) => {
+        let verified;
+        try {
+          verified = await parseCommitAuthenticated(idResolver, body as never, matchPost);
+        } catch (err) {
+          if (err instanceof RepoVerificationError || (err as Error)?.name === 'DidNotFoundError' || /could not resolve|no atproto signing key|did not found/i.test(String((err as Error)?.message)))
+            throw new UnverifiedEvent(`commit ${body.seq} by ${body.repo}: ${(err as Error).message}`);
+          throw err;
+        }
+        for (const evt of verified) {
+          if (evt.event === 'create') await core.apply({ action: 'create', did: evt.did, uri: evt.uri.toString(), cid: evt.cid.toString(), record: evt.record as PostRecord, time: new Date(body.time) });
+          else if (evt.event === 'delete') await core.apply({ action: 'delete', did: evt.did, uri: evt.uri.toString(), time: new Date(body.time) });
+        }
+      };
 
-  const abort = new AbortController();
-  const stopSaver = core.startCursorSaver();
-  const url = clients.firehoseUrl;
-  const stream = websocket(
-    () => {
-      const c = tracker.safe();
-      return `${url}/xrpc/com.atproto.sync.subscribeRepos${c !== undefined ? `?cursor=${c}` : ''}`;
-    },
-    {
-      dataMode: 'binary',
-      maxReconnectSeconds: 30,
-      signal: abort.signal,
-      highWaterMark: 4 * 1024 * 1024,
-      onConnect: () => {
-        core.connected = true;
-      },
-      onDisconnect: () => {
-        core.connected = false;
-      },
-      onReconnect: (error, { attempt }) => logger.warn('firehose reconnecting', { attempt, error }),
-    },
-  );
+      /** Decides from the commit alone whether it concerns the agents (no DID resolution, no signature). */
+      const relevant = async (body: CommitBody): Promise<boolean> => {
+        const postOps = body.ops.filter((op) => op.path.startsWith(POST_PREFIX));
+        if (!postOps.length) return false;
+        if (filter.isAgent(body.repo)) return true;
+        for (const op of postOps) {
+          if (op.action === 'delete') {
+            if (filter.indexedReplies.has(`at://${body.repo}/${op.path}`)) return true;
+            continue;
+          }
+          if (op.action !== 'create' || !op.cid || !filter.mayConcern(body.blocks)) continue;
+          const car = await readCar(body.blocks, { skipCidVerification: true });
+          const bytes = car.blocks.get(op.cid as never);
+          if (!bytes) continue;
+          const record = decode(bytes) as PostRecord;
+          if (record && typeof record === 'object' && filter.isRelevant(filter.classify(record))) return true;
+        }
+        return false;
+      };
 
-  const loop = (async () => {
-    try {
-      for await (const chunk of stream) {
+      return async (chunk) => {
         let header: { op?: number; t?: string };
         let body: Record<string, unknown>;
         try {
@@ -128,15 +109,15 @@ export async function startFirehoseTrigger(ctx: AppContext, processor: MentionPr
           body = frame.next().value as typeof body;
         } catch (err) {
           logger.warn('undecodable firehose frame', { error: err });
-          continue;
+          return;
         }
         if (header?.op !== 1) {
           logger.warn('firehose error frame', { error: body?.error, message: body?.message });
-          continue;
+          return;
         }
         const seq = typeof body.seq === 'number' ? body.seq : undefined;
-        if (seq === undefined) continue;
-        await core.anchor(seq, startCursor !== undefined);
+        if (seq === undefined) return;
+        await core.anchor(seq, hadCursor);
         core.counters.events++;
         if (typeof body.time === 'string') core.lastEventTime = Date.parse(body.time);
         if (header.t === '#commit') {
@@ -154,20 +135,7 @@ export async function startFirehoseTrigger(ctx: AppContext, processor: MentionPr
           if (header.t === '#identity' && typeof body.did === 'string') await didCache.clearEntry(body.did);
           tracker.seen(seq);
         }
-      }
-    } catch (err) {
-      if (!abort.signal.aborted) logger.error('firehose stopped', { error: err });
-    }
-  })();
-  logger.info('firehose subscribed', { service: url, cursor: startCursor ?? 'live' });
-
-  return {
-    stats: () => ({ ...core.stats('firehose', url), caches: { ...core.stats('firehose', url).caches, didDocuments: didCache.size } }),
-    async stop() {
-      abort.abort();
-      await Promise.race([loop, new Promise((r) => setTimeout(r, 2000).unref())]);
-      await core.drain();
-      await stopSaver();
+      };
     },
-  };
+  });
 }

@@ -6,18 +6,19 @@
  *   {"did","time_us","kind":"identity","identity":{…}}  {"did","time_us","kind":"account","account":{…}}
  * Its cursor is time_us, saved in atproto_cursors (`jetstream:<url>`); a (re)connect
  * resumes ATPROTO_JETSTREAM_REWIND before the safe cursor (replayed events are
- * de-duplicated by the mention rows), with exponential backoff up to 30 s.
+ * de-duplicated by the mention rows), with exponential backoff up to 30 s (stream-reader.ts,
+ * shared with the firehose reader).
  *
  * Jetstream events carry no signature: a relevant one is confirmed against its author's
  * PDS (com.atproto.repo.getRecord; the CID must match, a deletion must be gone) before
  * anything is written, and the PDS's record is the one used. Unconfirmed events are
  * dropped and counted, never answered.
  */
-import { websocket } from '@atproto/ws-client';
 import { clientOf, type AppContext } from '../../clients/context';
 import type { MentionProcessor } from './mentions';
 import type { PostRecord } from './relevance';
-import { CursorTracker, TriggerCore, UnverifiedEvent, type Trigger } from './trigger';
+import { startStreamReader } from './stream-reader';
+import { UnverifiedEvent, type Trigger } from './trigger';
 
 const POST = 'app.bsky.feed.post';
 
@@ -42,71 +43,50 @@ export async function startJetstreamTrigger(ctx: AppContext, processor: MentionP
   const clients = clientOf(ctx, 'atproto');
   const live = ctx.config.atproto.live;
   const base = live.jetstreamUrl!;
-  const cursorName = `jetstream:${base}`;
-  const startCursor = await clients.store.getCursor(cursorName);
-  const tracker = new CursorTracker(live.maxPending, startCursor);
-  const core = new TriggerCore(ctx, processor, tracker, cursorName);
-  await core.warm();
-  const { logger, filter } = core;
 
-  /** Confirms the event on the author's PDS and applies the PDS's version of it. */
-  const confirmAndApply = async (did: string, uri: string, op: 'create' | 'delete', cid: string | undefined, time: Date) => {
-    const found = await clients.findRecord<PostRecord>(uri).catch((err) => {
-      const code = (err as { code?: string }).code;
-      if (code === 'DID_NOT_FOUND' || code === 'HANDLE_NOT_FOUND' || code === 'BAD_URI') throw new UnverifiedEvent(`${uri}: ${(err as Error).message}`);
-      throw err;
-    });
-    if (op === 'delete') {
-      if (found) throw new UnverifiedEvent(`${uri}: deletion reported, but the record is still on the author's PDS`);
-      await core.apply({ action: 'delete', did, uri, time });
-      return;
-    }
-    if (!found) throw new UnverifiedEvent(`${uri}: not on the author's PDS`);
-    if (found.cid !== cid) throw new UnverifiedEvent(`${uri}: CID ${cid} does not match the PDS's ${found.cid}`);
-    await core.apply({ action: 'create', did, uri, cid: found.cid, record: found.value, time });
-  };
+  return startStreamReader(ctx, processor, {
+    name: 'jetstream',
+    service: base,
+    cursorName: `jetstream:${base}`,
+    dataMode: 'text',
+    connectUrl: (c) => jetstreamSubscribeUrl(base, c === undefined ? undefined : Math.max(0, c - live.jetstreamRewindMs * 1000)),
+    handler: ({ core, tracker, hadCursor }) => {
+      const { logger, filter } = core;
 
-  const abort = new AbortController();
-  const stopSaver = core.startCursorSaver();
-  const stream = websocket(
-    () => {
-      const c = tracker.safe();
-      return jetstreamSubscribeUrl(base, c === undefined ? undefined : Math.max(0, c - live.jetstreamRewindMs * 1000));
-    },
-    {
-      dataMode: 'text',
-      maxReconnectSeconds: 30,
-      signal: abort.signal,
-      highWaterMark: 4 * 1024 * 1024,
-      onConnect: () => {
-        core.connected = true;
-      },
-      onDisconnect: () => {
-        core.connected = false;
-      },
-      onReconnect: (error, { attempt }) => logger.warn('jetstream reconnecting', { attempt, error }),
-    },
-  );
+      /** Confirms the event on the author's PDS and applies the PDS's version of it. */
+      const confirmAndApply = async (did: string, uri: string, op: 'create' | 'delete', cid: string | undefined, time: Date) => {
+        const found = await clients.findRecord<PostRecord>(uri).catch((err) => {
+          const code = (err as { code?: string }).code;
+          if (code === 'DID_NOT_FOUND' || code === 'HANDLE_NOT_FOUND' || code === 'BAD_URI') throw new UnverifiedEvent(`${uri}: ${(err as Error).message}`);
+          throw err;
+        });
+        if (op === 'delete') {
+          if (found) throw new UnverifiedEvent(`${uri}: deletion reported, but the record is still on the author's PDS`);
+          await core.apply({ action: 'delete', did, uri, time });
+          return;
+        }
+        if (!found) throw new UnverifiedEvent(`${uri}: not on the author's PDS`);
+        if (found.cid !== cid) throw new UnverifiedEvent(`${uri}: CID ${cid} does not match the PDS's ${found.cid}`);
+        await core.apply({ action: 'create', did, uri, cid: found.cid, record: found.value, time });
+      };
 
-  const loop = (async () => {
-    try {
-      for await (const text of stream) {
+      return async (text) => {
         let evt: JetstreamEvent;
         try {
           evt = JSON.parse(text as string) as JetstreamEvent;
         } catch {
           logger.warn('undecodable jetstream frame');
-          continue;
+          return;
         }
         const t = evt.time_us;
-        if (typeof t !== 'number' || typeof evt.did !== 'string') continue;
-        await core.anchor(t, startCursor !== undefined);
+        if (typeof t !== 'number' || typeof evt.did !== 'string') return;
+        await core.anchor(t, hadCursor);
         core.counters.events++;
         core.lastEventTime = Math.floor(t / 1000);
         const c = evt.commit;
         if (evt.kind !== 'commit' || !c || c.collection !== POST || typeof c.rkey !== 'string') {
           tracker.seen(t);
-          continue;
+          return;
         }
         const did = evt.did;
         const uri = `at://${did}/${POST}/${c.rkey}`;
@@ -123,20 +103,7 @@ export async function startJetstreamTrigger(ctx: AppContext, processor: MentionP
         if (filter.isAgent(did) && c.operation === 'delete') relevant = false; // own deletions: nothing to do
         if (relevant) await core.schedule(t, did, () => confirmAndApply(did, uri, op, c.cid, time));
         else tracker.seen(t);
-      }
-    } catch (err) {
-      if (!abort.signal.aborted) logger.error('jetstream stopped', { error: err });
-    }
-  })();
-  logger.info('jetstream subscribed', { service: base, cursor: startCursor ?? 'live' });
-
-  return {
-    stats: () => core.stats('jetstream', base),
-    async stop() {
-      abort.abort();
-      await Promise.race([loop, new Promise((r) => setTimeout(r, 2000).unref())]);
-      await core.drain();
-      await stopSaver();
+      };
     },
-  };
+  });
 }
