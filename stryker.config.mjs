@@ -12,7 +12,7 @@ export default {
     'src/server/openai/schema.ts',
     'src/server/errors.ts',
     'src/server/openai/errors.ts',
-    'src/config.ts',
+    'src/config/*.ts',
   ],
   // The sandbox copy leaves out what tests never read (.tools is a symlink to Node 24).
   ignorePatterns: ['.tools', '.data', '.mastra', 'dist', 'coverage', 'test-results', 'scratch', 'reports', 'bench/results', 'evals/reports', '*.log'],

@@ -2,7 +2,7 @@
  * The test files `npm run mutation` (stryker.config.mjs) runs against each mutant: only
  * the fast unit tests under test/unit that exercise the mutated security modules
  * (src/util/secrets.ts, src/server/auth.ts, src/server/openai/schema.ts,
- * src/server/errors.ts, src/server/openai/errors.ts, src/config.ts). Selected here, not
+ * src/server/errors.ts, src/server/openai/errors.ts, src/config/). Selected here, not
  * with Stryker's `testFiles`, so module-level code (regexes, zod schemas) is attributed
  * to the tests that import it and its mutants are killed, not reported as survivors.
  * logic.test.ts and observability.test.ts are left out: they load Mastra and express

@@ -1,5 +1,5 @@
 /**
- * The observability settings (src/config.ts "Observability and Studio") and Studio's CORS
+ * The observability settings (src/config/observability.ts) and Studio's CORS
  * rule (src/server/studio.ts), without services.
  */
 import express from 'express';

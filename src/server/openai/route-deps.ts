@@ -18,7 +18,7 @@ export interface AgentRouteDeps {
   db: pg.Pool;
   logger: Logger;
   maxSteps: number;
-  /** May this key owner use this agent (AGENT_USERS_<NAME>, src/config.ts mayUseAgent)? */
+  /** May this key owner use this agent (AGENT_USERS_<NAME>, src/config/server.ts mayUseAgent)? */
   mayUse?: (owner: string | undefined, agent: string) => boolean;
   /** Called after a completed turn (e.g. to mirror it into synced tables). Errors are logged, never sent. */
   onTurn?: (turn: CompletedTurn) => Promise<void> | void;
