@@ -19,6 +19,7 @@ export const coreEnv = {
   OPENAI_API_KEY: optionalString,
   MODEL_TIMEOUT_MS: intFrom(120_000, 100),
   MODEL_MAX_RETRIES: intFrom(1, 0, 10),
+  MODEL_FALLBACKS: optionalString,
   AGENT_MAX_STEPS: intFrom(8, 1, 100),
   LEADERSHIP_POLL_MS: intFrom(2000, 100, 60_000),
   FEATURES: optionalString,
@@ -50,6 +51,10 @@ export interface CoreConfig {
     maxSteps: number;
     /** agent name → `provider/model`, from AGENT_MODEL_<NAME> variables. */
     perAgent: AgentModelOverrides;
+    /** Models tried in order when the agent's model fails before its first token (MODEL_FALLBACKS). */
+    fallbacks: string[];
+    /** agent name → its own fallback list, from AGENT_FALLBACKS_<NAME> (replaces MODEL_FALLBACKS; `none` = no fallback). */
+    perAgentFallbacks: Record<string, string[]>;
   };
 }
 
@@ -64,6 +69,35 @@ export function readModelOverrides(env: NodeJS.ProcessEnv, issues: string[]): Ag
   return perAgent;
 }
 
+/** `a/b, c/d` → the ids (each must look like provider/model; at most 5, no repeats); `none` → []. */
+export function parseModelList(key: string, raw: string, issues: string[]): string[] {
+  const trimmed = raw.trim();
+  if (trimmed === '' || trimmed === 'none') return [];
+  const ids = trimmed.split(',').map((s) => s.trim()).filter(Boolean);
+  const out: string[] = [];
+  for (const id of ids) {
+    const check = modelId.safeParse(id);
+    if (!check.success) {
+      issues.push(`${key}: ${check.error.issues[0]?.message}`);
+      return [];
+    }
+    if (!out.includes(check.data)) out.push(check.data);
+  }
+  if (out.length > 5) {
+    issues.push(`${key}: at most 5 fallback models`);
+    return [];
+  }
+  return out;
+}
+
+/** MODEL_FALLBACKS and AGENT_FALLBACKS_<NAME> → the default list and agent name → list. */
+export function readModelFallbacks(env: NodeJS.ProcessEnv, issues: string[]): { fallbacks: string[]; perAgentFallbacks: Record<string, string[]> } {
+  const fallbacks = parseModelList('MODEL_FALLBACKS', env.MODEL_FALLBACKS ?? '', issues);
+  const perAgentFallbacks: Record<string, string[]> = {};
+  for (const [key, name, value] of suffixed(env, 'AGENT_FALLBACKS_')) perAgentFallbacks[agentNameOf(name)] = parseModelList(key, value, issues);
+  return { fallbacks, perAgentFallbacks };
+}
+
 /** FEATURES (already trimmed; undefined when unset or invalid) → 'all' or the list; unknown names are an issue. */
 export function readFeatures(raw: string | undefined, issues: string[]): 'all' | string[] {
   if (raw === undefined || raw === 'all') return 'all';
@@ -73,7 +107,12 @@ export function readFeatures(raw: string | undefined, issues: string[]): 'all' |
   return features;
 }
 
-export function coreConfig(c: CoreEnv, perAgent: AgentModelOverrides, features: 'all' | string[]): CoreConfig {
+export function coreConfig(
+  c: CoreEnv,
+  perAgent: AgentModelOverrides,
+  features: 'all' | string[],
+  fallbacks: { fallbacks: string[]; perAgentFallbacks: Record<string, string[]> } = { fallbacks: [], perAgentFallbacks: {} },
+): CoreConfig {
   return {
     features,
     env: c.NODE_ENV,
@@ -90,6 +129,8 @@ export function coreConfig(c: CoreEnv, perAgent: AgentModelOverrides, features: 
       maxRetries: c.MODEL_MAX_RETRIES,
       maxSteps: c.AGENT_MAX_STEPS,
       perAgent,
+      fallbacks: fallbacks.fallbacks,
+      perAgentFallbacks: fallbacks.perAgentFallbacks,
     },
   };
 }

@@ -9,7 +9,7 @@
  */
 import { z } from 'zod';
 import { atprotoConfig, atprotoEnv, loadAtprotoLive, readAtprotoCredentials, type AtprotoConfig } from './atproto';
-import { coreConfig, coreEnv, readFeatures, readModelOverrides, type CoreConfig } from './core';
+import { coreConfig, coreEnv, readFeatures, readModelFallbacks, readModelOverrides, type CoreConfig } from './core';
 import { ConfigError } from './errors';
 import { ipfsConfig, ipfsEnv, type IpfsConfig } from './ipfs';
 import { readObservabilityConfig, type ObservabilityConfig } from './observability';
@@ -57,6 +57,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   // The variables with a name suffix (AGENT_MODEL_<NAME>, …) and the hand-parsed blocks.
   const perAgent = readModelOverrides(env, issues);
+  const fallbacks = readModelFallbacks(env, issues);
   const agentUsers = readAgentUsers(env);
   const perOwnerBudget = readOwnerBudgets(env, issues);
   const atCredentials = readAtprotoCredentials(env);
@@ -67,7 +68,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (issues.length || !parsed.success) throw new ConfigError(issues);
   const c = parsed.data;
   return {
-    ...coreConfig(c, perAgent, features),
+    ...coreConfig(c, perAgent, features, fallbacks),
     ...serverConfig(c, agentUsers, perOwnerBudget),
     atproto: atprotoConfig(c, atCredentials, atLive),
     powersync: powersyncConfig(c),

@@ -9,9 +9,11 @@
  *   provider's usual API key variable.
  */
 import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
+import type { ModelWithRetries } from '@mastra/core/agent';
 import type { MastraModelConfig } from '@mastra/core/llm';
 import type { Config } from '../config';
 import { AppError } from '../errors';
+import { withFallbacks, type FallbackReason } from './fallback-model';
 
 export function modelIdFor(config: Config, agentName: string): string {
   return (Object.hasOwn(config.model.perAgent, agentName) ? config.model.perAgent[agentName] : undefined) ?? config.model.default;
@@ -58,12 +60,31 @@ export function compatibleProviderName(config: Config, agentName: string): strin
   return config.model.baseUrl ? `${provider}-compatible` : provider;
 }
 
-export function resolveModel(config: Config, agentName: string): MastraModelConfig {
+/** The agent's fallback models: AGENT_FALLBACKS_<NAME> when set (even to `none`), else MODEL_FALLBACKS. */
+export function fallbackIdsFor(config: Config, agentName: string): string[] {
+  const own = Object.hasOwn(config.model.perAgentFallbacks, agentName) ? config.model.perAgentFallbacks[agentName] : undefined;
+  const primary = modelIdFor(config, agentName);
+  return (own ?? config.model.fallbacks).filter((id) => id !== primary);
+}
+
+/** True when `id` goes through the OpenAI-compatible client (not Mastra's model router). */
+function isCompatible(config: Config, id: string): boolean {
+  return !!config.model.baseUrl || id.startsWith('openai/');
+}
+
+/**
+ * The agent's model. With fallbacks it is one model trying each in turn before the first
+ * token (src/mastra/fallback-model.ts), built under the primary's provider name so the
+ * request's providerOptions reach every model in the chain. Chains that include a model
+ * of Mastra's router (anthropic/…, google/… without OPENAI_BASE_URL) use Mastra's own
+ * fallback list instead, which may switch models after a stream has started (see
+ * docs/configuration.md).
+ */
+export function resolveModel(config: Config, agentName: string, onFallback?: (from: string, to: string, reason: FallbackReason) => void): MastraModelConfig | ModelWithRetries[] {
   const id = modelIdFor(config, agentName);
-  const slash = id.indexOf('/');
-  const model = id.slice(slash + 1);
+  const chainIds = [id, ...fallbackIdsFor(config, agentName)];
   const name = compatibleProviderName(config, agentName);
-  if (name) {
+  if (name && chainIds.every((c) => isCompatible(config, c))) {
     const openaiCompatible = createOpenAICompatible({
       name,
       baseURL: config.model.baseUrl ?? 'https://api.openai.com/v1',
@@ -71,9 +92,11 @@ export function resolveModel(config: Config, agentName: string): MastraModelConf
       includeUsage: true,
       fetch: fetchWithTimeout(config.model.timeoutMs, modelConfigured(config, agentName)),
     });
-    return openaiCompatible.chatModel(model) as unknown as MastraModelConfig;
+    const chain = chainIds.map((c) => ({ id: c, model: openaiCompatible.chatModel(c.slice(c.indexOf('/') + 1)) }));
+    return withFallbacks(chain, onFallback) as unknown as MastraModelConfig;
   }
-  return id as MastraModelConfig;
+  if (chainIds.length === 1) return id as MastraModelConfig;
+  return chainIds.map((c) => ({ model: resolveModel({ ...config, model: { ...config.model, perAgent: { ...config.model.perAgent, [agentName]: c }, perAgentFallbacks: { ...config.model.perAgentFallbacks, [agentName]: [] } } }, agentName) as MastraModelConfig, maxRetries: config.model.maxRetries }));
 }
 
 /**
@@ -88,4 +111,9 @@ export function compatibleOptionsKey(config: Config, agentName: string): string 
   if (!config.model.baseUrl && provider !== 'openai') return undefined;
   const name = config.model.baseUrl ? `${provider}-compatible` : provider;
   return name.replace(/[_-]([a-z])/g, (g) => g[1]!.toUpperCase());
+}
+
+/** The agent's model with its fallbacks, logging each switch as one JSON line (ids and reason class only). */
+export function agentModel(ctx: { config: Config; logger: { warn(msg: string, fields?: Record<string, unknown>): void } }, agentName: string): MastraModelConfig | ModelWithRetries[] {
+  return resolveModel(ctx.config, agentName, (from, to, reason) => ctx.logger.warn('model fallback', { agent: agentName, from, to, reason }));
 }

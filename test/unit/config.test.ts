@@ -100,7 +100,7 @@ describe('config: every documented default (docs/configuration.md)', () => {
     expect(c.apiKeys.size).toBe(0);
     expect(c.adminUsers.size).toBe(0);
     expect(c.agentUsers.size).toBe(0);
-    expect(c.model).toEqual({ default: 'openai/gpt-4o-mini', baseUrl: undefined, apiKey: undefined, timeoutMs: 120_000, maxRetries: 1, maxSteps: 8, perAgent: {} });
+    expect(c.model).toEqual({ default: 'openai/gpt-4o-mini', baseUrl: undefined, apiKey: undefined, timeoutMs: 120_000, maxRetries: 1, maxSteps: 8, perAgent: {}, fallbacks: [], perAgentFallbacks: {} });
     expect(c.atproto).toEqual({
       pdsUrl: undefined,
       plcUrl: undefined,

@@ -2,7 +2,7 @@ import { Agent } from '@mastra/core/agent';
 import type { Memory } from '@mastra/memory';
 import type { AppContext } from '../../clients/context';
 import type { AnyTool } from '../../tools';
-import { resolveModel } from '../model';
+import { agentModel } from '../model';
 
 export const ARCHIVIST_INSTRUCTIONS = `You are "archivist", the agent of ONE Agents that keeps things on IPFS.
 - To store something, use the ipfs-pin-* tools (text, JSON, base64 bytes, or a file from the files directory) and give the user the CID and the gateway URL.
@@ -17,7 +17,7 @@ export function createArchivistAgent(ctx: AppContext, memory: Memory, tools: Rec
     name: 'archivist',
     description: 'Pins text, JSON, files and existing CIDs to IPFS, lists and reads them back, and reports pin status.',
     instructions: ARCHIVIST_INSTRUCTIONS,
-    model: resolveModel(ctx.config, 'archivist'),
+    model: agentModel(ctx, 'archivist'),
     maxRetries: ctx.config.model.maxRetries,
     memory,
     tools,

@@ -2,7 +2,7 @@ import { Agent } from '@mastra/core/agent';
 import type { Memory } from '@mastra/memory';
 import type { AppContext } from '../../clients/context';
 import { createGeneralTools } from '../../tools';
-import { resolveModel } from '../model';
+import { agentModel } from '../model';
 
 export const ASSISTANT_INSTRUCTIONS = `You are "assistant", the general-purpose agent of ONE Agents.
 - Answer clearly and briefly. Say so when you do not know.
@@ -16,7 +16,7 @@ export function createAssistantAgent(ctx: AppContext, memory: Memory) {
     name: 'assistant',
     description: 'General-purpose assistant with memory, a calculator and a clock.',
     instructions: ASSISTANT_INSTRUCTIONS,
-    model: resolveModel(ctx.config, 'assistant'),
+    model: agentModel(ctx, 'assistant'),
     maxRetries: ctx.config.model.maxRetries,
     memory,
     tools: createGeneralTools(),

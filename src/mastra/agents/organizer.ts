@@ -2,7 +2,7 @@
 import { Agent } from '@mastra/core/agent';
 import type { Memory } from '@mastra/memory';
 import type { AppContext } from '../../clients/context';
-import { resolveModel } from '../model';
+import { agentModel } from '../model';
 import { createGeneralTools } from '../../tools';
 import { createPowerSyncTools } from '../../tools/powersync';
 
@@ -19,7 +19,7 @@ export function createOrganizerAgent(ctx: AppContext, memory: Memory) {
     name: 'organizer',
     description: "Keeps the user's notes, tasks and artifacts, synced to their devices.",
     instructions: ORGANIZER_INSTRUCTIONS,
-    model: resolveModel(ctx.config, 'organizer'),
+    model: agentModel(ctx, 'organizer'),
     maxRetries: ctx.config.model.maxRetries,
     memory,
     tools: { ...createGeneralTools(), ...createPowerSyncTools(ctx.db) },

@@ -7,7 +7,7 @@ import { Agent } from '@mastra/core/agent';
 import type { Memory } from '@mastra/memory';
 import type { AppContext } from '../../clients/context';
 import type { AnyTool } from '../../tools';
-import { resolveModel } from '../model';
+import { agentModel } from '../model';
 
 export function socialInstructions(handle: string | undefined): string {
   return `You are "social", an automated agent of ONE Agents with your own account on the AT Protocol (Bluesky)${handle ? `: @${handle}` : ''}.
@@ -25,7 +25,7 @@ export function createSocialAgent(ctx: AppContext, memory: Memory, tools: Record
     name: 'social',
     description: 'Posts, replies and reacts on the AT Protocol (Bluesky) with its own account; answers mentions.',
     instructions: socialInstructions(handle),
-    model: resolveModel(ctx.config, 'social'),
+    model: agentModel(ctx, 'social'),
     maxRetries: ctx.config.model.maxRetries,
     memory,
     tools,

@@ -1,0 +1,109 @@
+/**
+ * MODEL_FALLBACKS through /v1 with the official client: two scripted models behind one
+ * endpoint, `primary` failing the way the user's message says and `backup` answering.
+ * The switch happens only before the first token; a request the next model would
+ * refuse as well (a plain 400) and an answer that breaks off after text are not
+ * retried on another model; AGENT_FALLBACKS_<NAME>=none turns it off for one agent.
+ */
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { lastUserText, type ScriptReply } from '../../harness/scripted-model';
+import { startTestSystem, type TestSystem } from '../../harness/system';
+
+const KEY = 'sk-one-fallback-user-01';
+let t: TestSystem;
+
+function primaryReply(text: string): ScriptReply | undefined {
+  if (text.includes('[429]')) return { error: { status: 429, message: 'Rate limit reached for requests' } };
+  if (text.includes('[503]')) return { error: { status: 503, message: 'upstream overloaded' } };
+  if (text.includes('[ctx]')) return { error: { status: 400, message: "This model's maximum context length is 8192 tokens." } };
+  if (text.includes('[bad]')) return { error: { status: 400, message: 'Invalid value for temperature' } };
+  if (text.includes('[hang]')) return { hang: true };
+  if (text.includes('[break]')) return { breakAfter: 'Partial ans' };
+  return undefined;
+}
+
+beforeAll(async () => {
+  t = await startTestSystem({
+    env: {
+      API_KEYS: `${KEY}:fallback-user`,
+      RATE_LIMIT_RPM: '0',
+      MODEL: 'openai/primary',
+      MODEL_FALLBACKS: 'openai/backup, openai/primary',
+      AGENT_FALLBACKS_ARCHIVIST: 'none',
+      MODEL_TIMEOUT_MS: '1500',
+    },
+  });
+  t.model.setScript((req) => {
+    const text = lastUserText(req);
+    if (req.model === 'primary') return primaryReply(text) ?? { text: `primary: ${text}` };
+    return { text: `backup: ${text}` };
+  });
+});
+afterAll(async () => {
+  await t?.stop();
+});
+
+const modelsAsked = (from: number) => t.model.requests.slice(from).map((r) => r.model);
+
+describe('model fallbacks', () => {
+  it('the primary answers when it can; the backup is never asked', async () => {
+    const before = t.model.requests.length;
+    const r = await t.client(KEY).chat.completions.create({ model: 'assistant', messages: [{ role: 'user', content: 'hello' }] });
+    expect(r.choices[0]!.message.content).toBe('primary: hello');
+    expect(modelsAsked(before)).toEqual(['primary']);
+  });
+
+  for (const [tag, why] of [
+    ['[429]', 'rate limited'],
+    ['[503]', 'a 5xx'],
+    ['[ctx]', 'a context-length refusal'],
+    ['[hang]', 'a timeout'],
+  ] as const) {
+    for (const stream of [false, true]) {
+      it(`${why} before the first token: the backup answers (${stream ? 'streaming' : 'JSON'})`, async () => {
+        const before = t.model.requests.length;
+        const content = `${tag} what is new`;
+        let text = '';
+        if (stream) {
+          const s = await t.client(KEY).chat.completions.create({ model: 'assistant', messages: [{ role: 'user', content }], stream: true });
+          for await (const c of s) text += c.choices[0]?.delta?.content ?? '';
+        } else {
+          const r = await t.client(KEY).chat.completions.create({ model: 'assistant', messages: [{ role: 'user', content }] });
+          text = r.choices[0]!.message.content ?? '';
+        }
+        expect(text).toBe(`backup: ${content}`);
+        expect(modelsAsked(before)).toEqual(['primary', 'backup']);
+      });
+    }
+  }
+
+  it('a request every model would refuse (a plain 400) is not tried on the backup', async () => {
+    const before = t.model.requests.length;
+    const err = await t.client(KEY).chat.completions.create({ model: 'assistant', messages: [{ role: 'user', content: '[bad] hi' }] }).catch((e) => e);
+    expect(err).toBeInstanceOf(OpenAI.APIError);
+    expect(modelsAsked(before)).toEqual(['primary']);
+  });
+
+  it('an answer that breaks off after its first words never switches model mid-answer', async () => {
+    const before = t.model.requests.length;
+    const s = await t.client(KEY).chat.completions.create({ model: 'assistant', messages: [{ role: 'user', content: '[break] tell me' }], stream: true });
+    let text = '';
+    const outcome = await (async () => {
+      for await (const c of s) text += c.choices[0]?.delta?.content ?? '';
+    })().then(
+      () => 'ended',
+      () => 'errored',
+    );
+    expect(text).not.toContain('backup');
+    expect(modelsAsked(before)).toEqual(['primary']);
+    expect(['ended', 'errored']).toContain(outcome);
+  });
+
+  it('AGENT_FALLBACKS_<NAME>=none: that agent has no fallback', async () => {
+    const before = t.model.requests.length;
+    const err = await t.client(KEY).chat.completions.create({ model: 'archivist', messages: [{ role: 'user', content: '[429] hi' }] }).catch((e) => e);
+    expect(err).toBeInstanceOf(OpenAI.APIError);
+    expect(modelsAsked(before)).toEqual(['primary']);
+  });
+});
