@@ -11,32 +11,15 @@
  * or an error, and only then hands the stream on. Once content has flowed, an error is
  * the caller's error, as without fallbacks.
  *
- * Which model answered is recorded in the request's `AnsweringModel` holder (an
- * AsyncLocalStorage the HTTP handlers open per request), so the response, the usage
- * row and the trace can name it.
+ * Each switch is reported through `onFallback` (the agents log it). Not yet done: the
+ * response's `model` field, usage rows and traces naming the model that answered.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type { createOpenAICompatible } from '@ai-sdk/openai-compatible';
 
 export type ChatModel = ReturnType<ReturnType<typeof createOpenAICompatible>['chatModel']>;
 type StreamOptions = Parameters<ChatModel['doStream']>[0];
 type StreamResult = Awaited<ReturnType<ChatModel['doStream']>>;
 type StreamPart = StreamResult['stream'] extends ReadableStream<infer P> ? P : never;
-
-/** Per request: the `provider/model` id that produced the answer (undefined until one did). */
-export interface AnsweringModel {
-  id?: string;
-  /** Models that failed before it, in order, with the reason class (never the provider's message). */
-  failed: Array<{ id: string; reason: FallbackReason }>;
-}
-
-const current = new AsyncLocalStorage<AnsweringModel>();
-
-/** Runs `fn` with a fresh holder; read it after the answer to learn which model answered. */
-export function withAnsweringModel<T>(fn: (holder: AnsweringModel) => T): T {
-  const holder: AnsweringModel = { failed: [] };
-  return current.run(holder, () => fn(holder));
-}
 
 export type FallbackReason = 'rate_limited' | 'upstream_error' | 'timeout' | 'context_length';
 
@@ -85,14 +68,7 @@ export function withFallbacks(chain: FallbackEntry[], onFallback?: (from: string
   if (chain.length === 1) return chain[0]!.model;
   const primary = chain[0]!.model;
 
-  const noteFailure = (i: number, reason: FallbackReason) => {
-    current.getStore()?.failed.push({ id: chain[i]!.id, reason });
-    onFallback?.(chain[i]!.id, chain[i + 1]!.id, reason);
-  };
-  const noteAnswer = (i: number) => {
-    const holder = current.getStore();
-    if (holder) holder.id = chain[i]!.id;
-  };
+  const noteFailure = (i: number, reason: FallbackReason) => onFallback?.(chain[i]!.id, chain[i + 1]!.id, reason);
 
   const wrapper: ChatModel = Object.create(primary);
   Object.defineProperties(wrapper, {
@@ -100,9 +76,7 @@ export function withFallbacks(chain: FallbackEntry[], onFallback?: (from: string
       value: async (options: Parameters<ChatModel['doGenerate']>[0]) => {
         for (let i = 0; ; i++) {
           try {
-            const result = await chain[i]!.model.doGenerate(options);
-            noteAnswer(i);
-            return result;
+            return await chain[i]!.model.doGenerate(options);
           } catch (err) {
             const reason = i < chain.length - 1 ? fallbackReason(err, options.abortSignal?.aborted === true) : undefined;
             if (!reason) throw err;
@@ -124,10 +98,7 @@ export function withFallbacks(chain: FallbackEntry[], onFallback?: (from: string
             noteFailure(i, reason);
             continue;
           }
-          if (last) {
-            noteAnswer(i);
-            return result;
-          }
+          if (last) return result;
           // Read up to the first content part; decide there.
           const reader = result.stream.getReader();
           const head: StreamPart[] = [];
@@ -159,7 +130,6 @@ export function withFallbacks(chain: FallbackEntry[], onFallback?: (from: string
             noteFailure(i, failure);
             continue;
           }
-          noteAnswer(i);
           let pending = head;
           const stream = new ReadableStream<StreamPart>({
             async pull(controller) {

@@ -46,18 +46,25 @@ function fetchWithTimeout(timeoutMs: number, configured: boolean): typeof fetch 
 }
 
 /**
- * The provider name of the agent's OpenAI-compatible chat model, or undefined when the
- * model goes through Mastra's router (anthropic/…, google/…). Request options under this
- * name in `providerOptions` that the AI SDK does not know are sent to the model as they
- * are (`logit_bias`, `web_search_options`): see src/server/openai/params.ts.
+ * The provider name the OpenAI-compatible client uses for model `id`, or undefined when
+ * the model goes through Mastra's router (anthropic/…, google/… without OPENAI_BASE_URL).
+ * Mastra drops temperature/topP for models its registry does not list under a known
+ * provider; a custom endpoint's models are not in that registry, hence `-compatible`.
  */
-export function compatibleProviderName(config: Config, agentName: string): string | undefined {
-  const id = modelIdFor(config, agentName);
+function providerNameOf(config: Config, id: string): string | undefined {
   const provider = id.slice(0, id.indexOf('/'));
   if (!config.model.baseUrl && provider !== 'openai') return undefined;
-  // Mastra drops temperature/topP for models its registry does not list under a
-  // known provider; a custom endpoint's models are not in that registry.
   return config.model.baseUrl ? `${provider}-compatible` : provider;
+}
+
+/**
+ * The provider name of the agent's OpenAI-compatible chat model, or undefined when the
+ * model goes through Mastra's router. Request options under this name in
+ * `providerOptions` that the AI SDK does not know are sent to the model as they are
+ * (`logit_bias`, `web_search_options`): see src/server/openai/params.ts.
+ */
+export function compatibleProviderName(config: Config, agentName: string): string | undefined {
+  return providerNameOf(config, modelIdFor(config, agentName));
 }
 
 /** The agent's fallback models: AGENT_FALLBACKS_<NAME> when set (even to `none`), else MODEL_FALLBACKS. */
@@ -67,36 +74,36 @@ export function fallbackIdsFor(config: Config, agentName: string): string[] {
   return (own ?? config.model.fallbacks).filter((id) => id !== primary);
 }
 
-/** True when `id` goes through the OpenAI-compatible client (not Mastra's model router). */
-function isCompatible(config: Config, id: string): boolean {
-  return !!config.model.baseUrl || id.startsWith('openai/');
+/** An OpenAI-compatible chat model for `id`, under provider name `name`. */
+function compatibleModel(config: Config, agentName: string, name: string, id: string) {
+  return createOpenAICompatible({
+    name,
+    baseURL: config.model.baseUrl ?? 'https://api.openai.com/v1',
+    apiKey: config.model.apiKey ?? process.env.OPENAI_API_KEY ?? '',
+    includeUsage: true,
+    fetch: fetchWithTimeout(config.model.timeoutMs, modelConfigured(config, agentName)),
+  }).chatModel(id.slice(id.indexOf('/') + 1));
 }
 
 /**
  * The agent's model. With fallbacks it is one model trying each in turn before the first
- * token (src/mastra/fallback-model.ts), built under the primary's provider name so the
- * request's providerOptions reach every model in the chain. Chains that include a model
- * of Mastra's router (anthropic/…, google/… without OPENAI_BASE_URL) use Mastra's own
- * fallback list instead, which may switch models after a stream has started (see
- * docs/configuration.md).
+ * token (src/mastra/fallback-model.ts), every one built under the primary's provider name
+ * so the request's providerOptions reach each model of the chain. A chain that includes
+ * a model of Mastra's router uses Mastra's own fallback list instead, which may switch
+ * models after a stream has started (see docs/configuration.md).
  */
 export function resolveModel(config: Config, agentName: string, onFallback?: (from: string, to: string, reason: FallbackReason) => void): MastraModelConfig | ModelWithRetries[] {
-  const id = modelIdFor(config, agentName);
-  const chainIds = [id, ...fallbackIdsFor(config, agentName)];
+  const ids = [modelIdFor(config, agentName), ...fallbackIdsFor(config, agentName)];
   const name = compatibleProviderName(config, agentName);
-  if (name && chainIds.every((c) => isCompatible(config, c))) {
-    const openaiCompatible = createOpenAICompatible({
-      name,
-      baseURL: config.model.baseUrl ?? 'https://api.openai.com/v1',
-      apiKey: config.model.apiKey ?? process.env.OPENAI_API_KEY ?? '',
-      includeUsage: true,
-      fetch: fetchWithTimeout(config.model.timeoutMs, modelConfigured(config, agentName)),
-    });
-    const chain = chainIds.map((c) => ({ id: c, model: openaiCompatible.chatModel(c.slice(c.indexOf('/') + 1)) }));
+  if (name && ids.every((id) => providerNameOf(config, id))) {
+    const chain = ids.map((id) => ({ id, model: compatibleModel(config, agentName, name, id) }));
     return withFallbacks(chain, onFallback) as unknown as MastraModelConfig;
   }
-  if (chainIds.length === 1) return id as MastraModelConfig;
-  return chainIds.map((c) => ({ model: resolveModel({ ...config, model: { ...config.model, perAgent: { ...config.model.perAgent, [agentName]: c }, perAgentFallbacks: { ...config.model.perAgentFallbacks, [agentName]: [] } } }, agentName) as MastraModelConfig, maxRetries: config.model.maxRetries }));
+  if (ids.length === 1) return ids[0] as MastraModelConfig;
+  return ids.map((id) => {
+    const own = providerNameOf(config, id);
+    return { model: (own ? compatibleModel(config, agentName, own, id) : id) as MastraModelConfig, maxRetries: config.model.maxRetries };
+  });
 }
 
 /**
@@ -106,11 +113,7 @@ export function resolveModel(config: Config, agentName: string, onFallback?: (fr
  * Mastra's model router (anthropic/…, google/…).
  */
 export function compatibleOptionsKey(config: Config, agentName: string): string | undefined {
-  const id = modelIdFor(config, agentName);
-  const provider = id.slice(0, id.indexOf('/'));
-  if (!config.model.baseUrl && provider !== 'openai') return undefined;
-  const name = config.model.baseUrl ? `${provider}-compatible` : provider;
-  return name.replace(/[_-]([a-z])/g, (g) => g[1]!.toUpperCase());
+  return compatibleProviderName(config, agentName)?.replace(/[_-]([a-z])/g, (g) => g[1]!.toUpperCase());
 }
 
 /** The agent's model with its fallbacks, logging each switch as one JSON line (ids and reason class only). */
