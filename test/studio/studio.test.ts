@@ -167,6 +167,11 @@ describe('Studio in a browser', () => {
       await page.goto(`${studioUrl}${p}`, { waitUntil: 'load', timeout: 30_000 });
       // Agent pages keep a stream open, so "idle" may never come: give every page up to 8 s.
       await page.waitForLoadState('networkidle', { timeout: 8000 }).catch(() => {});
+      // Studio reloads itself once after the first load, so "network idle" can come
+      // before its API calls: on the two pages whose content is checked, wait (up to
+      // 20 s) for that content to render before reading the page.
+      const expected = p === '/traces' ? 'assistant' : p === `/traces/${traceId}` ? 'calculate' : undefined;
+      if (expected) await page.getByText(expected).first().waitFor({ timeout: 20_000 }).catch(() => {});
       const text = await page.locator('body').innerText();
       if (/Failed to load|Failed to fetch|could not reach|Something went wrong|is not supported/i.test(text)) failures.push(`${p}: page says: ${text.match(/.*(Failed to load|Failed to fetch|could not reach|Something went wrong|is not supported).*/i)?.[0]}`);
       // The traces list shows the chat turn; its detail page shows the tool call.
