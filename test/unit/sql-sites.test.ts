@@ -16,7 +16,7 @@ import { describe, expect, it } from 'vitest';
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const ALLOWED = [/^src\/db\//, /^src\/stores\//];
 
-// moved by the conversations-module change
+// TEMPORARY: moved out by the conversations-module change (another branch), which empties this list.
 const MOVED_ELSEWHERE = new Set([
   'src/mastra/memory.ts',
   'src/mastra/memory-store.ts',
@@ -98,11 +98,21 @@ describe('SQL sites', () => {
   });
 
   it('SQL text is only in src/db/ and src/stores/', () => {
+    const all = files('src');
+    const checked = all.filter((f) => !ALLOWED.some((re) => re.test(f)) && !MOVED_ELSEWHERE.has(f));
+    // The scan covers the layers that must hold no SQL (not an empty or wrongly rooted list).
+    for (const dir of ['src/clients/', 'src/tools/', 'src/workflows/', 'src/features/', 'src/server/', 'src/system/']) expect(checked.some((f) => f.startsWith(dir)), dir).toBe(true);
+    // The stores are really where the SQL went: each backing service's store has some.
+    for (const svc of ['atproto', 'ipfs', 'powersync']) expect(all.filter((f) => f.startsWith(`src/stores/${svc}/`)).some((f) => sqlSites(fs.readFileSync(path.join(ROOT, f), 'utf8'), f).length), svc).toBe(true);
     const outside: string[] = [];
-    for (const f of files('src')) {
-      if (ALLOWED.some((re) => re.test(f)) || MOVED_ELSEWHERE.has(f)) continue;
+    for (const f of checked) {
       for (const s of sqlSites(fs.readFileSync(path.join(ROOT, f), 'utf8'), f)) outside.push(`${f}:${s.line} ${s.text}`);
     }
     expect(outside).toEqual([]);
+  });
+
+  it('the temporary list names only existing files (a moved file leaves it, it cannot cover a new one)', () => {
+    const gone = [...MOVED_ELSEWHERE].filter((f) => !fs.existsSync(path.join(ROOT, f)));
+    expect(gone, 'delete these from MOVED_ELSEWHERE').toEqual([]);
   });
 });
