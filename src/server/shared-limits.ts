@@ -1,10 +1,11 @@
 /**
  * RATE_LIMIT_RPM counted in Postgres, so a key gets its limit across every app replica
- * together, not once per process: one row per bucket and minute (`rate_limits`), one
+ * together, not once per process: one row per bucket and minute (`rate_limits`, src/db/rate-limits.ts), one
  * upsert per request. Windows are fixed minutes; old rows are deleted now and then by
  * whichever replica sees them (idempotent).
  */
 import type pg from 'pg';
+import { countRequest, deleteRateWindowsBefore } from '../db/rate-limits';
 import type { Logger } from '../logger';
 import { RateLimiter, type Limiter } from './auth';
 
@@ -27,17 +28,12 @@ export class PgRateLimiter implements Limiter {
     if (this.rpm <= 0) return 0;
     const windowStart = new Date(Math.floor(now / WINDOW_MS) * WINDOW_MS);
     try {
-      const r = await this.db.query<{ count: number }>(
-        `insert into rate_limits (bucket, window_start, count) values ($1, $2, 1)
-         on conflict (bucket, window_start) do update set count = rate_limits.count + 1
-         returning count`,
-        [bucket, windowStart],
-      );
+      const count = await countRequest(this.db, bucket, windowStart);
       if (now - this.lastCleanup > WINDOW_MS) {
         this.lastCleanup = now;
-        void this.db.query(`delete from rate_limits where window_start < $1`, [new Date(windowStart.getTime() - WINDOW_MS)]).catch(() => {});
+        void deleteRateWindowsBefore(this.db, new Date(windowStart.getTime() - WINDOW_MS)).catch(() => {});
       }
-      if (r.rows[0]!.count <= this.rpm) return 0;
+      if (count <= this.rpm) return 0;
       return Math.max(1, Math.ceil((windowStart.getTime() + WINDOW_MS - now) / 1000));
     } catch (err) {
       this.logger.warn('rate limit counter unavailable; counting in this process', { error: err });

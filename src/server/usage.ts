@@ -1,6 +1,6 @@
 /**
- * Usage and token budgets per key owner and UTC day, counted in Postgres (`usage_daily`,
- * migration 061) so every replica shares one count: one upsert per request after the
+ * Usage and token budgets per key owner and UTC day, counted in Postgres (src/db/usage.ts:
+ * `usage_daily`, migration 061) so every replica shares one count: one upsert per request after the
  * model answered (`recordUsage`), and a budget check before the model is called
  * (`checkBudget`). GET /v1/usage reads the rows (`usageRouter`).
  *
@@ -13,6 +13,7 @@
 import { Router, type RequestHandler } from 'express';
 import type pg from 'pg';
 import { budgetFor, type BudgetConfig } from '../config';
+import { addUsage, tokensUsedOn, usageDays } from '../db/usage';
 import type { Logger } from '../logger';
 import { userKey } from './auth';
 import { errors, OpenAIError } from './openai/errors';
@@ -53,20 +54,12 @@ export async function recordUsage(db: Queryable, owner: string, usage: TokenUsag
   const prompt = count(usage?.prompt_tokens);
   const completion = count(usage?.completion_tokens);
   const total = count(usage?.total_tokens) || prompt + completion;
-  await db.query(
-    `insert into usage_daily (owner, day, requests, prompt_tokens, completion_tokens, total_tokens) values ($1, $2, 1, $3, $4, $5)
-     on conflict (owner, day) do update set requests = usage_daily.requests + 1,
-       prompt_tokens = usage_daily.prompt_tokens + excluded.prompt_tokens,
-       completion_tokens = usage_daily.completion_tokens + excluded.completion_tokens,
-       total_tokens = usage_daily.total_tokens + excluded.total_tokens`,
-    [owner, utcDay(now), prompt, completion, total],
-  );
+  await addUsage(db, owner, utcDay(now), { prompt, completion, total });
 }
 
 /** Tokens the owner used today (UTC). */
 export async function tokensUsedToday(db: Queryable, owner: string, now = Date.now()): Promise<number> {
-  const r = await db.query<{ total_tokens: string }>('select total_tokens from usage_daily where owner = $1 and day = $2', [owner, utcDay(now)]);
-  return Number(r.rows[0]?.total_tokens ?? 0);
+  return tokensUsedOn(db, owner, utcDay(now));
 }
 
 /** Throws 429 `budget_exceeded` (retry-after = seconds to 00:00 UTC) when the owner's budget for today is used up. */
@@ -169,24 +162,8 @@ export function usageRouter(deps: UsageRouterDeps): Router {
       const start = dateParam(q, 'start_date') ?? end - 29 * DAY_MS;
       if (start > end) throw errors.invalidBody("Invalid value for 'start_date': it must not be after end_date.", 'start_date');
       if ((end - start) / DAY_MS + 1 > MAX_USAGE_DAYS) throw errors.invalidBody(`Invalid value for 'start_date': at most ${MAX_USAGE_DAYS} days per request.`, 'start_date');
-      const r = await deps.db.query<{ date: string; requests: string; prompt_tokens: string; completion_tokens: string; total_tokens: string }>(
-        `select to_char(day, 'YYYY-MM-DD') as date, requests, prompt_tokens, completion_tokens, total_tokens
-         from usage_daily where owner = $1 and day between $2 and $3 order by day`,
-        [owner, utcDay(start), utcDay(end)],
-      );
-      res.json({
-        object: 'usage',
-        owner,
-        start_date: utcDay(start),
-        end_date: utcDay(end),
-        days: r.rows.map((row) => ({
-          date: row.date,
-          requests: Number(row.requests),
-          prompt_tokens: Number(row.prompt_tokens),
-          completion_tokens: Number(row.completion_tokens),
-          total_tokens: Number(row.total_tokens),
-        })),
-      });
+      const days = await usageDays(deps.db, owner, utcDay(start), utcDay(end));
+      res.json({ object: 'usage', owner, start_date: utcDay(start), end_date: utcDay(end), days });
     } catch (err) {
       next(err);
     }

@@ -11,6 +11,7 @@ import pg from 'pg';
 import { withoutPoweredBy } from '../../services/lib/powered-by';
 import { startEmbeddedPostgres } from '../../services/postgres/embedded';
 import { migrate } from '../db/migrate';
+import { pingDatabase } from '../db/ping';
 import type { Config } from '../config';
 import type { AppContext, ServiceUrls } from '../clients/context';
 import { enabledFeatures } from '../features';
@@ -101,9 +102,7 @@ export async function startSystem(config: Config, opts: { logger?: Logger } = {}
 
     const features = enabledFeatures(config);
     const readiness = new Readiness();
-    readiness.add('postgres', async () => {
-      await ctx.db.query('select 1');
-    });
+    readiness.add('postgres', () => pingDatabase(ctx.db));
     for (const f of features) for (const [name, check] of Object.entries(f.readiness?.(ctx) ?? {})) readiness.add(name, check);
 
     // One limiter: a key gets RATE_LIMIT_RPM across /v1, /api and /powersync together.

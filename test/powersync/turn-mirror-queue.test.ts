@@ -5,7 +5,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBareSystem, type BareSystem } from '../../harness/system';
-import { drainTurnMirrors, enqueueTurnMirror } from '../../src/clients/powersync/records';
+import { drainTurnMirrors, enqueueTurnMirror } from '../../src/stores/powersync/turn-mirror';
 
 let s: BareSystem;
 beforeAll(async () => {

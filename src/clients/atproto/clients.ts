@@ -20,7 +20,7 @@ import type { AtprotoConfig } from '../../config';
 import { registerSecret, type Logger } from '../../logger';
 import { createOutboundFetch, outboundErrorIn, type OutboundFetch } from '../../util/outbound';
 import { AtprotoError, toAtprotoError } from './errors';
-import { AtprotoStore } from './store';
+import { AtprotoStore } from '../../stores/atproto/store';
 
 export interface AgentAccount {
   /** Agent name (the Mastra agent id). */

@@ -13,7 +13,7 @@ import { parseAtUri } from './clients';
 import { assertNoSecret } from '../../util/secrets';
 import { AtprotoError, toAtprotoError } from './errors';
 import { decodeImage, imageSize, type ImageInput } from './images';
-import type { AtprotoStore } from './store';
+import type { AtprotoStore } from '../../stores/atproto/store';
 
 export const MAX_GRAPHEMES = 300;
 export { MAX_IMAGE_BYTES, type ImageInput } from './images';

@@ -17,10 +17,9 @@
  */
 import { base58btc } from 'multiformats/bases/base58';
 import type pg from 'pg';
+import { addPinRow, contentPinned, deletePinRows, listPinRows, newestPinCidByName, pinNames, withContentLock } from '../../stores/ipfs/pins';
 import { IpfsError } from './errors';
 import { parseCid, type IpfsService, type PinResult, type PinStatus } from './service';
-
-const LOCK_NAMESPACE = 7_240_002;
 
 export interface OwnedPin {
   cid: string;
@@ -44,29 +43,12 @@ export class IpfsPins {
     readonly ipfs: IpfsService,
   ) {}
 
-  /** Runs `fn` in a transaction holding the content's advisory lock (released at commit/rollback). */
-  private async locked<T>(multihash: string, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-    const c = await this.db.connect();
-    try {
-      await c.query('begin');
-      await c.query('select pg_advisory_xact_lock($1, hashtext($2))', [LOCK_NAMESPACE, multihash]);
-      const out = await fn(c);
-      await c.query('commit');
-      return out;
-    } catch (err) {
-      await c.query('rollback').catch(() => {});
-      throw err;
-    } finally {
-      c.release();
-    }
-  }
-
   /** Pins on the node (inside the content's lock) and records the owner's row. */
   private claim<T extends PinResult>(owner: string, cid: string, name: string | undefined, pinOnNode: () => Promise<T>): Promise<T> {
     const mh = multihashOf(cid);
-    return this.locked(mh, async (c) => {
+    return withContentLock(this.db, mh, async (c) => {
       const r = await pinOnNode();
-      await c.query('insert into ipfs_pins (owner_id, cid, name, multihash) values ($1, $2, $3, $4) on conflict do nothing', [owner, cid, name ?? '', mh]);
+      await addPinRow(c, { ownerId: owner, cid, name: name ?? '', multihash: mh });
       return r;
     });
   }
@@ -97,12 +79,11 @@ export class IpfsPins {
   async unpin(owner: string, cidText: string): Promise<{ cid: string }> {
     const cid = parseCid(cidText).toString();
     const mh = multihashOf(cid);
-    return this.locked(mh, async (c) => {
-      const mine = await c.query<{ cid: string }>('delete from ipfs_pins where owner_id = $1 and multihash = $2 returning cid', [owner, mh]);
-      if (!mine.rowCount) throw new IpfsError('NOT_PINNED', `${cid} is not among your pins`);
-      const others = await c.query('select 1 from ipfs_pins where multihash = $1 limit 1', [mh]);
-      if (others.rowCount) return { cid };
-      for (const form of new Set([cid, ...mine.rows.map((r) => r.cid)])) {
+    return withContentLock(this.db, mh, async (c) => {
+      const mine = await deletePinRows(c, owner, mh);
+      if (!mine.length) throw new IpfsError('NOT_PINNED', `${cid} is not among your pins`);
+      if (await contentPinned(c, mh)) return { cid };
+      for (const form of new Set([cid, ...mine])) {
         try {
           await this.ipfs.unpin(form);
         } catch (err) {
@@ -116,12 +97,8 @@ export class IpfsPins {
 
   /** The owner's pins, newest first; only those named `name` when given. */
   async list(owner: string, opts: { name?: string; limit?: number } = {}): Promise<OwnedPin[]> {
-    const rows = await this.db.query<{ cid: string; name: string; created_at: Date }>(
-      `select cid, name, created_at from ipfs_pins where owner_id = $1 and ($2::text is null or name = $2)
-        order by created_at desc, cid, name limit $3`,
-      [owner, opts.name ?? null, opts.limit ?? 100],
-    );
-    return rows.rows.map((r) => ({ cid: r.cid, name: r.name || undefined, createdAt: r.created_at.toISOString() }));
+    const rows = await listPinRows(this.db, owner, { name: opts.name ?? null, limit: opts.limit ?? 100 });
+    return rows.map((r) => ({ cid: r.cid, name: r.name || undefined, createdAt: r.created_at.toISOString() }));
   }
 
   /**
@@ -131,17 +108,16 @@ export class IpfsPins {
    */
   async status(owner: string, cidText: string): Promise<PinStatus> {
     const cid = parseCid(cidText).toString();
-    const rows = await this.db.query<{ name: string }>('select name from ipfs_pins where owner_id = $1 and multihash = $2 order by created_at, name', [owner, multihashOf(cid)]);
+    const names = await pinNames(this.db, owner, multihashOf(cid));
     const source = this.ipfs.cluster ? 'cluster' : 'kubo';
-    if (!rows.rowCount) return { cid, pinned: false, source };
+    if (!names.length) return { cid, pinned: false, source };
     const s = await this.ipfs.status(cid);
-    return { ...s, name: rows.rows.find((r) => r.name)?.name };
+    return { ...s, name: names.find((n) => n) };
   }
 
   /** The CID of the owner's newest pin named `name` (NOT_FOUND when the owner has none). */
   async cidByName(owner: string, name: string): Promise<string> {
-    const row = await this.db.query<{ cid: string }>('select cid from ipfs_pins where owner_id = $1 and name = $2 order by created_at desc limit 1', [owner, name]);
-    const cid = row.rows[0]?.cid;
+    const cid = await newestPinCidByName(this.db, owner, name);
     if (!cid) throw new IpfsError('NOT_FOUND', `you have no pin named ${JSON.stringify(name.slice(0, 200))}`);
     return cid;
   }

@@ -10,6 +10,7 @@
 import type pg from 'pg';
 import { z } from 'zod';
 import { claimThread } from '../../db/threads';
+import { conversationOwner, deleteOwnedRow, inUploadTransaction, lockRowOwner, messageState, writeOwnedRow } from '../../stores/powersync/uploads';
 import { AppError } from '../../errors';
 
 export class UploadError extends AppError {
@@ -159,21 +160,17 @@ export async function applyCrudBatch(db: pg.Pool, userId: string, body: unknown,
     return { index, op: o.data.op, table: table as TableName, id: o.data.id, data };
   });
 
-  const client = await db.connect();
   const pendingMessages: string[] = [];
-  try {
-    await client.query('begin');
+  return inUploadTransaction(db, async (client) => {
     for (const op of ops) {
       const at = { index: op.index, table: op.table, id: op.id };
       const fail = (status: 403 | 422, code: string, msg: string) => new UploadError(status, code, `op ${op.index} (${op.op} ${op.table}/${op.id}): ${msg}`, at);
-      const t = client.escapeIdentifier(op.table);
-      const existing = await client.query<{ owner_id: string }>(`select owner_id from ${t} where id = $1 for update`, [op.id]);
-      const owner = existing.rows[0]?.owner_id;
+      const owner = await lockRowOwner(client, op.table, op.id);
       // The same answer for every id the caller may not use (another user's row id or thread id): never "exists".
       if (owner !== undefined && owner !== userId) throw fail(403, 'not_owner', NOT_YOURS);
 
       if (op.op === 'DELETE') {
-        if (owner !== undefined) await client.query(`delete from ${t} where id = $1 and owner_id = $2`, [op.id, userId]);
+        if (owner !== undefined) await deleteOwnedRow(client, op.table, op.id, userId);
         continue;
       }
       const check = TABLES.get(op.table)!.safeParse(op.data);
@@ -191,30 +188,16 @@ export async function applyCrudBatch(db: pg.Pool, userId: string, body: unknown,
       if (op.table === 'conversations' && typeof values.agent === 'string' && !knownAgents.has(values.agent)) throw fail(422, 'unknown_agent', `no agent named '${values.agent}'`);
       if (op.table === 'conversations' && typeof values.agent === 'string' && !mayUseAgent(values.agent)) throw fail(403, 'agent_forbidden', `you may not use the agent '${values.agent}'`);
       if (op.table === 'messages' && values.conversation_id !== undefined) {
-        const conv = await client.query<{ owner_id: string; agent: string }>('select owner_id, agent from conversations where id = $1', [values.conversation_id]);
-        if (conv.rows[0]?.owner_id !== userId) throw fail(422, 'unknown_conversation', 'conversation_id is not one of your conversations');
-        if (!mayUseAgent(conv.rows[0].agent)) throw fail(403, 'agent_forbidden', `you may not use the agent '${conv.rows[0].agent}'`);
+        const conv = await conversationOwner(client, values.conversation_id);
+        if (conv?.owner_id !== userId) throw fail(422, 'unknown_conversation', 'conversation_id is not one of your conversations');
+        if (!mayUseAgent(conv.agent)) throw fail(403, 'agent_forbidden', `you may not use the agent '${conv.agent}'`);
       }
       if (op.table === 'conversations' && op.op === 'PUT' && owner === undefined && values.thread_id === undefined) values.thread_id = op.id;
       if (op.table === 'conversations' && typeof values.thread_id === 'string' && !(await claimThread(client, values.thread_id, userId))) throw fail(403, 'not_owner', NOT_YOURS);
       if ((op.table === 'notes' || op.table === 'tasks' || op.table === 'conversations') && values.updated_at === undefined) values.updated_at = new Date().toISOString();
 
-      const cols = Object.keys(values).filter((c) => values[c] !== undefined);
       try {
-        await client.query('savepoint op');
-        if (owner === undefined) {
-          const all = ['id', 'owner_id', ...cols];
-          await client.query(
-            `insert into ${t} (${all.map((c) => client.escapeIdentifier(c)).join(', ')}) values (${all.map((_, i) => `$${i + 1}`).join(', ')})`,
-            [op.id, userId, ...cols.map((c) => values[c])],
-          );
-        } else if (cols.length) {
-          await client.query(
-            `update ${t} set ${cols.map((c, i) => `${client.escapeIdentifier(c)} = $${i + 3}`).join(', ')} where id = $1 and owner_id = $2`,
-            [op.id, userId, ...cols.map((c) => values[c])],
-          );
-        }
-        await client.query('release savepoint op');
+        await writeOwnedRow(client, op.table, op.id, userId, values, owner !== undefined);
       } catch (err) {
         const e = err as { code?: string; constraint?: string; detail?: string };
         if (e.code === '23505') throw fail(422, 'conflict', `a row with this ${e.constraint?.replace(/^.*?_(\w+)_key$/, '$1') ?? 'key'} already exists`);
@@ -222,22 +205,13 @@ export async function applyCrudBatch(db: pg.Pool, userId: string, body: unknown,
         throw err;
       }
       if (op.table === 'messages') {
-        const m = await client.query<{ role: string; status: string | null; agent: string | null }>(
-          'select m.role, m.status, c.agent from messages m left join conversations c on c.id = m.conversation_id where m.id = $1',
-          [op.id],
-        );
-        if (m.rows[0]?.role === 'user' && m.rows[0].status === 'pending') {
-          if (m.rows[0].agent && !mayUseAgent(m.rows[0].agent)) throw fail(403, 'agent_forbidden', `you may not use the agent '${m.rows[0].agent}'`);
+        const m = await messageState(client, op.id);
+        if (m?.role === 'user' && m.status === 'pending') {
+          if (m.agent && !mayUseAgent(m.agent)) throw fail(403, 'agent_forbidden', `you may not use the agent '${m.agent}'`);
           pendingMessages.push(op.id);
         }
       }
     }
-    await client.query('commit');
     return { applied: ops.length, pendingMessages };
-  } catch (err) {
-    await client.query('rollback').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }

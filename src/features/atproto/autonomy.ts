@@ -11,7 +11,7 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { replyModeOf } from '../../config';
 import { clientOf, type AppContext } from '../../clients/context';
-import type { MentionRow } from '../../clients/atproto/store';
+import type { MentionRow } from '../../stores/atproto/store';
 import { authMiddleware, type Limiter } from '../../server/auth';
 import { errors, OpenAIError } from '../../server/openai/errors';
 import type { MentionProcessor } from './mentions';

@@ -21,7 +21,7 @@ import { createAtprotoTools, type AtprotoToolDeps } from '../../tools/atproto';
 import { createReplyToMentionWorkflow } from '../../workflows/atproto/reply-to-mention';
 import { createScheduledPostWorkflow } from '../../workflows/atproto/scheduled-post';
 import { lead } from '../../db/leadership';
-import { retryUniqueRace } from '../../db/retry';
+import { publishAgentAccount } from '../../stores/powersync/agents';
 import type { Feature } from '../types';
 import { createFeedGenerator } from './feed-generator';
 import { createAutonomyRouter, running } from './autonomy';
@@ -92,14 +92,7 @@ export const atprotoFeature: Feature = {
     });
     ctx.clients.atproto = clients;
     for (const a of await clients.refreshAccounts()) {
-      // Several replicas start at once (see retryUniqueRace).
-      await retryUniqueRace(() =>
-        ctx.db.query(
-          `insert into agents(id, name, handle, did) values ($1, $1, $2, $3)
-           on conflict (name) do update set handle = excluded.handle, did = excluded.did, updated_at = now()`,
-          [a.name, a.handle, a.did],
-        ),
-      );
+      await publishAgentAccount(ctx.db, a);
     }
   },
 

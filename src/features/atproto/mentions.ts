@@ -15,7 +15,7 @@ import { randomUUID } from 'node:crypto';
 import type { Mastra } from '@mastra/core';
 import { clientOf, type AppContext } from '../../clients/context';
 import { MENTION_LEASE_MS } from '../../workflows/atproto/reply-to-mention';
-import type { AtprotoStore } from '../../clients/atproto/store';
+import type { AtprotoStore } from '../../stores/atproto/store';
 
 const CONCURRENCY = 4;
 const SWEEP_MS = 5_000;
@@ -140,10 +140,7 @@ export class MentionProcessor {
         }
         const runIds = [...this.inFlight.values()];
         if (runIds.length)
-          await this.ctx.db.query(
-            `update atproto_mentions set lease_until = now() + ($2::int * interval '1 millisecond') where status = 'running' and run_id = any($1)`,
-            [runIds, MENTION_LEASE_MS],
-          );
+          await this.store.renewMentionLeases(runIds, MENTION_LEASE_MS);
       } catch (err) {
         if (!this.stopped) this.logger.warn('mention sweep failed', { error: err });
       }
@@ -169,9 +166,7 @@ export class MentionProcessor {
     const runIds = [...this.inFlight.values()];
     // Hand the leases back: the next start (or another process) continues these mentions.
     if (runIds.length)
-      await this.ctx.db
-        .query(`update atproto_mentions set status = 'pending', lease_until = null where status = 'running' and run_id = any($1)`, [runIds])
-        .catch(() => {});
+      await this.store.releaseMentionLeases(runIds).catch(() => {});
     await Promise.race([Promise.allSettled([...this.running]), new Promise((r) => setTimeout(r, 2000).unref())]);
   }
 }

@@ -9,6 +9,7 @@ import os from 'node:os';
 import type { Mastra } from '@mastra/core';
 import { Cron } from 'croner';
 import type { AppContext } from '../../clients/context';
+import { claimScheduleSlot, finishScheduleSlot, scheduleAnchor, scheduleSlotTaken } from '../../stores/atproto/schedules';
 
 export interface ScheduleEntry {
   agent: string;
@@ -113,8 +114,7 @@ export function startSchedules(ctx: AppContext, mastra: Mastra): { stop(): void 
     const post = async (slot: number) => {
       if (stopped) return; // leadership lost or shutting down: a waiting slot is left to the next leader
       try {
-        const claim = await ctx.db.query('insert into atproto_schedule_slots (schedule_key, slot, claimed_by) values ($1, $2, $3) on conflict do nothing', [key, new Date(slot), claimedBy]);
-        if (!claim.rowCount) {
+        if (!(await claimScheduleSlot(ctx.db, key, new Date(slot), claimedBy))) {
           log.info('scheduled slot already posted by another process', { slot: new Date(slot).toISOString() });
           return;
         }
@@ -130,7 +130,7 @@ export function startSchedules(ctx: AppContext, mastra: Mastra): { stop(): void 
         } catch (err) {
           log.warn('scheduled post failed', { error: err });
         }
-        await ctx.db.query('update atproto_schedule_slots set status = $3, post_uri = $4 where schedule_key = $1 and slot = $2', [key, new Date(slot), status, uri]).catch((err) => log.warn('recording the scheduled slot failed', { error: err }));
+        await finishScheduleSlot(ctx.db, key, new Date(slot), status, uri).catch((err) => log.warn('recording the scheduled slot failed', { error: err }));
       } catch (err) {
         // The slot could not be claimed (database unreachable): not posted, rather than maybe twice.
         log.warn('scheduled slot not claimed; skipped', { slot: new Date(slot).toISOString(), error: err });
@@ -163,17 +163,14 @@ export function startSchedules(ctx: AppContext, mastra: Mastra): { stop(): void 
     const init = async () => {
       try {
         // The first process to start this entry fixes its anchor; everyone after reads it.
-        await ctx.db.query('insert into atproto_schedules (schedule_key, entry, anchor) values ($1, $2, $3) on conflict do nothing', [key, `${e.agent}|${e.when}|${e.topic}`, new Date()]);
-        const row = await ctx.db.query<{ anchor: Date }>('select anchor from atproto_schedules where schedule_key = $1', [key]);
-        // Slot rows only need to outlive any overlap of leaders: keep 30 days of them.
-        await ctx.db.query("delete from atproto_schedule_slots where schedule_key = $1 and slot < now() - interval '30 days'", [key]);
+        const anchor = await scheduleAnchor(ctx.db, key, `${e.agent}|${e.when}|${e.topic}`, new Date());
         if (stopped) return;
-        const clock = slotClock(e, row.rows[0]!.anchor.getTime());
+        const clock = slotClock(e, anchor.getTime());
         const now = Date.now();
         const missed = clock.previous(now);
         if (missed !== undefined && now - missed <= Math.min(clock.period() / 2, MAX_CATCH_UP_MS)) {
-          const taken = await ctx.db.query('select 1 from atproto_schedule_slots where schedule_key = $1 and slot = $2', [key, new Date(missed)]);
-          if (!taken.rowCount && !stopped) {
+          const taken = await scheduleSlotTaken(ctx.db, key, new Date(missed));
+          if (!taken && !stopped) {
             log.info('posting a slot missed during a leader change', { slot: new Date(missed).toISOString() });
             enqueue(missed);
           }

@@ -10,7 +10,7 @@
  *     backoff and holds the cursor; it is never skipped).
  */
 import { clientOf, type AppContext } from '../../clients/context';
-import type { NewMention } from '../../clients/atproto/store';
+import type { NewMention } from '../../stores/atproto/store';
 import type { MentionProcessor } from './mentions';
 import { intakeSkipReason, isBacklog, mentionAgeMs, type MentionKind } from '../../workflows/atproto/mention-policy';
 import { RelevanceFilter, type PostRecord } from './relevance';

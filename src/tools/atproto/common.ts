@@ -7,7 +7,7 @@ import { z } from 'zod';
 import type { AtprotoClients } from '../../clients/atproto/clients';
 import { AtprotoError, toAtprotoError } from '../../clients/atproto/errors';
 import type { PostingDeps } from '../../clients/atproto/posting';
-import type { AtprotoStore } from '../../clients/atproto/store';
+import type { AtprotoStore } from '../../stores/atproto/store';
 import type { Logger } from '../../logger';
 import { runTool } from '../result';
 

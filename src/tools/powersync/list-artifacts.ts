@@ -2,6 +2,7 @@
 import { createTool } from '@mastra/core/tools';
 import type pg from 'pg';
 import { z } from 'zod';
+import { listArtifacts } from '../../stores/powersync/artifacts';
 import { runTool, toolResult } from '../result';
 import { userOf } from './user';
 
@@ -18,12 +19,8 @@ export function createListArtifactsTool(db: pg.Pool) {
     }),
     execute: (input, context) => runTool(async () => {
       const owner = userOf(context);
-      const r = await db.query<{ id: string; kind: string; title: string | null; cid: string | null; at_uri: string | null; created_at: Date }>(
-        `select id, kind, title, cid, at_uri, created_at from artifacts where owner_id = $1 and ($2::text is null or kind = $2)
-          order by created_at desc, id limit $3`,
-        [owner, input.kind ?? null, input.limit ?? 10],
-      );
-      return { artifacts: r.rows.map((a) => ({ id: a.id, kind: a.kind, title: a.title, cid: a.cid, atUri: a.at_uri, createdAt: a.created_at.toISOString() })) };
+      const rows = await listArtifacts(db, owner, { kind: input.kind ?? null, limit: input.limit ?? 10 });
+      return { artifacts: rows.map((a) => ({ id: a.id, kind: a.kind, title: a.title, cid: a.cid, atUri: a.at_uri, createdAt: a.created_at.toISOString() })) };
     }),
   });
 }

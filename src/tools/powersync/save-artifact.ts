@@ -2,7 +2,8 @@
 import { createTool } from '@mastra/core/tools';
 import type pg from 'pg';
 import { z } from 'zod';
-import { newId } from '../../clients/powersync/records';
+import { insertArtifact } from '../../stores/powersync/artifacts';
+import { newId } from '../../stores/powersync/ids';
 import { assertNoSecret } from '../../util/secrets';
 import { runTool, toolResult } from '../result';
 import { userOf } from './user';
@@ -23,10 +24,7 @@ export function createSaveArtifactTool(db: pg.Pool) {
       assertNoSecret('artifact', input.title);
       const owner = userOf(context);
       const id = newId();
-      await db.query(
-        `insert into artifacts (id, owner_id, agent, kind, title, cid, at_uri, size_bytes) values ($1, $2, $3, $4, $5, $6, $7, $8)`,
-        [id, owner, context?.agent?.agentId ?? null, input.kind, input.title ?? null, input.cid ?? null, input.atUri ?? null, input.sizeBytes ?? null],
-      );
+      await insertArtifact(db, { id, ownerId: owner, agent: context?.agent?.agentId ?? null, kind: input.kind, title: input.title ?? null, cid: input.cid ?? null, atUri: input.atUri ?? null, sizeBytes: input.sizeBytes ?? null });
       return { id };
     }),
   });

@@ -2,7 +2,8 @@
 import { createTool } from '@mastra/core/tools';
 import type pg from 'pg';
 import { z } from 'zod';
-import { newId } from '../../clients/powersync/records';
+import { newId } from '../../stores/powersync/ids';
+import { insertNote } from '../../stores/powersync/notes';
 import { assertNoSecret } from '../../util/secrets';
 import { runTool, toolResult } from '../result';
 import { userOf } from './user';
@@ -20,7 +21,7 @@ export function createSaveNoteTool(db: pg.Pool) {
       assertNoSecret('note', input.title, input.body);
       const owner = userOf(context);
       const id = newId();
-      await db.query(`insert into notes (id, owner_id, title, body, created_by) values ($1, $2, $3, $4, $5)`, [id, owner, input.title, input.body, context?.agent?.agentId ?? 'agent']);
+      await insertNote(db, { id, ownerId: owner, title: input.title, body: input.body, createdBy: context?.agent?.agentId ?? 'agent' });
       return { id, title: input.title };
     }),
   });

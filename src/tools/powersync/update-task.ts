@@ -2,7 +2,8 @@
 import { createTool } from '@mastra/core/tools';
 import type pg from 'pg';
 import { z } from 'zod';
-import { newId } from '../../clients/powersync/records';
+import { newId } from '../../stores/powersync/ids';
+import { insertTask, updateTask } from '../../stores/powersync/tasks';
 import { AppError } from '../../errors';
 import { runTool, toolResult } from '../result';
 import { userOf } from './user';
@@ -25,18 +26,13 @@ export function createUpdateTaskTool(db: pg.Pool) {
       if (!input.id) {
         if (!input.title) throw new AppError('BAD_INPUT', 'a new task needs a title');
         const id = newId();
-        await db.query(`insert into tasks (id, owner_id, title, status, due_at, created_by) values ($1, $2, $3, $4, $5, $6)`, [id, owner, input.title, input.status ?? 'open', input.dueAt ?? null, context?.agent?.agentId ?? 'agent']);
+        await insertTask(db, { id, ownerId: owner, title: input.title, status: input.status ?? 'open', dueAt: input.dueAt ?? null, createdBy: context?.agent?.agentId ?? 'agent' });
         return { id, title: input.title, status: input.status ?? 'open', created: true };
       }
-      const r = await db.query<{ id: string; title: string; status: z.infer<typeof STATUS> }>(
-        `update tasks set title = coalesce($3, title), status = coalesce($4, status),
-           due_at = case when $5 then $6::timestamptz else due_at end, updated_at = now()
-         where id = $1 and owner_id = $2 returning id, title, status`,
-        [input.id, owner, input.title ?? null, input.status ?? null, input.dueAt !== undefined, input.dueAt ?? null],
-      );
+      const task = await updateTask(db, owner, input.id, { title: input.title, status: input.status, dueAt: input.dueAt });
       // Another user's task looks exactly like a missing one.
-      if (!r.rows[0]) throw new AppError('NOT_FOUND', `no task ${input.id} among this user's tasks`);
-      return { ...r.rows[0], created: false };
+      if (!task) throw new AppError('NOT_FOUND', `no task ${input.id} among this user's tasks`);
+      return { ...task, created: false };
     }),
   });
 }

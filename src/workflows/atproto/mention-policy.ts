@@ -9,7 +9,7 @@
  *     blocklist, the loop guard for automated accounts, the per-thread and hourly limits.
  */
 import { replyModeOf, type AtprotoConfig, type AtprotoLiveConfig } from '../../config';
-import type { AtprotoStore } from '../../clients/atproto/store';
+import type { AtprotoStore } from '../../stores/atproto/store';
 
 /** How the post reaches the agent: it names the agent, or it only replies to one of its posts. */
 export type MentionKind = 'mention' | 'reply';

@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { parseAtUri } from '../../clients/atproto/clients';
 import { toAtprotoError } from '../../clients/atproto/errors';
 import { fitsOnePost, MAX_GRAPHEMES, nextTid, publishPost, splitText } from '../../clients/atproto/posting';
-import type { MentionRow } from '../../clients/atproto/store';
+import type { MentionRow } from '../../stores/atproto/store';
 import { clientOf, type AppContext } from '../../clients/context';
 import { secretIn } from '../../util/secrets';
 import { readThreadFromRepos, type PostView } from '../../tools/atproto/read';

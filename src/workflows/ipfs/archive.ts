@@ -13,6 +13,9 @@ import type { AppContext } from '../../clients/context';
 import { IpfsError } from '../../clients/ipfs/errors';
 import { IpfsPins } from '../../clients/ipfs/pins';
 import type { IpfsService } from '../../clients/ipfs/service';
+import { archiveById, insertArchive, markArchiveVerified } from '../../stores/ipfs/archives';
+import { agentAccount } from '../../stores/powersync/agents';
+import { agentConversations, conversationMessages } from '../../stores/powersync/conversation-export';
 
 export type ArchiveKind = 'at-repo' | 'conversations';
 
@@ -36,11 +39,11 @@ function ipfsOf(ctx: AppContext): IpfsService {
 
 /** The agent's DID: the agents table, the AT feature's accounts, else resolveHandle on the PDS. */
 export async function resolveAgentDid(ctx: AppContext, agent: string): Promise<string | undefined> {
-  const row = await ctx.db.query<{ did: string | null; handle: string | null }>('select did, handle from agents where name = $1', [agent]);
-  if (row.rows[0]?.did) return row.rows[0].did;
+  const row = await agentAccount(ctx.db, agent);
+  if (row?.did) return row.did;
   const acc = ctx.clients.atproto?.accounts().find((a) => a.name === agent);
   if (acc) return acc.did;
-  const handle = row.rows[0]?.handle;
+  const handle = row?.handle;
   if (handle && ctx.urls.pdsUrl) {
     const res = await fetch(`${ctx.urls.pdsUrl}/xrpc/com.atproto.identity.resolveHandle?handle=${encodeURIComponent(handle)}`, { signal: AbortSignal.timeout(10_000) });
     if (res.ok) return ((await res.json()) as { did?: string }).did;
@@ -59,20 +62,10 @@ async function fetchRepoCar(ctx: AppContext, did: string, limit: number): Promis
 
 /** The agent's conversations (optionally of one owner) with their messages, oldest first. */
 export async function exportConversations(ctx: AppContext, agent: string, ownerId?: string) {
-  const convs = await ctx.db.query<{ id: string; owner_id: string; thread_id: string; title: string | null; created_at: Date; updated_at: Date }>(
-    `select id, owner_id, thread_id, title, created_at, updated_at from conversations
-      where agent = $1 and ($2::text is null or owner_id = $2) order by created_at, id`,
-    [agent, ownerId ?? null],
-  );
-  const ids = convs.rows.map((c) => c.id);
-  const msgs = ids.length
-    ? await ctx.db.query<{ id: string; conversation_id: string; role: string; content: string; created_at: Date }>(
-        'select id, conversation_id, role, content, created_at from messages where conversation_id = any($1) order by created_at, id',
-        [ids],
-      )
-    : { rows: [] };
+  const convs = await agentConversations(ctx.db, agent, ownerId ?? null);
+  const msgs = await conversationMessages(ctx.db, convs.map((c) => c.id));
   const byConv = new Map<string, unknown[]>();
-  for (const m of msgs.rows) {
+  for (const m of msgs) {
     const list = byConv.get(m.conversation_id) ?? [];
     list.push({ id: m.id, role: m.role, content: m.content, createdAt: m.created_at.toISOString() });
     byConv.set(m.conversation_id, list);
@@ -82,7 +75,7 @@ export async function exportConversations(ctx: AppContext, agent: string, ownerI
     agent,
     ownerId: ownerId ?? null,
     exportedAt: new Date().toISOString(),
-    conversations: convs.rows.map((c) => ({
+    conversations: convs.map((c) => ({
       id: c.id,
       ownerId: c.owner_id,
       threadId: c.thread_id,
@@ -96,11 +89,8 @@ export async function exportConversations(ctx: AppContext, agent: string, ownerI
 
 async function record(ctx: AppContext, r: { ownerId: string; agent: string; kind: ArchiveKind; cid: string; size: number }): Promise<ArchiveRecord> {
   const id = randomUUID();
-  const row = await ctx.db.query<{ created_at: Date }>(
-    'insert into archives (id, owner_id, agent, kind, cid, size_bytes) values ($1, $2, $3, $4, $5, $6) returning created_at',
-    [id, r.ownerId, r.agent, r.kind, r.cid, r.size],
-  );
-  return { id, ownerId: r.ownerId, agent: r.agent, kind: r.kind, cid: r.cid, sizeBytes: r.size, createdAt: row.rows[0]!.created_at.toISOString(), verifiedAt: null, gatewayUrl: ipfsOf(ctx).gatewayUrl(r.cid) };
+  const createdAt = await insertArchive(ctx.db, { id, ownerId: r.ownerId, agent: r.agent, kind: r.kind, cid: r.cid, sizeBytes: r.size });
+  return { id, ownerId: r.ownerId, agent: r.agent, kind: r.kind, cid: r.cid, sizeBytes: r.size, createdAt: createdAt.toISOString(), verifiedAt: null, gatewayUrl: ipfsOf(ctx).gatewayUrl(r.cid) };
 }
 
 export interface ArchiveOutcome {
@@ -154,8 +144,7 @@ export interface VerifyOutcome {
 /** Re-reads an archive by CID, re-hashes it and compares; records verified_at on success. */
 export async function verifyArchive(ctx: AppContext, id: string): Promise<VerifyOutcome> {
   const ipfs = ipfsOf(ctx);
-  const row = await ctx.db.query<{ cid: string; size_bytes: string }>('select cid, size_bytes from archives where id = $1', [id]);
-  const a = row.rows[0];
+  const a = await archiveById(ctx.db, id);
   if (!a) throw new IpfsError('NOT_FOUND', `no archive has the id ${id}`);
   const size = Number(a.size_bytes);
   const fail = (reason: string, readBytes = 0, recomputedCid: string | null = null): VerifyOutcome => ({ id, cid: a.cid, ok: false, sizeBytes: size, readBytes, recomputedCid, reason, verifiedAt: null });
@@ -168,6 +157,6 @@ export async function verifyArchive(ctx: AppContext, id: string): Promise<Verify
   if (bytes.length !== size) return fail(`read ${bytes.length} bytes, the archive recorded ${size}`, bytes.length);
   const again = await ipfs.hashOnly(bytes);
   if (again !== a.cid) return fail(`the content hashes to ${again}, not ${a.cid}`, bytes.length, again);
-  const upd = await ctx.db.query<{ verified_at: Date }>('update archives set verified_at = now() where id = $1 returning verified_at', [id]);
-  return { id, cid: a.cid, ok: true, sizeBytes: size, readBytes: bytes.length, recomputedCid: again, verifiedAt: upd.rows[0]!.verified_at.toISOString() };
+  const verifiedAt = await markArchiveVerified(ctx.db, id);
+  return { id, cid: a.cid, ok: true, sizeBytes: size, readBytes: bytes.length, recomputedCid: again, verifiedAt: verifiedAt.toISOString() };
 }

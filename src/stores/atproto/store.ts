@@ -1,5 +1,5 @@
 /**
- * What the AT feature keeps in Postgres (services/postgres/migrations/010_atproto.sql):
+ * What the AT feature keeps in Postgres (migrations/010_atproto.sql and after):
  * firehose cursors, the agents' own posts, dry-run records and the per-mention
  * idempotency rows of the reply-to-mention workflow.
  */
@@ -309,6 +309,19 @@ export class AtprotoStore {
        where mention_uri = $1 and agent = $2`,
       [uri, agent, status, fields.reason ?? null, fields.replyUri ?? null, fields.draft ?? null],
     );
+  }
+
+  /** Extends the leases of runs still in flight (the recovery sweep, while they run). */
+  async renewMentionLeases(runIds: string[], leaseMs: number): Promise<void> {
+    await this.db.query(
+      `update atproto_mentions set lease_until = now() + ($2::int * interval '1 millisecond') where status = 'running' and run_id = any($1)`,
+      [runIds, leaseMs],
+    );
+  }
+
+  /** Hands the leases of runs in flight back (a clean shutdown): their rows are pending again. */
+  async releaseMentionLeases(runIds: string[]): Promise<void> {
+    await this.db.query(`update atproto_mentions set status = 'pending', lease_until = null where status = 'running' and run_id = any($1)`, [runIds]);
   }
 
   /** Mentions left unfinished (a crash, a restart): pending, or running with an expired lease. */

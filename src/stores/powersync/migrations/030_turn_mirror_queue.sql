@@ -1,4 +1,4 @@
--- The /v1 turn mirror (src/clients/powersync/records.ts): a completed turn is queued
+-- The /v1 turn mirror (src/stores/powersync/turn-mirror.ts): a completed turn is queued
 -- here before its response is sent (one insert) and copied into conversations +
 -- messages by a background drainer in any app process (FOR UPDATE SKIP LOCKED: each
 -- row once; the copy and the delete commit together). Not in the powersync publication.
