@@ -24,7 +24,7 @@ import type { Memory } from '@mastra/memory';
 import { Router, type Request, type Response } from 'express';
 import { acquireThreadRun, deleteResponse, finishResponse, getResponse, insertResponse, releaseThreadRun, renewThreadRun, type StoredResponse } from '../../db/responses';
 import { claimThread, threadOwner } from '../../db/threads';
-import { startConversationThread } from '../../mastra/memory';
+import { startConversationThread } from '../../db/memory/memory';
 import type { Logger } from '../../logger';
 import { pgText } from '../../util/text';
 import { resolveResource } from '../auth';

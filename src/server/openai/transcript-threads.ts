@@ -17,7 +17,7 @@ import type { Memory } from '@mastra/memory';
 import type pg from 'pg';
 import { ownerAndLease, releaseThreadRun } from '../../db/thread-runs';
 import { claimThread, threadOwner } from '../../db/threads';
-import { ChatMemory, startConversationThread } from '../../mastra/memory';
+import { ChatMemory, startConversationThread } from '../../db/memory/memory';
 import { pgText } from '../../util/text';
 import { errors } from './errors';
 import { chatCompletionRequest, MAX_MESSAGES, textContent, type RequestMessage } from './schema';
@@ -156,7 +156,7 @@ export async function implicitThread(
     threadId = started;
     return { threadId, threadExists: false, known: false, remember, leased: false };
   }
-  // A new conversation's id; ChatMemory then knows no thread exists under it yet (src/mastra/memory.ts).
+  // A new conversation's id; ChatMemory then knows no thread exists under it yet (src/db/memory/memory.ts).
   threadId = memory instanceof ChatMemory ? memory.newThreadId() : randomUUID();
   const known = await lookup(db, keys, a.resourceId);
   const hit = keys.map((k) => known.get(k)).find((t) => t !== undefined);

@@ -20,7 +20,7 @@ import type { MemoryStorage, StorageDomains, WorkflowsStorage } from '@mastra/co
 import { Memory } from '@mastra/memory';
 import { PostgresStore } from '@mastra/pg';
 import type pg from 'pg';
-import { claimThread } from '../db/threads';
+import { claimThread } from '../threads';
 import { claimNewThread, FreshThreads, withOneStatementTurns, withOverrides } from './memory-store';
 
 /** What the agent puts under 'MastraMemory' in the request context for a run with memory. */
@@ -412,7 +412,7 @@ export function chatStore<B extends StoreClass>(Base: B) {
     #workflows?: WorkflowsStorage;
     /** Give `freshRuns.idGenerator` to the Mastra instance (setIdGenerator) to spare two lookups per agent call. */
     readonly freshRuns = new FreshRuns();
-    /** Thread ids of new conversations with nothing saved yet (ChatMemory.newThreadId; src/mastra/memory-store.ts). */
+    /** Thread ids of new conversations with nothing saved yet (ChatMemory.newThreadId; src/db/memory/memory-store.ts). */
     readonly freshThreads = new FreshThreads();
     #memory?: MemoryStorage;
 
