@@ -306,17 +306,6 @@ export class ChatMemory extends Memory {
   }
 }
 
-/**
- * A new conversation's thread for `resourceId`, claimed (and, with ChatMemory, created:
- * ChatMemory.startThread); with another Memory, a random id claimed in thread_owners.
- * Undefined when the claim was not taken.
- */
-export async function startConversationThread(memory: Memory, db: pg.Pool, resourceId: string): Promise<string | undefined> {
-  if (memory instanceof ChatMemory) return memory.startThread(db, resourceId);
-  const id = randomUUID();
-  return (await claimThread(db, id, resourceId)) ? id : undefined;
-}
-
 export function createMemory(storage: PostgresStore): Memory {
   return new ChatMemory({
     storage,
