@@ -2,7 +2,7 @@
  * The layers of src/ (README "Code map", docs/development.md): a module imports only from
  * its own layer or the ones below it. Layers are FOLDERS; the one named file is
  * src/mastra/index.ts, Mastra's Studio entry (an entry point by Mastra's convention).
- * Folders that do not exist yet (src/stores, src/conversations) are simply empty layers.
+ * A folder that does not exist is simply an empty layer.
  *
  * services/ (the embedded stand-ins) imports nothing from src/, and src/ reaches into
  * services/ only from the start-up layers (src/system/, the feature manifests
