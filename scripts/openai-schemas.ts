@@ -16,7 +16,7 @@ import path from 'node:path';
 
 /** The schemas the tests validate against, and the commit of the document they come from. */
 export const ROOTS = [
-  // Chat completions and models (src/server/openai/chat.ts, models.ts)
+  // Chat completions and models (src/server/openai/chat/, models.ts)
   'CreateChatCompletionRequest',
   'CreateChatCompletionResponse',
   'CreateChatCompletionStreamResponse',

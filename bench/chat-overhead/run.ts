@@ -9,7 +9,7 @@
  *   inprocess_memory     agent.generate of `assistant` with Postgres memory (fresh thread)
  *   inprocess_memory_upstream  the same agent with Mastra's stock Memory + PostgresStore on
  *                        the same database, in a Mastra instance of its own: the memory
- *                        path as it was before src/mastra/memory.ts, measured in the same run
+ *                        path as it was before src/mastra/memory.ts (now src/db/memory/memory.ts), measured in the same run
  *   mastra_route         Mastra's /api/agents/assistant/generate (fresh thread)
  *   v1_json, v1_stream   our /v1/chat/completions (a fresh thread per request, as /v1 does)
  *   v1_json_thread       the same, continuing conversations: each request takes a thread no
@@ -66,7 +66,7 @@ const stateless = new Agent({
   tools: createGeneralTools(),
 });
 mastra.addAgent(stateless, 'assistant-stateless');
-// Stock Mastra: Memory + PostgresStore as src/system/runtime.ts configured them before src/mastra/memory.ts.
+// Stock Mastra: Memory + PostgresStore as src/system/runtime.ts configured them before src/mastra/memory.ts (now src/db/memory/memory.ts).
 const stockStore = new PostgresStore({ id: 'bench-stock-pg', connectionString: t.system.ctx.urls.databaseUrl });
 await stockStore.init();
 const stockAgent = new Agent({

@@ -106,5 +106,3 @@ export async function deleteResponse(db: Queryable, id: string, owner: string): 
   return (r.rowCount ?? 0) > 0;
 }
 
-// The per-thread run lease (table response_thread_runs) is shared with chat completions: src/db/thread-runs.ts.
-export { acquireThreadRun, renewThreadRun, releaseThreadRun } from './thread-runs';

@@ -3,8 +3,8 @@
  * `response_thread_runs` (migration 050) taken with one upsert, renewed while the run goes
  * on and released when it ends; a crashed process's lease expires. Two turns running at
  * once on one Mastra thread can merge or lose an assistant reply (a run that loads history
- * after another's save sorts its own user message before that reply), so the Responses API
- * and chat completions both take it.
+ * after another's save sorts its own user message before that reply), so every turn takes
+ * it (src/conversations/lease.ts: chat completions, the Responses API, the sync answerer).
  */
 import type pg from 'pg';
 

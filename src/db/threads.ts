@@ -14,16 +14,21 @@ export async function threadOwner(db: Queryable, threadId: string): Promise<stri
 }
 
 /**
+ * The one statement that writes thread_owners: claims thread $1 for resource $2 unless
+ * someone owns it already, returning the owner when the claim was taken. claimThread runs
+ * it alone; a new conversation's thread runs it as the first step of the statement that
+ * also creates the thread (src/db/memory/memory-store.ts newThreadStatement).
+ */
+export const CLAIM_THREAD = 'insert into thread_owners (thread_id, resource_id) values ($1, $2) on conflict (thread_id) do nothing returning resource_id';
+
+/**
  * Claims `threadId` for `resourceId` unless someone owns it already; true when
  * `resourceId` is (now) its owner. `existingOwner` names the owner of a thread that
  * predates claims (e.g. from memory), who gets the claim instead.
  */
 export async function claimThread(db: Queryable, threadId: string, resourceId: string, existingOwner?: string): Promise<boolean> {
   const candidate = existingOwner ?? resourceId;
-  const r = await db.query<{ resource_id: string }>(
-    'insert into thread_owners (thread_id, resource_id) values ($1, $2) on conflict (thread_id) do nothing returning resource_id',
-    [threadId, candidate],
-  );
+  const r = await db.query<{ resource_id: string }>(CLAIM_THREAD, [threadId, candidate]);
   const owner = r.rows[0]?.resource_id ?? (await threadOwner(db, threadId));
   return owner === resourceId;
 }

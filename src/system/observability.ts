@@ -17,7 +17,7 @@ import { SamplingStrategyType, type ObservabilityExporter } from '@mastra/core/o
 import { MastraStorageExporter, Observability } from '@mastra/observability';
 import { OtelExporter } from '@mastra/otel-exporter';
 import { PostgresStore, PostgresStoreVNext } from '@mastra/pg';
-import { ChatStore, chatStore } from '../mastra/memory';
+import { ChatStore, chatStore } from '../db/memory/memory';
 import { OTLPTraceExporter as OTLPProtoTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { OTLPTraceExporter as OTLPJsonTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import type { Config, ObservabilityConfig } from '../config';
@@ -43,7 +43,7 @@ function withApplicationName(url: string, name: string): string {
  * The Mastra storage: the app's Postgres for memory, workflows, scores…, and when tracing
  * is on, the v-next observability domain beside it (a PostgresStore subclass).
  */
-/** The chat store (src/mastra/memory.ts) on @mastra/pg's observability-capable store. */
+/** The chat store (src/db/memory/memory.ts) on @mastra/pg's observability-capable store. */
 class ChatStoreWithObservability extends chatStore(PostgresStoreVNext) {}
 
 export function createStorage(databaseUrl: string, obs: ObservabilityConfig): PostgresStore & { freshRuns: ChatStore['freshRuns'] } {

@@ -12,7 +12,7 @@ import type { PostgresStore } from '@mastra/pg';
 import type { AppContext } from '../clients/context';
 import { enabledFeatures } from '../features';
 import { createAssistantAgent } from '../mastra/agents/assistant';
-import { createMemory } from '../mastra/memory';
+import { createMemory } from '../db/memory/memory';
 import { createGeneralTools } from '../tools';
 import { JsonMastraLogger } from './mastra-logger';
 import { createObservability, createStorage } from './observability';

@@ -10,8 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MastraDBMessage } from '@mastra/core/agent';
 import type { MemoryStorage } from '@mastra/core/storage';
 import { startTestSystem, type TestSystem } from '../../harness/system';
-import { ChatMemory } from '../../src/mastra/memory';
-import { claimNewThread, saveTurnStatement } from '../../src/mastra/memory-store';
+import { ChatMemory } from '../../src/db/memory/memory';
+import { claimNewThread, saveTurnStatement } from '../../src/db/memory/memory-store';
 import { claimThread, threadOwner } from '../../src/db/threads';
 
 let t: TestSystem;

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MastraDBMessage } from '@mastra/core/agent';
 import { echoScript, textOf } from '../../harness/scripted-model';
 import { startTestSystem, type TestSystem } from '../../harness/system';
-import { ChatMemory, stampMonotonic } from '../../src/mastra/memory';
+import { ChatMemory, stampMonotonic } from '../../src/db/memory/memory';
 
 let t: TestSystem;
 

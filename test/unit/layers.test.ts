@@ -2,7 +2,7 @@
  * The layers of src/ (README "Code map", docs/development.md): a module imports only from
  * its own layer or the ones below it. Layers are FOLDERS; the one named file is
  * src/mastra/index.ts, Mastra's Studio entry (an entry point by Mastra's convention).
- * Folders that do not exist yet (src/stores, src/conversations) are simply empty layers.
+ * A folder that does not exist is simply an empty layer.
  *
  * services/ (the embedded stand-ins) imports nothing from src/, and src/ reaches into
  * services/ only from the start-up layers (src/system/, the feature manifests
@@ -19,7 +19,7 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 const under = (...dirs: string[]) => (f: string) => dirs.some((d) => f.startsWith(`src/${d}/`));
 /** Lowest first. */
 const LAYERS: Array<[name: string, test: (rel: string) => boolean]> = [
-  ['foundation', (f) => ['src/logger.ts', 'src/errors.ts'].includes(f) || under('config', 'util', 'types', 'db')(f) || TEMPORARY_FOUNDATION.includes(f)],
+  ['foundation', (f) => ['src/logger.ts', 'src/errors.ts'].includes(f) || under('config', 'util', 'types', 'db')(f)],
   ['stores', under('stores')],
   ['clients', under('clients')],
   ['tools', under('tools')],
@@ -31,12 +31,6 @@ const LAYERS: Array<[name: string, test: (rel: string) => boolean]> = [
   ['system', under('system')],
   ['entry points', (f) => f === 'src/mastra/index.ts' || (/^src\/[^/]+\.ts$/.test(f) && !['src/logger.ts', 'src/errors.ts'].includes(f))],
 ];
-/**
- * TEMPORARY: memory storage still lives in src/mastra on this branch; another branch moves
- * it to src/db (foundation). Until that lands, these two files count as foundation (which
- * is where every importer already treats them). Delete this list when src/mastra/memory*.ts are gone.
- */
-const TEMPORARY_FOUNDATION = ['src/mastra/memory.ts', 'src/mastra/memory-store.ts'];
 
 /**
  * The files of services/ that src/ may import: each service's start-up entry and the
@@ -153,7 +147,5 @@ describe('layers', () => {
     expect(servicesViolations('src/features/ipfs/tools.ts', importsIn("import { x } from '../../../services/ipfs/embedded';", 'src/features/ipfs/tools.ts'))).toHaveLength(1);
     expect(servicesViolations('src/features/ipfs/index.ts', importsIn("import { x } from '../../../services/ipfs/embedded';", 'src/features/ipfs/index.ts'))).toEqual([]);
     expect(servicesViolations('src/system/index.ts', importsIn("import { x } from '../../services/lib/powered-by';", 'src/system/index.ts'))).toEqual([]);
-    // The temporary exception covers files that exist (delete it once they moved).
-    for (const f of TEMPORARY_FOUNDATION) if (!fs.existsSync(path.join(ROOT, f))) throw new Error(`${f} has moved: remove it from TEMPORARY_FOUNDATION`);
   });
 });

@@ -16,14 +16,6 @@ import { describe, expect, it } from 'vitest';
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const ALLOWED = [/^src\/db\//, /^src\/stores\//];
 
-// TEMPORARY: moved out by the conversations-module change (another branch), which empties this list.
-const MOVED_ELSEWHERE = new Set([
-  'src/mastra/memory.ts',
-  'src/mastra/memory-store.ts',
-  'src/server/openai/transcript-threads.ts',
-  'src/features/powersync/answerer.ts',
-  'src/workflows/powersync/answer-message.ts',
-]);
 
 const SQL: RegExp[] = [
   /\bselect\s+(?:distinct\s+)?(?:\*|[\w.()$"]+(?:\s*::\s*\w+)?(?:\s+as\s+\w+)?)(?:\s*,\s*[^,]+?)*\s+from\s+[\w."$]+/i,
@@ -99,7 +91,7 @@ describe('SQL sites', () => {
 
   it('SQL text is only in src/db/ and src/stores/', () => {
     const all = files('src');
-    const checked = all.filter((f) => !ALLOWED.some((re) => re.test(f)) && !MOVED_ELSEWHERE.has(f));
+    const checked = all.filter((f) => !ALLOWED.some((re) => re.test(f)));
     // The scan covers the layers that must hold no SQL (not an empty or wrongly rooted list).
     for (const dir of ['src/clients/', 'src/tools/', 'src/workflows/', 'src/features/', 'src/server/', 'src/system/']) expect(checked.some((f) => f.startsWith(dir)), dir).toBe(true);
     // The stores are really where the SQL went: each backing service's store has some.
@@ -111,8 +103,4 @@ describe('SQL sites', () => {
     expect(outside).toEqual([]);
   });
 
-  it('the temporary list names only existing files (a moved file leaves it, it cannot cover a new one)', () => {
-    const gone = [...MOVED_ELSEWHERE].filter((f) => !fs.existsSync(path.join(ROOT, f)));
-    expect(gone, 'delete these from MOVED_ELSEWHERE').toEqual([]);
-  });
 });

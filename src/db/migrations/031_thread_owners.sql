@@ -8,7 +8,7 @@ create table if not exists thread_owners (
   created_at  timestamptz not null default now()
 );
 -- Threads that already have a synced conversation keep its owner. Threads known only to
--- Mastra's memory are claimed for their memory owner on first use (src/server/openai/chat.ts).
+-- Mastra's memory are claimed for their memory owner on first use (src/conversations/owners.ts).
 insert into thread_owners (thread_id, resource_id)
   select thread_id, owner_id from conversations
   on conflict (thread_id) do nothing;

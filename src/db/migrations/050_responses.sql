@@ -1,4 +1,4 @@
--- Stored responses of POST /v1/responses (src/server/openai/responses.ts, src/db/responses.ts).
+-- Stored responses of POST /v1/responses (src/server/openai/responses/, src/db/responses.ts).
 -- One row per response created with `store` true (the default); `store: false` writes no row.
 -- `owner` is the API key's owner (`anonymous` without API_KEYS): every read, delete and
 -- `previous_response_id` lookup filters by it, so another owner's id looks exactly like an
@@ -26,7 +26,7 @@ create table if not exists responses (
 );
 create index if not exists responses_owner_created on responses (owner, created_at);
 
--- One run at a time per memory thread (src/db/responses.ts acquireThreadRun): a run holds
+-- One run at a time per memory thread (src/db/thread-runs.ts acquireThreadRun): a run holds
 -- a lease on its thread, renewed while it runs; a second request on a leased thread is
 -- refused (400 conversation_locked) instead of loading a history the first run is about to
 -- change (two concurrent turns on one Mastra thread lose or merge assistant messages). A

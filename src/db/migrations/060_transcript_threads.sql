@@ -1,4 +1,4 @@
--- Conversations continued without x-thread-id (src/server/openai/transcript-threads.ts):
+-- Conversations continued without x-thread-id (src/conversations/transcript.ts, src/db/transcript-threads.ts):
 -- key = sha256 of (kind, memory resource, agent, and either the first user message and
 -- first assistant reply of the transcript a client resends, or Open WebUI's chat id) →
 -- the thread it continues. The resource is inside the hash and in its own column, so a

@@ -6,6 +6,7 @@
 import type { Mastra } from '@mastra/core';
 import type pg from 'pg';
 import type { Logger } from '../../logger';
+import { pendingMessageIds } from '../../stores/powersync/conversation-messages';
 
 export class MessageAnswerer {
   private inFlight = new Map<string, Promise<void>>();
@@ -35,11 +36,7 @@ export class MessageAnswerer {
   /** Messages waiting for an answer; `reclaim` also takes over ones a stopped process had claimed. */
   async sweep(reclaim: boolean): Promise<void> {
     if (this.stopped) return;
-    const r = await this.db.query<{ id: string }>(
-      `select id from messages where role = 'user' and (status = 'pending' or ($1 and status = 'answering')) order by created_at limit 100`,
-      [reclaim],
-    );
-    this.trigger(r.rows.map((x) => x.id), reclaim);
+    this.trigger(await pendingMessageIds(this.db, reclaim), reclaim);
   }
 
   start(intervalMs: number) {

@@ -14,6 +14,7 @@ import pg from 'pg';
 import { dataFiles } from '../../../services/lib/data-file';
 import { startEmbeddedPowerSync, type EmbeddedPowerSync } from '../../../services/powersync/embedded';
 import { clientOf, type AppContext } from '../../clients/context';
+import { openTurn } from '../../conversations';
 import { loadTokenKeys, type PowerSyncClients } from '../../clients/powersync/keys';
 import { publishAgentDirectory } from '../../stores/powersync/agents';
 import { enqueueTurnMirror, TurnMirrorDrainer } from '../../stores/powersync/turn-mirror';
@@ -86,7 +87,13 @@ export const powerSyncFeature: Feature = {
 
   tools: (ctx) => createPowerSyncTools(ctx.db),
   agents: (ctx, memory) => ({ organizer: createOrganizerAgent(ctx, memory) }),
-  workflows: (ctx) => ({ 'answer-synced-message': createAnswerSyncedMessageWorkflow(ctx.db) }),
+  // The synced conversation's thread is taken as every turn's is (src/conversations): the user's, one run at a time (waiting).
+  workflows: (ctx) => ({
+    'answer-synced-message': createAnswerSyncedMessageWorkflow(ctx.db, async ({ memory, threadId, resourceId, runId }) => {
+      const { lease } = await openTurn({ db: ctx.db, memory, logger: ctx.logger }, { source: { kind: 'named', threadId }, resourceId, runId, policy: 'wait' });
+      return lease;
+    }),
+  }),
 
   routes({ ctx, mastra, limiter }) {
     const answerer = new MessageAnswerer(mastra, ctx.db, ctx.logger.child({ feature: 'powersync' }));

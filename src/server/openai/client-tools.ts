@@ -5,7 +5,7 @@
  * `toolCalls` / the stream's 'tool-call' parts) and the caller gets the calls to run.
  * The agent's own tools still run here, on the server.
  *
- * API-neutral: Chat Completions (chat.ts) and the Responses API convert their own request
+ * API-neutral: Chat Completions (chat/) and the Responses API convert their own request
  * shapes into ClientTool / ToolChoice, then use the checks and conversions below.
  */
 import { errors } from './errors';

@@ -1,7 +1,7 @@
 /**
  * The conversation a request carries, turned into the messages the agent gets: user text
  * and images, assistant turns with their tool calls, and tool results paired with the
- * call they answer. API-neutral: Chat Completions (chat.ts) and the Responses API convert
+ * call they answer. API-neutral: Chat Completions (chat/) and the Responses API convert
  * their own shapes (messages / input items) into ConversationItem[], each item carrying
  * the param names its errors use.
  *

@@ -13,7 +13,7 @@
  * tool-choosing task is a system message "Available Tools: …" and a user "Query: …".
  *
  * A task is answered by the agent's model without the agent's tools or instructions and
- * without memory (src/server/openai/chat.ts). Detection only ever takes something away
+ * without memory (src/server/openai/chat/run.ts runTask). Detection only ever takes something away
  * for the request it matches: a user whose own message looks like a task gets a plain
  * model answer once, and never reaches any thread.
  */

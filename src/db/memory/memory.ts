@@ -20,7 +20,7 @@ import type { MemoryStorage, StorageDomains, WorkflowsStorage } from '@mastra/co
 import { Memory } from '@mastra/memory';
 import { PostgresStore } from '@mastra/pg';
 import type pg from 'pg';
-import { claimThread } from '../db/threads';
+import { claimThread } from '../threads';
 import { claimNewThread, FreshThreads, withOneStatementTurns, withOverrides } from './memory-store';
 
 /** What the agent puts under 'MastraMemory' in the request context for a run with memory. */
@@ -306,17 +306,6 @@ export class ChatMemory extends Memory {
   }
 }
 
-/**
- * A new conversation's thread for `resourceId`, claimed (and, with ChatMemory, created:
- * ChatMemory.startThread); with another Memory, a random id claimed in thread_owners.
- * Undefined when the claim was not taken.
- */
-export async function startConversationThread(memory: Memory, db: pg.Pool, resourceId: string): Promise<string | undefined> {
-  if (memory instanceof ChatMemory) return memory.startThread(db, resourceId);
-  const id = randomUUID();
-  return (await claimThread(db, id, resourceId)) ? id : undefined;
-}
-
 export function createMemory(storage: PostgresStore): Memory {
   return new ChatMemory({
     storage,
@@ -412,7 +401,7 @@ export function chatStore<B extends StoreClass>(Base: B) {
     #workflows?: WorkflowsStorage;
     /** Give `freshRuns.idGenerator` to the Mastra instance (setIdGenerator) to spare two lookups per agent call. */
     readonly freshRuns = new FreshRuns();
-    /** Thread ids of new conversations with nothing saved yet (ChatMemory.newThreadId; src/mastra/memory-store.ts). */
+    /** Thread ids of new conversations with nothing saved yet (ChatMemory.newThreadId; src/db/memory/memory-store.ts). */
     readonly freshThreads = new FreshThreads();
     #memory?: MemoryStorage;
 

@@ -16,7 +16,7 @@
  *   Mastra's own routes accept messages with ids from the caller). Calls it does not
  *   cover (messages of several threads, a batch over the bind-parameter limit, a store
  *   with another schema) go to MemoryPG.
- * - a new conversation's thread is claimed (thread_owners, src/db/threads.ts) and created
+ * - a new conversation's thread is claimed (thread_owners, src/db/threads.ts CLAIM_THREAD) and created
  *   in one statement (newThreadStatement), the row Mastra's Memory.createThread would
  *   write; ChatMemory then hands it to the agent, which so neither reads nor creates it.
  * - listMessages of a thread this process has just created under an id nobody else has
@@ -30,6 +30,7 @@ import { MessageList, type MastraDBMessage } from '@mastra/core/agent';
 import { MastraError, ErrorCategory, ErrorDomain } from '@mastra/core/error';
 import { calculatePagination, createStorageErrorId, normalizePerPage, type MemoryStorage } from '@mastra/core/storage';
 import type pg from 'pg';
+import { CLAIM_THREAD } from '../threads';
 
 /** @mastra/pg's own limit per INSERT (POSTGRES_MAX_BIND_PARAMETERS / 8 columns). */
 const MAX_MESSAGES = Math.floor(65_535 / 8);
@@ -169,7 +170,7 @@ export function withOverrides<T extends object>(store: T, overrides: Partial<T>)
  */
 export function newThreadStatement(schema: string): string {
   return `with claim as (
-  insert into thread_owners (thread_id, resource_id) values ($1, $2) on conflict (thread_id) do nothing returning resource_id
+  ${CLAIM_THREAD}
 ), thread as (
   insert into "${schema}"."mastra_threads" (id, "resourceId", title, metadata, "createdAt", "createdAtZ", "updatedAt", "updatedAtZ")
   select $1, $2, '', null, $3::timestamp, $4::timestamptz, $3::timestamp, $4::timestamptz from claim
