@@ -13,6 +13,13 @@ export default {
     'src/server/errors.ts',
     'src/server/openai/errors.ts',
     'src/config/*.ts',
+    // Issue 21 guards: outbound fetch, caller-schema limits and patterns, /metrics labels, sync upload.
+    'src/util/outbound.ts',
+    'src/util/linear-regex.ts',
+    'src/server/openai/client-tools.ts',
+    'src/server/openai/structured-output.ts',
+    'src/server/metrics.ts',
+    'src/clients/powersync/upload.ts',
   ],
   // The sandbox copy leaves out what tests never read (.tools is a symlink to Node 24).
   ignorePatterns: ['.tools', '.data', '.mastra', 'dist', 'coverage', 'test-results', 'scratch', 'reports', 'bench/results', 'evals/reports', '*.log'],

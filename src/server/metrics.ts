@@ -5,30 +5,49 @@
 import type { NextFunction, Request, Response } from 'express';
 
 const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+/** Methods counted by name; any other is counted as OTHER. */
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+/** A request that matched no route (404s, scanners, anything refused before routing). */
+export const UNMATCHED_ROUTE = 'unmatched';
+/**
+ * At most this many distinct routes get their own label; later ones are counted as
+ * OVERFLOW_ROUTE. Routes are templates registered in code (a few dozen), so this only
+ * bounds a mount path that carries request data.
+ */
+export const MAX_ROUTES = 200;
+export const OVERFLOW_ROUTE = 'other';
 
 export class Metrics {
   private requests = new Map<string, number>();
   private hist = new Map<string, { counts: number[]; sum: number; count: number }>();
 
-  /** The route pattern, never the raw path (it may contain ids). */
-  private static routeOf(req: Request): string {
-    const base = req.baseUrl ?? '';
-    const route = (req.route?.path as string | undefined) ?? '';
-    const r = `${base}${route}`;
-    if (r) return r;
-    const top = req.originalUrl.split('?')[0]!.split('/').slice(0, 2).join('/');
-    return `${top || '/'}*`;
+  private routes = new Set<string>();
+
+  /**
+   * The route template, never the raw path (it may contain ids, and an unauthenticated
+   * caller chooses it): a request no route matched is UNMATCHED_ROUTE, and past MAX_ROUTES
+   * distinct templates the rest share OVERFLOW_ROUTE. Label sets stay bounded.
+   */
+  private routeOf(req: Request): string {
+    const route = req.route?.path as unknown;
+    if (typeof route !== 'string') return UNMATCHED_ROUTE;
+    const r = `${req.baseUrl ?? ''}${route}`;
+    if (this.routes.has(r)) return r;
+    if (this.routes.size >= MAX_ROUTES) return OVERFLOW_ROUTE;
+    this.routes.add(r);
+    return r;
   }
 
   middleware() {
     return (req: Request, res: Response, next: NextFunction) => {
       const t0 = process.hrtime.bigint();
       res.on('finish', () => {
-        const route = Metrics.routeOf(req);
-        const key = `${req.method} ${route} ${res.statusCode}`;
+        const route = this.routeOf(req);
+        const method = METHODS.has(req.method) ? req.method : 'OTHER';
+        const key = `${method} ${route} ${res.statusCode}`;
         this.requests.set(key, (this.requests.get(key) ?? 0) + 1);
         const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-        const hk = `${req.method} ${route}`;
+        const hk = `${method} ${route}`;
         const h = this.hist.get(hk) ?? { counts: BUCKETS.map(() => 0), sum: 0, count: 0 };
         BUCKETS.forEach((b, i) => {
           if (secs <= b) h.counts[i]!++;

@@ -170,6 +170,12 @@ export function createOutboundFetch(opts: OutboundOptions = {}): OutboundFetch {
   const maxRedirects = opts.maxRedirects ?? 3;
   const lookup = opts.lookup ?? (async (host: string) => (await dns.lookup(host, { all: true, verbatim: true })).map((a) => ({ address: a.address, family: a.family })));
 
+  /**
+   * A host that does not resolve and a host on an internal network get the same error
+   * (code and message): a caller must not learn which internal names exist.
+   */
+  const unreachable = (url: URL) => new OutboundError('FETCH_REFUSED', `refused: ${JSON.stringify(url.host.slice(0, 200))} does not resolve to a public address; the server fetches only from the public internet`);
+
   /** Checks one URL and resolves the addresses it may connect to (never connects). */
   async function check(url: URL): Promise<LookupAddress[]> {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new OutboundError('FETCH_REFUSED', `refused: only http and https URLs are fetched (${url.protocol})`);
@@ -182,14 +188,13 @@ export function createOutboundFetch(opts: OutboundOptions = {}): OutboundFetch {
       try {
         answers = await lookup(host);
       } catch {
-        throw new OutboundError('FETCH_FAILED', `cannot resolve the host ${JSON.stringify(host.slice(0, 200))}`);
+        throw unreachable(url);
       }
-      if (!answers.length) throw new OutboundError('FETCH_FAILED', `cannot resolve the host ${JSON.stringify(host.slice(0, 200))}`);
+      if (!answers.length) throw unreachable(url);
     }
     if (!allowed) {
       for (const a of answers) {
-        const kind = forbiddenAddress(a.address);
-        if (kind) throw new OutboundError('FETCH_REFUSED', `refused: ${JSON.stringify(url.host.slice(0, 200))} is a ${kind} address; the server does not fetch from internal networks`);
+        if (forbiddenAddress(a.address)) throw unreachable(url);
       }
     }
     return answers;

@@ -8,14 +8,24 @@
 import { AppError } from '../errors';
 import { containsRegisteredSecret, longestRegisteredSecret } from '../logger';
 
+/**
+ * Key prefixes are not anchored with \b: a key glued to word characters (`token_sk-proj-…`,
+ * `idAKIA…`, `myghp_…`) is still a key. What keeps ordinary words out is the key's body
+ * (length, alphabet, and for a bare `sk-` glued to a word, a random-looking mix of digits,
+ * upper and lower case: `task-management-dashboard` is no key). Fixed-length keys (AWS,
+ * Google) must not be part of a longer run of their own alphabet (`XAKIA…` is no key).
+ */
 const PATTERNS: Array<[kind: string, re: RegExp]> = [
   ['private key', /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----/],
-  ['OpenAI-style API key', /\bsk-(?:proj-|ant-|live-|test-)?[A-Za-z0-9_-]{20,}/],
-  ['AWS access key', /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/],
-  ['GitHub token', /\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{40,})\b/],
-  ['Slack token', /\bxox[abprs]-[A-Za-z0-9-]{10,}/],
-  ['Google API key', /\bAIza[0-9A-Za-z_-]{35}\b/],
-  ['JSON Web Token', /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/],
+  [
+    'OpenAI-style API key',
+    /\bsk-(?:proj-|ant-|live-|test-)?[A-Za-z0-9_-]{20,}|sk-(?:proj-|ant-|live-|test-|svcacct-|admin-)[A-Za-z0-9_-]{20,}|sk-(?=[A-Za-z0-9]{0,64}?\d)(?=[A-Za-z0-9]{0,64}?[A-Z])(?=[A-Za-z0-9]{0,64}?[a-z])[A-Za-z0-9]{20,}/,
+  ],
+  ['AWS access key', /(?<![0-9A-Z])(?:AKIA|ASIA)[0-9A-Z]{16}(?![0-9A-Z])/],
+  ['GitHub token', /gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{40,}/],
+  ['Slack token', /xox[abprs]-[A-Za-z0-9-]{10,}/],
+  ['Google API key', /AIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])/],
+  ['JSON Web Token', /eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/],
   ['AT Protocol app password', /\b[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}\b/],
   ['password or key assignment', /\b(?:password|passwd|pwd|secret|api[_ -]?key|access[_ -]?token|private[_ -]?key)\s*[:=]\s*["']?[^\s"']{8,}/i],
 ];
@@ -39,8 +49,10 @@ export const SCAN_OVERLAP_BYTES = 1024;
 
 /**
  * The kind of the first secret found in `bytes` (content about to be stored: a file, a
- * decoded upload), or undefined. The bytes are read as latin1 (one character per byte,
- * so every ASCII key is found whatever the encoding around it: UTF-8 text, binary) in
+ * decoded upload), or undefined. The bytes are read as UTF-8 (what text is: a no-break
+ * space after `password:` is then the whitespace it is, as in findSecret on a string;
+ * bytes that are not UTF-8 become U+FFFD one by one, so an ASCII key in binary is still
+ * found whole) in
  * chunks of SCAN_CHUNK_BYTES overlapping by SCAN_OVERLAP_BYTES: linear in the size, with
  * bounded work per byte. A chunk holding NUL bytes is scanned a second time without them,
  * so UTF-16 text does not hide a key either.
@@ -50,7 +62,7 @@ export function findSecretInBytes(bytes: Uint8Array): string | undefined {
   const overlap = Math.max(SCAN_OVERLAP_BYTES, longestRegisteredSecret());
   const step = SCAN_CHUNK_BYTES;
   for (let start = 0; start < buf.length; start += step) {
-    const chunk = buf.toString('latin1', start, Math.min(buf.length, start + step + overlap));
+    const chunk = buf.toString('utf8', start, Math.min(buf.length, start + step + overlap));
     const kind = findSecret(chunk) ?? (chunk.includes('\0') ? findSecret(chunk.replace(/\0/g, '')) : undefined);
     if (kind) return kind;
     if (start + step + overlap >= buf.length) break;

@@ -244,6 +244,18 @@ describe('upload', () => {
   });
 });
 
+describe('upload: U+0000 (issue 21 item 8)', () => {
+  it('a task or note text holding U+0000 is stored with U+FFFD, as docs/security.md says (was a 422 invalid_value)', async () => {
+    const r = await upload(ALICE_KEY, [
+      { op: 'PUT', table: 'tasks', id: 'nul-t', data: { title: 'buy \u0000 milk', status: 'open' } },
+      { op: 'PUT', table: 'notes', id: 'nul-n', data: { title: 'a\u0000b', body: '\u0000' } },
+    ]);
+    expect(r).toEqual({ status: 200, body: { applied: 2 } });
+    expect((await db().query("select title from tasks where id = 'nul-t'")).rows).toEqual([{ title: 'buy \ufffd milk' }]);
+    expect((await db().query("select title, body from notes where id = 'nul-n'")).rows).toEqual([{ title: 'a\ufffdb', body: '\ufffd' }]);
+  });
+});
+
 describe('thread ids through sync', () => {
   it("answers a conversation with another user's thread_id exactly like another user's row id: 403 not_owner, never 'already exists'", async () => {
     const own = await upload(ALICE_KEY, [{ op: 'PUT', table: 'conversations', id: 'conv-alice-th', data: { agent: 'assistant', thread_id: 'thread-taken-by-alice' } }]);

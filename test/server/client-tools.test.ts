@@ -371,3 +371,36 @@ describe('refusals (400 naming the param)', () => {
     expect(results.some((r) => r.status === 'fulfilled')).toBe(true);
   });
 });
+
+describe('tool parameter patterns (issue 21 item 2)', () => {
+  const user = [{ role: 'user' as const, content: 'hi' }];
+  const withPattern = (where: 'pattern' | 'patternProperties', p: string): OpenAI.Chat.ChatCompletionTool => ({
+    type: 'function',
+    function: {
+      name: 'lookup',
+      parameters: where === 'pattern' ? { type: 'object', properties: { q: { type: 'string', pattern: p } } } : { type: 'object', properties: {}, patternProperties: { [p]: { type: 'string' } } },
+    },
+  });
+
+  it('a pattern a backtracking engine could take exponential time on is a 400 naming the tool parameters, before the model runs', async () => {
+    const before = t.model.requests.length;
+    for (const [where, p] of [
+      ['patternProperties', '^(a|a)*$'],
+      ['pattern', '^(a+)+$'],
+      ['pattern', '(\\w|_)*x'],
+      ['pattern', '^(a)\\1$'],
+      ['pattern', '(?=a)a'],
+    ] as const) {
+      const e = await apiError(client.chat.completions.create({ model: 'assistant', messages: user, tools: [weather, withPattern(where, p)] }));
+      expect(e.status, p).toBe(400);
+      expect(e.error, p).toMatchObject({ type: 'invalid_request_error', param: 'tools[1].function.parameters' });
+      expect(e.message, p).toContain('cannot be used');
+    }
+    expect(t.model.requests.length).toBe(before);
+    // Ordinary patterns pass.
+    for (const p of ['^[a-z]+$', '^\\d{3}-\\d{4}$', '^(ab|cd)*$', '^([0-9]{3}-)+x$']) {
+      const r = await client.chat.completions.create({ model: 'assistant', messages: user, tools: [withPattern('pattern', p)] });
+      expect(r.choices[0]!.message.content, p).toContain('Echo');
+    }
+  });
+});

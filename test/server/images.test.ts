@@ -122,7 +122,7 @@ describe('images in', () => {
     const other = imageBase.replace(/:\d+$/, ':1');
     const e = await apiError(client.chat.completions.create({ model: 'assistant', messages: withImage(`${other}/cat.png`) }));
     expect(e.error).toMatchObject({ code: 'invalid_image_url' });
-    expect((e.error as { message?: string }).message).toMatch(/loopback/);
+    expect((e.error as { message?: string }).message).toMatch(/does not resolve to a public address/);
   });
 
   it('names the right part among several messages; images only in user messages; at most 8 URLs', async () => {

@@ -911,6 +911,19 @@ describe('text.format (structured output)', () => {
     expect((await alice.responses.retrieve(bad.events.at(-1)!.response!.id)).status).toBe('failed');
   });
 
+  it('text.format patterns run on the linear engine (an exponential one answers); a backreference is a 400 naming text.format.schema (issue 21 item 2)', async () => {
+    const fmt = (pattern: string) => ({ format: { type: 'json_schema' as const, name: 'x', schema: { type: 'object', properties: { s: { type: 'string', pattern } } } } });
+    // V8's backtracking engine needs about 2^40 steps for this: the old code never answered.
+    t.model.setScript(() => ({ text: JSON.stringify({ s: `${'a'.repeat(40)}!` }) }));
+    const e = await apiErrorOf(alice.responses.create({ model: 'assistant', input: 'who?', text: fmt('^(a|a)*$') }));
+    expect(e.error).toMatchObject({ code: 'invalid_model_output', param: 'text.format' });
+    t.model.setScript(() => ({ text: JSON.stringify({ s: 'aaaa' }) }));
+    expect(JSON.parse((await alice.responses.create({ model: 'assistant', input: 'who?', text: fmt('^(a|a)*$') })).output_text)).toEqual({ s: 'aaaa' });
+    const bad = await apiErrorOf(alice.responses.create({ model: 'assistant', input: 'who?', text: fmt('^(a)\\1$') }));
+    expect(bad.status).toBe(400);
+    expect(bad.error).toMatchObject({ type: 'invalid_request_error', param: 'text.format.schema' });
+  });
+
   it('json_object: an object passes, anything else is invalid_model_output', async () => {
     t.model.setScript(() => ({ text: '{"ok":true}' }));
     const r = await alice.responses.create({ model: 'assistant', input: 'json please', text: { format: { type: 'json_object' } } });

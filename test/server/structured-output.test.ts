@@ -129,3 +129,46 @@ describe('response_format json_object and text', () => {
     expect(t.model.requests.at(-1)!.response_format).toBeUndefined();
   });
 });
+
+describe('caller patterns and schema cost (issue 21 items 2 and 3)', () => {
+  const fmt = (schema: Record<string, unknown>) => ({ type: 'json_schema' as const, json_schema: { name: 'x', schema } });
+
+  it('patternProperties and pattern run on the linear engine: an exponential pattern answers, and still applies', async () => {
+    const schema = { type: 'object', patternProperties: { '^(a|a)*$': { type: 'integer' } }, properties: { s: { type: 'string', pattern: '^(a|a)*$' } } };
+    // V8's backtracking engine needs about 2^40 steps for each of these: the old code never answered.
+    const key = `${'a'.repeat(40)}!`;
+    t.model.setScript(() => ({ text: JSON.stringify({ [key]: 'not checked: the key does not match' }) }));
+    const r = await client.chat.completions.create({ model: 'assistant', messages: ask, response_format: fmt(schema) });
+    expect(JSON.parse(r.choices[0]!.message.content!)).toEqual({ [key]: 'not checked: the key does not match' });
+    t.model.setScript(() => ({ text: JSON.stringify({ s: key }) }));
+    const e = await apiError(client.chat.completions.create({ model: 'assistant', messages: ask, response_format: fmt(schema) }));
+    expect(e.error).toMatchObject({ code: 'invalid_model_output', param: 'response_format' });
+    t.model.setScript(() => ({ text: JSON.stringify({ aaaa: 'not an integer' }) }));
+    const e2 = await apiError(client.chat.completions.create({ model: 'assistant', messages: ask, response_format: fmt(schema) }));
+    expect(e2.error).toMatchObject({ code: 'invalid_model_output', param: 'response_format' });
+  });
+
+  it('a pattern with a backreference or lookaround is a 400 naming the param, before the model runs', async () => {
+    const before = t.model.requests.length;
+    for (const p of ['^(a)\\1$', '^(?=a)a$', '(?<!x)y']) {
+      const e = await apiError(client.chat.completions.create({ model: 'assistant', messages: ask, response_format: fmt({ type: 'object', properties: { s: { type: 'string', pattern: p } } }) }));
+      expect(e.status, p).toBe(400);
+      expect(e.error, p).toMatchObject({ type: 'invalid_request_error', param: 'response_format.json_schema.schema' });
+      expect(e.message, p).toMatch(/pattern cannot be used/);
+    }
+    expect(t.model.requests.length).toBe(before);
+  });
+
+  it('a schema of thousands of trivial properties is a 400 about its size before the model runs (was a stack overflow, or a 500 after the model)', async () => {
+    const before = t.model.requests.length;
+    // Both under the 64 KB byte limit: the count of subschemas is what refuses them.
+    for (const [n, type] of [[2000, 'string'], [2700, 'null']] as const) {
+      const props = Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i.toString(36)}`, { type }]));
+      const e = await apiError(client.chat.completions.create({ model: 'assistant', messages: ask, response_format: fmt({ type: 'object', properties: props }) }));
+      expect(e.status, String(n)).toBe(400);
+      expect(e.error, String(n)).toMatchObject({ type: 'invalid_request_error', param: 'response_format.json_schema.schema' });
+      expect(e.message, String(n)).toMatch(/more than 256 objects/);
+    }
+    expect(t.model.requests.length).toBe(before);
+  });
+});

@@ -130,7 +130,7 @@ describe('createOutboundFetch', () => {
     const err = await f('https://mixed.example/').catch((e) => e);
     expect(err).toBeInstanceOf(OutboundError);
     expect(err.code).toBe('FETCH_REFUSED');
-    expect(err.message).toMatch(/private/);
+    expect(err.message).toMatch(/public address/);
     expect(lookups).toBe(1);
   });
 
@@ -172,7 +172,20 @@ describe('createOutboundFetch', () => {
   it('never puts the remote’s text in its errors', async () => {
     const f = createOutboundFetch({ lookup: async () => { throw new Error('getaddrinfo ENOTFOUND internal-secret-name'); } });
     const err = await f('https://nowhere.invalid/').catch((e) => e);
-    expect(err.code).toBe('FETCH_FAILED');
+    expect(err.code).toBe('FETCH_REFUSED');
     expect(err.message).not.toContain('internal-secret-name');
+  });
+
+  it('a host that does not resolve and a host on a private address get one message: no enumeration of internal names (issue 21 item 8)', async () => {
+    const answers: Record<string, Array<{ address: string; family: number }>> = { 'db.internal': [{ address: '10.0.0.5', family: 4 }], 'empty.internal': [] };
+    const f = createOutboundFetch({
+      lookup: async (host) => {
+        if (answers[host]) return answers[host]!;
+        throw new Error('ENOTFOUND');
+      },
+    });
+    const seen = await Promise.all(['db.internal', 'empty.internal', 'nothing.internal'].map((h) => f(`http://${h}/x.png`).then(() => ({ code: 'fetched', message: '' }), (e: OutboundError) => ({ code: e.code as string, message: e.message.replace(h, 'HOST') }))));
+    expect(new Set(seen.map((s) => JSON.stringify(s))).size).toBe(1);
+    expect(seen[0]!.code).toBe('FETCH_REFUSED');
   });
 });

@@ -208,3 +208,42 @@ describe('secret detection: every kind, and the benign look-alikes', () => {
     expect(findSecretInBytes(Buffer.from('plain\0text\0only'))).toBeUndefined();
   });
 });
+
+describe('keys glued to word characters; UTF-8 bytes (issue 21 item 7)', () => {
+  const glued = [
+    ['token_sk-proj-abcdefghijklmnopqrstuvwxyz012345', 'OpenAI-style API key'],
+    ['Xsk-aB3dE5gH7jK9mN1pQ3rS5tU7vW9xY1zA3bC5dE7f', 'OpenAI-style API key'],
+    ['idAKIAIOSFODNN7EXAMPLE', 'AWS access key'],
+    ['AKIAIOSFODNN7EXAMPLEsuffix', 'AWS access key'],
+    ['myghp_0123456789abcdefghijklmnopqrstuvwxyzAB', 'GitHub token'],
+    ['tokgithub_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyzABCDEFGH', 'GitHub token'],
+    ['slackxoxb-1234567890-abcdefghij', 'Slack token'],
+    ['keyAIzaSyA1234567890abcdefghijklmnopqrstuv', 'Google API key'],
+    ['jwt=xeyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U', 'JSON Web Token'],
+  ] as const;
+
+  it.each(glued)('finds %s in text and in bytes', (text, kind) => {
+    expect(findSecret(text)).toBe(kind);
+    expect(findSecretInBytes(Buffer.from(`notes: ${text} end`))).toBe(kind);
+  });
+
+  it('a no-break space after password: in UTF-8 bytes is whitespace, as in text', () => {
+    const text = 'password:\u00a0hunter2hunter2';
+    expect(findSecret(text)).toBe('password or key assignment');
+    expect(findSecretInBytes(Buffer.from(text, 'utf8'))).toBe('password or key assignment');
+  });
+
+  it('ordinary words with sk-, ghp-like or AKIA-like pieces pass', () => {
+    for (const text of [
+      'task-management-dashboard-component-v2',
+      'the risk-assessment-framework-2024-edition',
+      'ask-me-anything-about-everything-today',
+      'Whisk-together-the-flour-and-sugar-slowly',
+      'disk-usage-report-for-2024-11-30-quarterly',
+      'AKIAbc is not a key',
+    ]) {
+      expect(findSecret(text), text).toBeUndefined();
+      expect(findSecretInBytes(Buffer.from(text)), text).toBeUndefined();
+    }
+  });
+});

@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { claimThread } from '../../db/threads';
 import { conversationOwner, deleteOwnedRow, inUploadTransaction, lockRowOwner, messageState, writeOwnedRow } from '../../stores/powersync/uploads';
 import { AppError } from '../../errors';
+import { pgText } from '../../util/text';
 
 export class UploadError extends AppError {
   declare readonly status: 400 | 403 | 422;
@@ -180,6 +181,8 @@ export async function applyCrudBatch(db: pg.Pool, userId: string, body: unknown,
         throw fail(422, 'invalid_value', issue.code === 'unrecognized_keys' ? `unknown column(s) ${(issue as { keys?: string[] }).keys?.join(', ')}` : `${col}: ${issue.message}`);
       }
       const values = check.data as Row;
+      // U+0000 is stored as U+FFFD (docs/security.md): Postgres text cannot hold it, and a refusal would stall the device's upload queue.
+      for (const [c, v] of Object.entries(values)) if (typeof v === 'string') values[c] = pgText(v);
       if (op.op === 'PATCH' && owner === undefined) continue; // the row is gone on the server: nothing to patch
       if (op.op === 'PUT' && owner === undefined) {
         const missing = REQUIRED[op.table].filter((c) => values[c] === undefined || values[c] === null);
