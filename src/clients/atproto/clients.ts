@@ -119,9 +119,10 @@ export function createAtprotoClients(opts: CreateClientsOptions): AtprotoClients
   const pdsAgent = new AtpAgent({ service: opts.pdsUrl });
 
   // Our PDS's public URL (https://PDS_HOSTNAME): the DID documents of its accounts name it,
-  // and after a login @atproto/api sends every call there (CredentialSession
-  // _updateApiEndpoint). From inside a private network it may be unreachable (it is the TLS
-  // proxy's address), so calls and reads addressed to it go to PDS_URL instead. Learned
+  // so record reads (resolvePds) went there, and so does every session call once a login
+  // returns a DID document (@atproto/api CredentialSession _updateApiEndpoint; the PDS sends
+  // one with PDS_ENABLE_DID_DOC_WITH_SESSION). From inside a private network it may be
+  // unreachable (it is the TLS proxy's address), so both go to PDS_URL instead. Learned
   // from the agents' own logins on PDS_URL: their DID documents name our PDS by definition.
   const ownOrigin = new URL(opts.pdsUrl).origin;
   const ownPublicOrigins = new Set<string>();
