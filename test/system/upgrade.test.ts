@@ -5,6 +5,8 @@
  * migrates (src/system createContext) runs on it; migrations only go forward, never
  * re-run a recorded one, and the old rows read back through the current stores.
  */
+import { execFileSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
@@ -84,4 +86,76 @@ describe('upgrade from the previous release (ae85d9c)', () => {
     // The devices' publication survived the restore.
     expect((await db.query("select count(*)::int as n from pg_publication_tables where pubname = 'powersync' and tablename = 'messages'")).rows[0].n).toBe(1);
   }, 120_000);
+
+  it("the compose init script gives a previous release's volume its PLC and PowerSync roles (idempotent)", async () => {
+    // As the previous release's compose left the volume: databases plc and powersync_storage
+    // owned by POSTGRES_USER, with tables (the PLC's and PowerSync's own) in them.
+    const u = (db: string) => Object.assign(new URL(pgh.url), { pathname: `/${db}` }).toString();
+    const admin = new pg.Client({ connectionString: pgh.url });
+    await admin.connect();
+    await admin.query('create database plc');
+    await admin.query('create database powersync_storage');
+    await admin.end();
+    for (const [db, sql] of [
+      ['plc', 'create table operations (id serial primary key, did text)'],
+      ['powersync_storage', 'create schema powersync; create table powersync.bucket_data (id bigserial primary key)'],
+    ] as const) {
+      const c = new pg.Client({ connectionString: u(db) });
+      await c.connect();
+      await c.query(sql);
+      await c.end();
+    }
+    // The script as the image runs it (psql on POSTGRES_DB), here with Debian's psql over TCP.
+    const pgBin = readdirSync('/usr/lib/postgresql').map((v) => `/usr/lib/postgresql/${v}/bin`).find((d) => readdirSync(d).includes('psql'));
+    expect(pgBin, "Debian's postgresql client (scripts/test-prereqs.sh)").toBeTruthy();
+    const pgUrl = new URL(pgh.url);
+    const env = {
+      PATH: `${pgBin}:/usr/bin:/bin`,
+      PGHOST: '127.0.0.1',
+      PGPORT: pgUrl.port,
+      PGPASSWORD: decodeURIComponent(pgUrl.password),
+      POSTGRES_USER: decodeURIComponent(pgUrl.username),
+      POSTGRES_DB: 'upgraded',
+      PLC_DB_PASSWORD: 'plc-secret-1',
+      POWERSYNC_DB_PASSWORD: 'ps-secret-1',
+    };
+    const script = path.join(__dirname, '..', '..', 'services', 'postgres', 'init-roles.sh');
+    for (let i = 0; i < 2; i++) execFileSync('bash', [script], { env, stdio: 'pipe' });
+
+    const as = (user: string, password: string, db: string) => {
+      const x = new URL(u(db));
+      x.username = user;
+      x.password = password;
+      return new pg.Client({ connectionString: x.toString() });
+    };
+    const plc = as('plc', 'plc-secret-1', 'plc');
+    await plc.connect();
+    try {
+      await plc.query("insert into operations(did) values ('did:plc:x')");
+      const owners = (await plc.query("select tableowner from pg_tables where schemaname = 'public'")).rows.map((r) => r.tableowner);
+      expect(owners).toEqual(['plc']);
+      await plc.query('create table plc_migration_check (id int)'); // the PLC's migrations create tables
+    } finally {
+      await plc.end();
+    }
+    const ps = as('powersync', 'ps-secret-1', 'powersync_storage');
+    await ps.connect();
+    try {
+      await ps.query('insert into powersync.bucket_data default values');
+      await ps.query('create table powersync.more (id int)');
+    } finally {
+      await ps.end();
+    }
+    // The replication source: the restored app tables are readable by powersync.
+    const src = as('powersync', 'ps-secret-1', 'upgraded');
+    await src.connect();
+    try {
+      expect((await src.query('select count(*)::int as n from messages')).rows[0].n).toBe(2);
+      const role = (await src.query("select rolreplication, rolbypassrls, rolsuper from pg_roles where rolname = 'powersync'")).rows[0];
+      expect(role).toEqual({ rolreplication: true, rolbypassrls: true, rolsuper: false });
+    } finally {
+      await src.end();
+    }
+  }, 120_000);
 });
+
