@@ -81,7 +81,9 @@ if [[ -z "$(current PDS_HOSTNAME)" ]]; then
   set_var PDS_HOSTNAME "$hostname" "the PDS's public DNS name; DID documents point at https://PDS_HOSTNAME"
 fi
 
-set_var POSTGRES_PASSWORD "$(hex 24)" "password of the one_agents Postgres user (app, PowerSync, PLC)"
+set_var POSTGRES_PASSWORD "$(hex 24)" "password of the one_agents Postgres user (the app's)"
+set_var PLC_DB_PASSWORD "$(hex 24)" "password of the Postgres role plc (the PLC directory; made on an empty volume)"
+set_var POWERSYNC_DB_PASSWORD "$(hex 24)" "password of the Postgres role powersync (the PowerSync Service; made on an empty volume)"
 set_var PDS_JWT_SECRET "$(hex 16)" "the PDS's JWT secret"
 set_var PDS_ADMIN_PASSWORD "$(hex 16)" "the PDS's admin password (pdsadmin, com.atproto.admin.*)"
 set_var PDS_PLC_ROTATION_KEY_K256_PRIVATE_KEY_HEX "$(k256_hex)" "the PDS's PLC rotation key: 32-byte secp256k1 private key, hex"

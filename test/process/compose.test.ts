@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import YAML from 'yaml';
 
 const ROOT = path.resolve(__dirname, '../..');
 // Only what the tools need: no variable from the developer's shell may fill a `${…}`.
@@ -23,6 +24,36 @@ function composeCommand(): string[] {
 function composeConfig(envFile: string) {
   const [bin, ...pre] = composeCommand();
   return spawnSync(bin!, [...pre, '-f', path.join(ROOT, 'docker-compose.yml'), '--env-file', envFile, 'config'], { cwd: ROOT, env: CLEAN_ENV, encoding: 'utf8' });
+}
+
+interface Service {
+  image?: string;
+  restart?: string;
+  stop_grace_period?: string;
+  ports?: Array<string | { published?: number | string; target?: number; host_ip?: string }>;
+  environment?: Record<string, string>;
+  volumes?: Array<string | { source?: string; target?: string }>;
+  healthcheck?: { test: string[] | string };
+}
+
+/** The resolved file as the Compose client prints it (`config`), parsed. */
+function resolved(envFile: string): Record<string, Service> {
+  const r = composeConfig(envFile);
+  expect(r.status, r.stderr).toBe(0);
+  return (YAML.parse(r.stdout) as { services: Record<string, Service> }).services;
+}
+
+/** "1m30s" / "90s" / "120s" → seconds. */
+function seconds(d: string | undefined): number {
+  if (!d) return 0;
+  let total = 0;
+  for (const [, n, u] of d.matchAll(/(\d+(?:\.\d+)?)(h|ms|m|s|us)/g)) total += Number(n) * ({ h: 3600, m: 60, s: 1, ms: 0.001, us: 0.000001 } as Record<string, number>)[u!]!;
+  return total;
+}
+
+/** Host addresses a service's ports are published on (compose 1.29 prints "ip:host:container/proto"; v2 prints objects). */
+function hostIps(svc: Service): string[] {
+  return (svc.ports ?? []).map((p) => (typeof p === 'string' ? (p.split(':').length === 3 ? p.split(':')[0]! : '0.0.0.0') : (p.host_ip ?? '0.0.0.0')));
 }
 
 function genSecrets(args: string[]) {
@@ -79,6 +110,91 @@ describe('docker-compose.yml', () => {
     expect(out).not.toContain('change-me');
   });
 
+  it('restarts every service and gives each a stop grace period longer than its own shutdown', () => {
+    const envFile = path.join(tmp, 'restart.env');
+    expect(genSecrets(['--pds-hostname', 'pds.example.test', envFile]).status).toBe(0);
+    const services = resolved(envFile);
+    for (const [name, svc] of Object.entries(services)) {
+      // A dependent that exits on a first-start race (the PLC migrates once, no retry) comes back.
+      expect(svc.restart, name).toBe('unless-stopped');
+      expect(seconds(svc.stop_grace_period), name).toBeGreaterThan(10); // Docker's default
+    }
+    // The app forces its exit 15 s after SIGTERM (src/system/shutdown.ts).
+    expect(seconds(services.app!.stop_grace_period)).toBeGreaterThan(15);
+    // Postgres' shutdown checkpoint: the image's Dockerfile says even 90 s may not be enough.
+    expect(seconds(services.postgres!.stop_grace_period)).toBeGreaterThanOrEqual(90);
+  });
+
+  it('checks Postgres over TCP and Kubo through its daemon, not on the first-start socket or the offline repo', () => {
+    const envFile = path.join(tmp, 'health.env');
+    expect(genSecrets(['--pds-hostname', 'pds.example.test', envFile]).status).toBe(0);
+    const services = resolved(envFile);
+    const pgTest = [services.postgres!.healthcheck!.test].flat().join(' ');
+    // The image's init-time server has listen_addresses='' : only a TCP probe waits for the real one.
+    expect(pgTest).toMatch(/pg_isready -h 127\.0\.0\.1 -U one_agents -d one_agents/);
+    expect([services.kubo!.healthcheck!.test].flat()).toEqual(['CMD', 'ipfs', '--api=/ip4/127.0.0.1/tcp/5001', 'id']);
+    // No `server` profile at init: it filters the private addresses a private-network cluster uses.
+    expect(services.kubo!.environment?.IPFS_PROFILE).toBeUndefined();
+  });
+
+  it('keeps the PDS behind the TLS proxy with invites and rate limits, and the PLC unpublished', () => {
+    const envFile = path.join(tmp, 'open.env');
+    expect(genSecrets(['--pds-hostname', 'pds.example.test', envFile]).status).toBe(0);
+    const services = resolved(envFile);
+    expect(hostIps(services.pds!)).toEqual(['127.0.0.1']);
+    expect(services.pds!.environment).toMatchObject({ PDS_INVITE_REQUIRED: 'true', PDS_RATE_LIMITS_ENABLED: 'true' });
+    expect(services.plc!.ports ?? []).toEqual([]);
+  });
+
+  it('connects the PLC and PowerSync as their own Postgres roles, made by the init script', () => {
+    const envFile = path.join(tmp, 'roles.env');
+    expect(genSecrets(['--pds-hostname', 'pds.example.test', envFile]).status).toBe(0);
+    const env = readEnvFile(envFile);
+    const services = resolved(envFile);
+    expect(new URL(services.plc!.environment!.DATABASE_URL!).username).toBe('plc');
+    expect(new URL(services.plc!.environment!.DATABASE_URL!).password).toBe(env.PLC_DB_PASSWORD);
+    for (const k of ['PS_DATA_SOURCE_URI', 'PS_STORAGE_URI']) expect(new URL(services.powersync!.environment![k]!).username, k).toBe('powersync');
+    expect(services.postgres!.environment).toMatchObject({ PLC_DB_PASSWORD: env.PLC_DB_PASSWORD, POWERSYNC_DB_PASSWORD: env.POWERSYNC_DB_PASSWORD });
+    const targets = (services.postgres!.volumes ?? []).map((v) => (typeof v === 'string' ? v.split(':')[1] : v.target));
+    expect(targets).toContain('/docker-entrypoint-initdb.d/10-roles.sh');
+  });
+
+  it('POSTGRES_IMAGE_TAG=18 keeps the data directory on the volume (18 moved PGDATA)', () => {
+    const envFile = path.join(tmp, 'pg18.env');
+    expect(genSecrets(['--pds-hostname', 'pds.example.test', envFile]).status).toBe(0);
+    fs.appendFileSync(envFile, 'POSTGRES_IMAGE_TAG=18\n');
+    const pgSvc = resolved(envFile).postgres!;
+    expect(pgSvc.image).toBe('postgres:18');
+    // postgres:18 sets PGDATA=/var/lib/postgresql/18/docker with VOLUME /var/lib/postgresql
+    // (docker-library/postgres 18/bookworm/Dockerfile): a volume on .../data would hold nothing.
+    const pgdata = pgSvc.environment?.PGDATA;
+    expect(pgdata).toBe('/var/lib/postgresql/data');
+    const vol = (pgSvc.volumes ?? []).map((v) => (typeof v === 'string' ? { source: v.split(':')[0], target: v.split(':')[1] } : v)).find((v) => v.source === 'pgdata' || String(v.source).endsWith('_pgdata'));
+    expect(vol?.target).toBe(pgdata);
+  });
+
+  it("Kubo's init script sets the mode IPFS_PUBLIC_BOOTSTRAP asks for at every start, either way", () => {
+    // The image runs /container-init.d scripts at every start (kubo bin/container_daemon).
+    // No Kubo binary can be installed here: an `ipfs` on PATH records the commands the
+    // script gives, in order, for each mode.
+    const bin = path.join(tmp, 'ipfs-bin');
+    fs.mkdirSync(bin, { recursive: true });
+    const log = path.join(tmp, 'ipfs.log');
+    fs.writeFileSync(path.join(bin, 'ipfs'), `#!/bin/sh\necho "$*" >> "${log}"\n`, { mode: 0o755 });
+    const runMode = (v: string) => {
+      fs.writeFileSync(log, '');
+      const r = spawnSync('sh', [path.join(ROOT, 'services/ipfs/kubo/001-one-agents.sh')], { env: { PATH: `${bin}:/usr/bin:/bin`, IPFS_PUBLIC_BOOTSTRAP: v }, encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      return fs.readFileSync(log, 'utf8').trim().split('\n');
+    };
+    const priv = runMode('0');
+    expect(priv).toEqual(expect.arrayContaining(['bootstrap rm --all', 'config Routing.Type none', 'config profile apply local-discovery', 'config --json Discovery.MDNS.Enabled false']));
+    // After a private first start, IPFS_PUBLIC_BOOTSTRAP=1 restores bootstrap peers and routing.
+    const pub = runMode('1');
+    expect(pub).toEqual(expect.arrayContaining(['bootstrap add default', 'config Routing.Type auto', 'config profile apply server']));
+    expect(pub).not.toContain('bootstrap rm --all');
+  });
+
   it('gen-secrets.sh makes valid secrets, needs a real PDS hostname, and never overwrites a value', () => {
     const envFile = path.join(tmp, 'keep.env');
     const noHost = genSecrets([envFile]);
@@ -95,6 +211,8 @@ describe('docker-compose.yml', () => {
     expect(env.API_KEYS).toMatch(/^sk-one-[0-9a-f]{48}:ops$/);
     expect(env.PDS_PLC_ROTATION_KEY_K256_PRIVATE_KEY_HEX).toMatch(/^[0-9a-f]{64}$/);
     expect(env.IPFS_CLUSTER_SECRET).toMatch(/^[0-9a-f]{64}$/);
+    expect(env.PLC_DB_PASSWORD).toMatch(/^[0-9a-f]{48}$/);
+    expect(env.POWERSYNC_DB_PASSWORD).toMatch(/^[0-9a-f]{48}$/);
     const jwk = JSON.parse(env.POWERSYNC_JWT_PRIVATE_KEY!) as { kty: string; d?: string };
     expect(jwk.kty).toBe('RSA');
     expect(jwk.d).toBeTruthy();

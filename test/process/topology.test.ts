@@ -28,7 +28,7 @@
  * THE SCRIPTED MODEL (harness/scripted-model.ts) is the model upstream, configured the way
  * an operator configures a model (OPENAI_BASE_URL / OPENAI_API_KEY in .env).
  */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
@@ -86,6 +86,17 @@ async function waitHttp(what: string, url: string, p: Running, timeoutMs = 60_00
   }
 }
 
+const PDS_HOSTNAME = 'pds.example.test';
+/** The TLS proxy in front of the PDS, for the test's own clients: https://PDS_HOSTNAME → the PDS process. */
+const viaTlsProxy: typeof fetch = async (input, init) => {
+  const req = input instanceof Request ? input : new Request(input, init);
+  const u = new URL(req.url);
+  if (u.host !== PDS_HOSTNAME) return fetch(req);
+  const body = req.body ? await req.arrayBuffer() : undefined;
+  return fetch(`${t.pdsUrl}${u.pathname}${u.search}`, { method: req.method, headers: req.headers, body, redirect: req.redirect });
+};
+const pdsClient = () => new AtpAgent({ service: t.pdsUrl, fetch: viaTlsProxy });
+
 const t = {
   env: {} as Env, // the .env
   pgPort: 0,
@@ -100,6 +111,7 @@ const t = {
   appEnv: {} as Env,
   socialPassword: '',
   socialAppPassword: '',
+  powersyncEnv: {} as Env,
 };
 
 beforeAll(async () => {
@@ -113,7 +125,11 @@ beforeAll(async () => {
 
   // ---- .env from scripts/gen-secrets.sh, plus what an operator adds -----------------
   const envFile = path.join(tmpRoot, '.env');
-  await exec('bash', [path.join(ROOT, 'scripts', 'gen-secrets.sh'), '--pds-hostname', 'pds.example.com', envFile]);
+  // A non-local public name (.test never resolves, RFC 6761): the PDS's DID documents say
+  // https://pds.example.test, which nothing here can reach, as a TLS proxy's name may not be
+  // reachable from inside the compose network. Only the test's own clients reach it, through
+  // viaTlsProxy (the proxy's stand-in); the app must manage with PDS_URL.
+  await exec('bash', [path.join(ROOT, 'scripts', 'gen-secrets.sh'), '--pds-hostname', PDS_HOSTNAME, envFile]);
   // The model (THE SCRIPTED MODEL), as an operator configures one.
   await fsp.appendFile(envFile, `OPENAI_BASE_URL=${model.url}\nOPENAI_API_KEY=sk-scripted-upstream\n`);
   t.env = parseDotEnv(await fsp.readFile(envFile, 'utf8'));
@@ -159,10 +175,13 @@ beforeAll(async () => {
     return { src: path.resolve(ROOT, src!), dst: dst! };
   });
   expect(inits.length).toBeGreaterThan(0);
-  const db0 = new pg.Client({ host: '127.0.0.1', port: t.pgPort, user: pgEnv.POSTGRES_USER, password: pgEnv.POSTGRES_PASSWORD, database: pgEnv.POSTGRES_DB });
-  await db0.connect();
-  for (const s of inits.sort((a, b) => a.dst.localeCompare(b.dst))) await db0.query(await fsp.readFile(s.src, 'utf8'));
-  await db0.end();
+  // As docker-entrypoint.sh's docker_process_init_files: *.sh run with the container's
+  // environment (psql on the local socket), *.sql through psql on POSTGRES_DB.
+  const initEnv = { ...pgEnv, PATH: `${bin}:${process.env.PATH}`, PGHOST: pgSock, PGPORT: String(t.pgPort), LANG: 'C.UTF-8' };
+  for (const s of inits.sort((a, b) => a.dst.localeCompare(b.dst))) {
+    if (s.dst.endsWith('.sh')) execFileSync('bash', [s.src], { env: initEnv, stdio: 'pipe' });
+    else execFileSync(path.join(bin, 'psql'), ['-v', 'ON_ERROR_STOP=1', '--no-psqlrc', '--username', pgEnv.POSTGRES_USER!, '--dbname', pgEnv.POSTGRES_DB!, '-f', s.src], { env: initEnv, stdio: 'pipe' });
+  }
 
   const pgHost = `127.0.0.1:${t.pgPort}`;
   const OVERRIDES: Record<string, Record<string, Override>> = {
@@ -171,9 +190,8 @@ beforeAll(async () => {
       DATABASE_URL: { swap: ['@postgres:5432/', `@${pgHost}/`] },
     },
     pds: {
-      // No TLS proxy here: `localhost` makes the PDS's URL http://localhost:<port>, and dev
-      // mode allows plain http (and its own fetches to loopback services, i.e. the PLC).
-      PDS_HOSTNAME: { set: 'localhost' },
+      // PDS_HOSTNAME stays the .env's non-local name. Dev mode lets the PDS fetch from
+      // loopback services (the PLC at http://localhost:<port>).
       PDS_DEV_MODE: { add: 'true' },
       PDS_PORT: { set: String(t.pdsPort) },
       PDS_DATA_DIRECTORY: { set: path.join(tmpRoot, 'pds') },
@@ -196,6 +214,8 @@ beforeAll(async () => {
       POWERSYNC_PUBLIC_URL: { drop: true },
     },
   };
+  // PowerSync itself cannot run here; its compose connection strings are checked against this Postgres.
+  t.powersyncEnv = Object.fromEntries(Object.entries(composeEnv(compose, 'powersync', t.env)).map(([k, v]) => [k, v.replace('@postgres:5432/', `@${pgHost}/`)]));
   t.databaseUrl = applyOverrides('app', composeEnv(compose, 'app', t.env), { DATABASE_URL: OVERRIDES.app!.DATABASE_URL! }).DATABASE_URL!;
 
   // ---- PLC (compose `plc`, services/plc/Dockerfile) ------------------------------------
@@ -217,7 +237,7 @@ beforeAll(async () => {
   // ---- The social agent's account (scripts/create-pds-account.sh) and an app password ---
   await exec('bash', [path.join(ROOT, 'scripts', 'create-pds-account.sh'), envFile], { env: { PATH: process.env.PATH, PDS_URL: t.pdsUrl } });
   const domain = t.env.ATPROTO_HANDLE_DOMAIN || 'agents.test';
-  const owner = new AtpAgent({ service: t.pdsUrl });
+  const owner = pdsClient();
   t.socialPassword = t.env.ATPROTO_PASSWORD_SOCIAL!;
   await owner.login({ identifier: `social.${domain}`, password: t.socialPassword });
   t.socialAppPassword = (await owner.com.atproto.server.createAppPassword({ name: 'one-agents' })).data.password;
@@ -252,8 +272,19 @@ afterAll(async () => {
 const api = (p: string, body: unknown) =>
   fetch(`${t.appUrl}${p}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${t.apiKey}` }, body: JSON.stringify(body) });
 
+/** A single-use invite code from the admin API (basic auth admin:PDS_ADMIN_PASSWORD), as scripts/create-pds-account.sh makes one. */
+async function createInvite(): Promise<string> {
+  const r = await fetch(`${t.pdsUrl}/xrpc/com.atproto.server.createInviteCode`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`admin:${t.env.PDS_ADMIN_PASSWORD}`).toString('base64')}` },
+    body: JSON.stringify({ useCount: 1 }),
+  });
+  expect(r.status).toBe(200);
+  return ((await r.json()) as { code: string }).code;
+}
+
 async function repliesTo(did: string): Promise<Map<string, number>> {
-  const pds = new AtpAgent({ service: t.pdsUrl });
+  const pds = pdsClient();
   const out = new Map<string, number>();
   let cursor: string | undefined;
   do {
@@ -288,12 +319,71 @@ describe('production topology (separate PostgreSQL, PLC, PDS and app processes f
     expect(ready.ready).toBe(true);
   });
 
+  it('the PLC runs as its own role `plc`, and the PowerSync role can replicate and read the synced tables but is no superuser', async () => {
+    const db = new pg.Client({ connectionString: t.databaseUrl });
+    await db.connect();
+    try {
+      const plcUsers = (await db.query<{ usename: string }>("select distinct usename from pg_stat_activity where datname = 'plc'")).rows.map((r) => r.usename);
+      expect(plcUsers.filter((u) => u !== 'plc')).toEqual([]);
+      const roles = (await db.query("select rolname, rolsuper, rolreplication, rolbypassrls from pg_roles where rolname in ('plc', 'powersync') order by rolname")).rows;
+      expect(roles).toEqual([
+        { rolname: 'plc', rolsuper: false, rolreplication: false, rolbypassrls: false },
+        { rolname: 'powersync', rolsuper: false, rolreplication: true, rolbypassrls: true },
+      ]);
+    } finally {
+      await db.end();
+    }
+    // The PLC's migrations made its tables as `plc`.
+    const plcDb = new pg.Client({ connectionString: t.databaseUrl.replace(/\/one_agents$/, '/plc') });
+    await plcDb.connect();
+    try {
+      const owners = (await plcDb.query<{ tableowner: string }>("select distinct tableowner from pg_tables where schemaname = 'public'")).rows.map((r) => r.tableowner);
+      expect(owners).toEqual(['plc']);
+    } finally {
+      await plcDb.end();
+    }
+    // PS_DATA_SOURCE_URI: reads a synced table (created by the app after the init script) and
+    // opens a logical replication slot with pgoutput, as the PowerSync Service does.
+    const src = new pg.Client({ connectionString: t.powersyncEnv.PS_DATA_SOURCE_URI });
+    await src.connect();
+    try {
+      expect(new URL(t.powersyncEnv.PS_DATA_SOURCE_URI!).username).toBe('powersync');
+      await src.query('select count(*) from messages');
+      await expect(src.query('delete from messages')).rejects.toThrow(/permission denied/);
+    } finally {
+      await src.end();
+    }
+    const repl = new pg.Client({ connectionString: t.powersyncEnv.PS_DATA_SOURCE_URI, replication: 'database' } as pg.ClientConfig);
+    await repl.connect();
+    try {
+      const slot = await repl.query('CREATE_REPLICATION_SLOT one_agents_topology_check TEMPORARY LOGICAL pgoutput');
+      expect(slot.rows[0].slot_name).toBe('one_agents_topology_check');
+    } finally {
+      await repl.end();
+    }
+    // PS_STORAGE_URI: its own database, where it may create its schema.
+    const storage = new pg.Client({ connectionString: t.powersyncEnv.PS_STORAGE_URI });
+    await storage.connect();
+    try {
+      await storage.query('create schema if not exists topology_check');
+      await storage.query('drop schema topology_check');
+    } finally {
+      await storage.end();
+    }
+  });
+
+  it('the PDS rate-limits (PDS_RATE_LIMITS_ENABLED)', async () => {
+    const r = await fetch(`${t.pdsUrl}/xrpc/com.atproto.server.createSession`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ identifier: 'nobody.agents.test', password: 'wrong-password' }) });
+    expect(r.status).toBe(401);
+    expect(r.headers.get('ratelimit-limit')).toBeTruthy();
+  });
+
   it('the app was given only an app password, and the agent account logs in with it', async () => {
     expect(t.appEnv.ATPROTO_PASSWORD_SOCIAL).toBe(t.socialAppPassword);
     expect(Object.values(t.appEnv)).not.toContain(t.socialPassword);
     expect(t.app!.output()).not.toContain(t.socialAppPassword);
     // An app-password session cannot manage app passwords: the PDS scoped it as such.
-    const s = new AtpAgent({ service: t.pdsUrl });
+    const s = pdsClient();
     await s.login({ identifier: t.appEnv.ATPROTO_IDENTIFIER_SOCIAL!, password: t.socialAppPassword });
     await expect(s.com.atproto.server.createAppPassword({ name: 'another' })).rejects.toThrow();
     // The app's readiness check includes the agent's session on the PDS.
@@ -302,15 +392,23 @@ describe('production topology (separate PostgreSQL, PLC, PDS and app processes f
   });
 
   it("a stranger's mention (another account on the PDS, logged in with its own app password) gets exactly one reply", async () => {
-    const stranger = new AtpAgent({ service: t.pdsUrl });
-    await stranger.createAccount({ handle: 'stranger.agents.test', password: 'stranger-main-password-1', email: 'stranger@agents.test' });
+    const stranger = pdsClient();
+    const account = { handle: 'stranger.agents.test', password: 'stranger-main-password-1', email: 'stranger@agents.test' };
+    // PDS_INVITE_REQUIRED=true: no account without a code from the admin API.
+    await expect(stranger.createAccount(account)).rejects.toThrow(/invite/i);
+    const inviteCode = await createInvite();
+    await stranger.createAccount({ ...account, inviteCode });
     const app = (await stranger.com.atproto.server.createAppPassword({ name: 'client' })).data.password;
-    const person = new AtpAgent({ service: t.pdsUrl });
+    const person = pdsClient();
     await person.login({ identifier: 'stranger.agents.test', password: app });
     const rt = new RichText({ text: '@social.agents.test what is the tide doing?' });
     await rt.detectFacets(person);
     const uri = (await person.post({ text: rt.text, facets: rt.facets })).uri;
     const socialDid = (await person.resolveHandle({ handle: 'social.agents.test' })).data.did;
+    // The stranger's DID document names the PDS's public URL, which the app cannot reach:
+    // the app reads the mention at PDS_URL.
+    const doc = await (await fetch(`http://127.0.0.1:${t.plcPort}/${stranger.session!.did}`)).json();
+    expect(doc.service[0].serviceEndpoint).toBe(`https://${PDS_HOSTNAME}`);
     const end = Date.now() + 45_000;
     let replies = await repliesTo(socialDid);
     while (!replies.get(uri) && Date.now() < end) {

@@ -118,6 +118,32 @@ export function createAtprotoClients(opts: CreateClientsOptions): AtprotoClients
   const handleCache = new Map<string, { did: string; at: number }>();
   const pdsAgent = new AtpAgent({ service: opts.pdsUrl });
 
+  // Our PDS's public URL (https://PDS_HOSTNAME): the DID documents of its accounts name it,
+  // so record reads (resolvePds) went there, and so does every session call once a login
+  // returns a DID document (@atproto/api CredentialSession _updateApiEndpoint; the PDS sends
+  // one with PDS_ENABLE_DID_DOC_WITH_SESSION). From inside a private network it may be
+  // unreachable (it is the TLS proxy's address), so both go to PDS_URL instead. Learned
+  // from the agents' own logins on PDS_URL: their DID documents name our PDS by definition.
+  const ownOrigin = new URL(opts.pdsUrl).origin;
+  const ownPublicOrigins = new Set<string>();
+  const isOwnPds = (url: string) => {
+    const origin = URL.canParse(url) ? new URL(url).origin : undefined;
+    return origin !== undefined && (origin === ownOrigin || ownPublicOrigins.has(origin));
+  };
+  /** Records the PDS endpoint of an account that logged in on PDS_URL (the session's DID document, else the PLC's). */
+  async function learnOwnPublicUrl(did: string, fromSession?: URL): Promise<void> {
+    let endpoint = fromSession?.href;
+    if (!endpoint) endpoint = (await idResolver.did.resolveAtprotoData(did).catch(() => undefined))?.pds;
+    if (endpoint && URL.canParse(endpoint) && new URL(endpoint).origin !== ownOrigin) ownPublicOrigins.add(new URL(endpoint).origin);
+  }
+  const viaPdsUrl: typeof fetch = async (input, init) => {
+    const req = input instanceof Request ? input : new Request(input, init);
+    const u = new URL(req.url);
+    if (u.origin === ownOrigin || !ownPublicOrigins.has(u.origin)) return fetch(req);
+    const body = req.body ? await req.arrayBuffer() : undefined;
+    return fetch(new URL(u.pathname + u.search, opts.pdsUrl), { method: req.method, headers: req.headers, body, signal: req.signal, redirect: req.redirect });
+  };
+
   async function credentialsFor(name: string): Promise<{ identifier: string; password: string }> {
     const fromEnv = Object.hasOwn(config.credentials, name) ? config.credentials[name] : undefined;
     if (fromEnv) {
@@ -134,6 +160,7 @@ export function createAtprotoClients(opts: CreateClientsOptions): AtprotoClients
     const { identifier, password } = await credentialsFor(name);
     const agent = new AtpAgent({
       service: opts.pdsUrl,
+      fetch: viaPdsUrl,
       persistSession: (evt) => {
         // The refresh token is gone too: the next call logs in again.
         if (evt === 'expired') sessions.delete(name);
@@ -146,6 +173,7 @@ export function createAtprotoClients(opts: CreateClientsOptions): AtprotoClients
       throw new AtprotoError('AUTH_FAILED', `agent "${name}" could not log in to ${opts.pdsUrl}: ${(err as Error).message}`);
     }
     const s = agent.session!;
+    await learnOwnPublicUrl(s.did, agent.pdsUrl);
     registerSecret(s.accessJwt);
     registerSecret(s.refreshJwt);
     known.set(name, { name, handle: s.handle, did: s.did });
@@ -195,7 +223,8 @@ export function createAtprotoClients(opts: CreateClientsOptions): AtprotoClients
       if (outboundErrorIn(err)?.code === 'FETCH_REFUSED') throw new AtprotoError('FETCH_REFUSED', `cannot resolve ${did}: its DID document is on an address this server does not fetch from`);
       throw new AtprotoError('DID_NOT_FOUND', `cannot resolve ${did} to a PDS`);
     }
-    return data.pds;
+    // An account on our own PDS: read it at PDS_URL, not at the public URL its DID document names.
+    return isOwnPds(data.pds) ? opts.pdsUrl : data.pds;
   }
 
   /** A failure of a read from `pds`: our own code and message, never the remote's text. */
