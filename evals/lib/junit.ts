@@ -8,8 +8,10 @@ export function escapeXml(s: string): string {
     .replace(/"/g, '&quot;').replace(/'/g, '&apos;');
 }
 
-/** JUnit XML: one <testsuite> per suite × model, one <testcase> per case; a failing case's
- *  <failure> carries the failing scorers' reasons. Not yet wired to a --junit flag. */
+/** JUnit XML (`--junit FILE`): one <testsuite> per suite × model, one <testcase> per case; a
+ *  failing case's <failure> carries the failing scorers' reasons (stale, invalid and errored
+ *  cases are <error>s). Under --repeat k the case's result is its worst run, and the suite's
+ *  pass@1 / pass@k / pass^k are <properties>. */
 export function toJUnitXml(report: RunReport): string {
   const suites = report.results.map((s) => {
     const name = `${s.suite} [${s.model}]`;
@@ -23,7 +25,11 @@ export function toJUnitXml(report: RunReport): string {
     });
     const failures = s.cases.filter((c) => c.status === 'fail').length;
     const errors = s.cases.filter((c) => c.status !== 'fail' && c.status !== 'pass').length;
-    return `  <testsuite name="${escapeXml(name)}" tests="${s.cases.length}" failures="${failures}" errors="${errors}">\n${cases.join('\n')}\n  </testsuite>`;
+    const rel = s.reliability;
+    const props = rel
+      ? `    <properties>\n${[['k', rel.k], ['pass@1', rel['pass@1']], ['pass@k', rel['pass@k']], ['pass^k', rel['pass^k']]].map(([n, v]) => `      <property name="${n}" value="${v}"/>`).join('\n')}\n    </properties>\n`
+      : '';
+    return `  <testsuite name="${escapeXml(name)}" tests="${s.cases.length}" failures="${failures}" errors="${errors}">\n${props}${cases.join('\n')}\n  </testsuite>`;
   });
   return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="evals ${escapeXml(report.runId)}">\n${suites.join('\n')}\n</testsuites>\n`;
 }
