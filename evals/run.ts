@@ -9,6 +9,7 @@ import { isAuthorModel } from './lib/author';
 import { parseCli, UsageError, USAGE } from './lib/cli';
 import { createProgress } from './lib/progress';
 import fs from 'node:fs/promises';
+import { calibrate, CalibrationError, renderCalibration, untrusted, type Calibration } from './lib/calibrate';
 import { toJUnitXml } from './lib/junit';
 import { modelReliability } from './lib/repeats';
 import { BaselineError, compareRuns, readBaseline, readPrevious, redactAll, renderTerminal, writeReports } from './lib/report';
@@ -22,6 +23,8 @@ export interface MainIO {
   out: (s: string) => void;
   err: NodeJS.WriteStream;
   env: NodeJS.ProcessEnv;
+  /** Tests only: THE SCRIPTED JUDGE in place of a judge model (still needs --judge ID to be on). */
+  scriptedJudge?: Pick<JudgeConfig, 'scripted'>;
 }
 
 export async function main(argv: string[], io: MainIO = { out: (s) => process.stdout.write(s + '\n'), err: process.stderr, env: process.env }): Promise<{ code: number; report?: RunReport; files?: { json: string; html: string; junit?: string; summary?: string } }> {
@@ -76,6 +79,20 @@ export async function main(argv: string[], io: MainIO = { out: (s) => process.st
     ? { model: cli.judge, baseUrl: io.env.EVAL_JUDGE_BASE_URL || upstreamUrl, apiKey: io.env.EVAL_JUDGE_API_KEY || io.env.OPENAI_API_KEY }
     : undefined;
 
+  let calibration: Calibration[] | undefined;
+  if (cli.calibrate) {
+    try {
+      calibration = await calibrate(path.join(path.resolve(cli.suitesDir), 'calibration'), judge && { ...judge, ...io.scriptedJudge });
+    } catch (err) {
+      if (err instanceof CalibrationError) {
+        io.err.write(`${err.message}\n`);
+        return { code: 2 };
+      }
+      throw err;
+    }
+    io.out(renderCalibration(calibration, cli.judge));
+  }
+
   const runId = `${new Date().toISOString().slice(0, 10).replace(/-/g, '')}-${randomBytes(3).toString('hex')}`;
   const startedAt = new Date();
   const columns = cli.target === 'in-process' ? cli.models.length : 1;
@@ -89,7 +106,8 @@ export async function main(argv: string[], io: MainIO = { out: (s) => process.st
     cassetteDir: path.resolve(cli.cassetteDir),
     concurrency: cli.concurrency,
     repeat: cli.repeat,
-    judge,
+    notGated: calibration ? untrusted(calibration) : undefined,
+    judge: judge && { ...judge, ...io.scriptedJudge },
     upstream: upstreamUrl ? { baseUrl: upstreamUrl, apiKey: io.env.OPENAI_API_KEY } : undefined,
     runId,
     progress,
@@ -112,6 +130,7 @@ export async function main(argv: string[], io: MainIO = { out: (s) => process.st
     judge: cli.judge ?? null,
     repeat: cli.repeat,
     reliability: modelReliability(results, cli.repeat),
+    ...(calibration ? { calibration } : {}),
     scriptedAuthor: cli.target === 'in-process' && cli.mode !== 'live' && cli.models.some(isAuthorModel),
     results,
     passed: failures.length === 0,

@@ -21,6 +21,8 @@ export const USAGE = `npm run evals -- [flags]
   --baseline B          compare with this run report (a JSON file from --reports, or "latest" = latest.json of
                         --reports, which must exist); default: latest.json when there is one
   --fail-on-regression  exit 1 when anything regressed against the baseline, even above the thresholds
+  --calibrate           first measure the judge against the labelled sets (evals/calibration/<scorer>.json):
+                        true-positive and true-negative rates; a judge below a set's minimum rates does not gate
   --target T            in-process (default: start the real system here) or the /v1 URL of a running server
   --api-key KEY         bearer key for a url target (default EVAL_API_KEY)
   --pds-url URL         PDS the url target's server uses (side-effect scorers; default EVAL_PDS_URL)
@@ -52,6 +54,7 @@ export interface CliOptions {
   /** A report file, or 'latest'; undefined = latest.json if present. */
   baseline?: string;
   failOnRegression: boolean;
+  calibrate: boolean;
   target: string;
   apiKey?: string;
   pdsUrl?: string;
@@ -91,6 +94,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
         summary: { type: 'string' },
         baseline: { type: 'string' },
         'fail-on-regression': { type: 'boolean' },
+        calibrate: { type: 'boolean' },
         target: { type: 'string' },
         'api-key': { type: 'string' },
         'pds-url': { type: 'string' },
@@ -146,6 +150,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
     summary: v.summary,
     baseline: v.baseline,
     failOnRegression: Boolean(v['fail-on-regression']),
+    calibrate: Boolean(v.calibrate),
     target,
     apiKey: v['api-key'] ?? env.EVAL_API_KEY,
     pdsUrl: v['pds-url'] ?? env.EVAL_PDS_URL,

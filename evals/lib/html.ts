@@ -127,6 +127,7 @@ pre{background:#f6f8fa;padding:8px;white-space:pre-wrap;word-break:break-word;ma
 <p>run <code>${esc(report.runId)}</code> · ${esc(report.startedAt)} · ${(report.durationMs / 1000).toFixed(1)} s · target ${esc(report.target)} · mode ${esc(report.mode)} · models ${esc(report.models.join(', '))} · judge ${esc(report.judge ?? 'none (LLM-judge scorers SKIPPED)')}</p>
 ${report.scriptedAuthor ? '<p class="banner">Replies come from cassettes recorded with <b>THE SCRIPTED AUTHOR</b> (evals/lib/author.ts), <b>not a language model</b>. These scores test the pipeline, tools, side effects and drift, not model quality.</p>' : ''}
 ${report.failures.length ? `<ul class="problems">${report.failures.map((f) => `<li class="bad">${esc(f)}</li>`).join('')}</ul>` : ''}
+${report.calibration?.length ? `<h2>Judge calibration</h2><table><tr><th>judge scorer</th><th>labels pass / fail</th><th>TPR</th><th>TNR</th><th></th></tr>${report.calibration.map((c) => `<tr><td>${esc(c.scorer)}</td><td>${c.positives} / ${c.negatives}</td><td>${num(c.truePositiveRate)}</td><td>${num(c.trueNegativeRate)}</td><td class="${c.trusted === false ? 'bad' : ''}">${esc(c.note)}</td></tr>`).join('')}</table>` : ''}
 <h2>Comparison with ${report.comparison?.baseline ? 'the baseline' : 'the previous run'}</h2>${comparison(report)}
 ${sideBySide(report)}
 ${report.results.map((r) => suiteSection(report, r, reg)).join('\n')}

@@ -140,6 +140,7 @@ export function renderTerminal(report: RunReport): string {
       out.push(indent(table([header, ...rows]), runs.length > 1 ? 4 : 2));
       for (const c of r.cases.filter((x) => x.status !== 'pass')) out.push(`    ✗ ${c.id}: ${c.reason ?? c.status}`);
       for (const s of r.scorers.filter((x) => x.mean === null && x.skipped)) out.push(`    - ${s.id} SKIPPED: ${s.skipReason}`);
+      for (const s of r.scorers.filter((x) => x.notGated)) out.push(`    - ${s.id} does not gate: ${s.notGated}`);
       if (r.reliability && (k > 1 || Object.keys(r.reliability.thresholds).length)) out.push(`    reliability: ${reliabilityLine(r.reliability)}`);
       if (r.studio) out.push(`    studio: ${r.studio.detail}`);
       out.push(`  ${r.passed ? 'PASSED' : `FAILED: ${r.problems.join(' · ')}`}`);

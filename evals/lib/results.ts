@@ -1,3 +1,4 @@
+import type { Calibration } from './calibrate';
 /** The shape of an eval run's results: what the JSON file holds and the reports render. */
 
 export type CaseStatus = 'pass' | 'fail' | 'stale' | 'error' | 'invalid';
@@ -60,8 +61,10 @@ export interface ScorerSummary {
   skipped: number;
   mean: number | null;
   threshold?: number;
-  /** null when the scorer has no threshold, or every case skipped it. */
+  /** null when the scorer has no threshold, every case skipped it, or its judge may not gate. */
   passed: boolean | null;
+  /** `--calibrate`: why this judge's threshold did not gate. */
+  notGated?: string;
   skipReason?: string;
 }
 
@@ -103,6 +106,8 @@ export interface RunReport {
   judge: string | null;
   /** Runs per case (`--repeat k`; absent in older reports = 1). */
   repeat?: number;
+  /** `--calibrate`: each LLM judge against its labelled set. */
+  calibration?: Calibration[];
   /** Per model, over all its suites' cases. */
   reliability?: Array<Reliability & { model: string }>;
   /** Cassettes produced by THE SCRIPTED AUTHOR are flagged so no one reads them as a model's scores. */

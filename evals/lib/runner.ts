@@ -38,6 +38,8 @@ export interface RunOptions {
   concurrency: number;
   /** Runs per case (`--repeat k`); each run is its own conversation (and, offline, its own recording). */
   repeat?: number;
+  /** `--calibrate`: judge scorers whose thresholds may not gate, with why. */
+  notGated?: Map<string, string>;
   judge?: JudgeConfig;
   /** Upstream for record/live mode with non-author models. */
   upstream?: { baseUrl: string; apiKey?: string };
@@ -98,7 +100,7 @@ function invalidReason(c: EvalCase, tools: string[]): string | undefined {
   return unknown.length ? `the agent has no tool ${unknown.join(', ')} (its tools: ${tools.join(', ') || 'none'})` : undefined;
 }
 
-export function summarize(suite: Suite, merged: CaseResult[]): ScorerSummary[] {
+export function summarize(suite: Suite, merged: CaseResult[], notGated: Map<string, string> = new Map()): ScorerSummary[] {
   const cases = allRuns(merged);
   const out: ScorerSummary[] = [];
   for (const scorer of SCORERS) {
@@ -128,7 +130,8 @@ export function summarize(suite: Suite, merged: CaseResult[]): ScorerSummary[] {
       skipped,
       mean,
       threshold,
-      passed: threshold === undefined || mean === null ? null : mean >= threshold,
+      passed: threshold === undefined || mean === null || notGated.has(scorer.id) ? null : mean >= threshold,
+      ...(notGated.has(scorer.id) && threshold !== undefined ? { notGated: notGated.get(scorer.id) } : {}),
       skipReason,
     });
   }
@@ -141,6 +144,7 @@ export async function runSuiteOnTarget(opts: {
   target: Target;
   concurrency: number;
   repeat?: number;
+  notGated?: Map<string, string>;
   secrets: string[];
   judge?: JudgeConfig;
   runId: string;
@@ -155,7 +159,7 @@ export async function runSuiteOnTarget(opts: {
     opts.progress?.tick(suite.cases.length * (opts.repeat ?? 1));
     const cases = suite.cases.map((c) => blankCase(c, 'invalid', problem));
     const rel = suiteReliability(cases, opts.repeat ?? 1, suite.reliability ?? {});
-    return { suite: suite.name, agent: suite.agent, model: opts.model, tools: [], cases, scorers: summarize(suite, cases), passed: false, problems: [problem, ...rel.problems], reliability: rel.reliability };
+    return { suite: suite.name, agent: suite.agent, model: opts.model, tools: [], cases, scorers: summarize(suite, cases, opts.notGated), passed: false, problems: [problem, ...rel.problems], reliability: rel.reliability };
   }
   const tools = (await target.toolNames(suite.agent)).sort();
   const cases: CaseResult[] = [];
@@ -168,7 +172,8 @@ export async function runSuiteOnTarget(opts: {
     const run = await target.run(suite.agent, c, ids);
     const miss = opts.recorded?.misses.find((m) => m.anchor === anchor && m.model === opts.model && m.repeat === r);
     const scores = await scoreCase(suite, c, run, target.services, opts.secrets, opts.judge);
-    const failing = Object.entries(scores).filter(([, s]) => s.passed === false);
+    // An untrusted judge (--calibrate) fails no case either: its score is shown, not counted.
+    const failing = Object.entries(scores).filter(([id, s]) => s.passed === false && !opts.notGated?.has(id));
     let status: CaseResult['status'] = 'pass';
     let reason: string | undefined;
     if (miss) {
@@ -214,7 +219,7 @@ export async function runSuiteOnTarget(opts: {
     cases.push(mergeRuns(runs));
   });
   cases.sort((a, b) => suite.cases.findIndex((c) => c.id === a.id) - suite.cases.findIndex((c) => c.id === b.id));
-  const scorers = summarize(suite, cases);
+  const scorers = summarize(suite, cases, opts.notGated);
   for (const s of scorers) if (s.passed === false) problems.push(`${s.id}: mean ${s.mean} < threshold ${s.threshold}`);
   const stale = cases.filter((c) => c.status === 'stale');
   if (stale.length) problems.push(`${stale.length} stale cassette(s): ${stale.map((c) => `${c.id} (${c.reason})`).join('; ')}`);
@@ -264,7 +269,7 @@ export async function runEvals(opts: RunOptions): Promise<SuiteResult[]> {
 
   if (opts.target.kind === 'url') {
     const target = urlTarget(opts.target.url, opts.target.apiKey, opts.target.services);
-    for (const suite of opts.suites) results.push(await runSuiteOnTarget({ suite, model: 'server default', target, concurrency: opts.concurrency, repeat: opts.repeat, secrets, judge: opts.judge, runId: opts.runId, progress: opts.progress }));
+    for (const suite of opts.suites) results.push(await runSuiteOnTarget({ suite, model: 'server default', target, concurrency: opts.concurrency, repeat: opts.repeat, notGated: opts.notGated, secrets, judge: opts.judge, runId: opts.runId, progress: opts.progress }));
     return results;
   }
 
@@ -294,7 +299,7 @@ export async function runEvals(opts: RunOptions): Promise<SuiteResult[]> {
       system = await startEvalSystem(model, opts.agentModels, recorded?.url ?? opts.upstream?.baseUrl, recorded ? 'recorded-model-needs-no-key' : opts.upstream?.apiKey, dataDir, opts.env ?? process.env);
       const target = inProcessTarget(system, servicesOf(system));
       for (const suite of opts.suites) {
-        const r = await runSuiteOnTarget({ suite, model: opts.agentModels[suite.agent] ?? model, target, concurrency: opts.concurrency, repeat: opts.repeat, secrets, judge: opts.judge, runId: opts.runId, recorded, progress: opts.progress });
+        const r = await runSuiteOnTarget({ suite, model: opts.agentModels[suite.agent] ?? model, target, concurrency: opts.concurrency, repeat: opts.repeat, notGated: opts.notGated, secrets, judge: opts.judge, runId: opts.runId, recorded, progress: opts.progress });
         r.model = model + (opts.agentModels[suite.agent] ? ` (${suite.agent}: ${opts.agentModels[suite.agent]})` : '');
         if (opts.studio) r.studio = await storeInStudio(system.runtime.mastra, suite, r, opts.runId);
         results.push(r);

@@ -32,6 +32,10 @@ export function toMarkdownSummary(report: RunReport): string {
     out.push('', '| model | pass@1 | pass@k | pass^k |', '|---|---|---|---|');
     for (const m of report.reliability) out.push(`| \`${cell(m.model)}\` | ${f2(m['pass@1'])} | ${f2(m['pass@k'])} | ${f2(m['pass^k'])} |`);
   }
+  if (report.calibration?.length) {
+    out.push('', '**Judge calibration**', '', '| judge scorer | TPR | TNR | gates |', '|---|---|---|---|');
+    for (const c of report.calibration) out.push(`| ${cell(c.scorer)} | ${f2(c.truePositiveRate)} | ${f2(c.trueNegativeRate)} | ${c.trusted === null ? 'skipped' : c.trusted ? '✅' : '❌ not trusted'} |`);
+  }
   if (report.failures.length) {
     out.push('', '**Gate**');
     for (const f of report.failures.slice(0, MAX_ROWS)) out.push(`- ${cell(f, 300)}`);

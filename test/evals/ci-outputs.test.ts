@@ -11,7 +11,9 @@ import { XMLParser } from 'fast-xml-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CassetteFile } from '../../evals/lib/cassettes';
 import type { RunReport } from '../../evals/lib/results';
+import { loadCalibrationSets } from '../../evals/lib/calibrate';
 import { main } from '../../evals/run';
+import type { JudgeConfig } from '../../evals/scorers';
 
 const assistantSuite = JSON.parse(await fs.readFile(path.join(import.meta.dirname, '../../evals/assistant/suite.json'), 'utf8')) as {
   cases: Array<{ id: string; expect: Record<string, unknown> }>;
@@ -29,11 +31,11 @@ async function writeSuite(dir: string, edit: (suite: typeof assistantSuite) => v
   return dir;
 }
 
-async function run(args: string[]) {
+async function run(args: string[], scriptedJudge?: JudgeConfig['scripted']) {
   const lines: string[] = [];
   const err: string[] = [];
   const errStream = { write: (s: string) => (err.push(s), true) } as unknown as NodeJS.WriteStream;
-  const r = await main([...args, '--no-progress', '--no-studio', '--concurrency', '2'], { out: (s) => lines.push(s), err: errStream, env: { PATH: process.env.PATH, FEATURES: 'none' } });
+  const r = await main([...args, '--no-progress', '--no-studio', '--concurrency', '2'], { out: (s) => lines.push(s), err: errStream, env: { PATH: process.env.PATH, FEATURES: 'none' }, scriptedJudge: scriptedJudge && { scripted: scriptedJudge } });
   return { ...r, out: lines.join('\n'), err: err.join('') };
 }
 
@@ -170,5 +172,37 @@ describe('npm run evals --repeat / --junit / --summary / --baseline (offline)', 
     expect(missing.code).toBe(2);
     expect(missing.err).toMatch(/--baseline latest: cannot read .*latest\.json \(ENOENT\)/);
     expect((await run(['--suites-dir', path.join(tmp, 'suites'), '--repeat', '0'])).code).toBe(2);
+  });
+
+  it('--calibrate with THE SCRIPTED JUDGE: a judge that passes every labelled reply is not trusted and does not gate; one that matches the labels gates', { timeout: 240_000 }, async () => {
+    await fs.cp(path.join(import.meta.dirname, '../../evals/calibration'), path.join(tmp, 'suites', 'calibration'), { recursive: true });
+    const labels = new Map<string, string>((await loadCalibrationSets(path.join(tmp, 'suites', 'calibration'))).flatMap((s) => s.items.map((i) => [`${s.scorer}\u0000calibration-${i.id}`, i.label] as const)));
+    // On the suite's own cases both judges score 0, far below the 0.7 thresholds.
+    const onCases = (ctx: Parameters<NonNullable<JudgeConfig['scripted']>>[1]) => ctx.suite.name !== 'calibration';
+    const lenient: JudgeConfig['scripted'] = async (_id, ctx) => ({ score: onCases(ctx) ? 0 : 1, reason: 'scripted lenient' });
+    const faithful: JudgeConfig['scripted'] = async (id, ctx) => ({ score: onCases(ctx) ? 0 : labels.get(`${id}\u0000${ctx.run.threadId}`) === 'pass' ? 1 : 0, reason: 'scripted by the labels' });
+    const args = ['--suites-dir', path.join(tmp, 'suites'), '--cassettes', cass(), '--reports', path.join(tmp, 'reports-calib'), '--calibrate', '--judge', 'scripted/judge-v1'];
+
+    const summary = path.join(tmp, 'out', 'calibration.md');
+    const refused = await run([...args, '--summary', summary], lenient);
+    expect(await fs.readFile(summary, 'utf8')).toContain('| helpfulness | 1.00 | 0.00 | ❌ not trusted |');
+    expect(refused.out).toMatch(/helpfulness\s+4 pass \/ 4 fail labels · TPR 1 · TNR 0 · NOT TRUSTED, its thresholds do not gate: TNR 0 < 0.8/);
+    const h = refused.report!.results[0]!.scorers.find((s) => s.id === 'helpfulness')!;
+    expect(h).toMatchObject({ mean: 0, threshold: 0.7, passed: null, notGated: 'judge not calibrated (TNR 0 < 0.8)' });
+    expect(refused.out).toContain('helpfulness does not gate: judge not calibrated (TNR 0 < 0.8)');
+    expect(refused.report!.calibration!.map((c) => c.trusted)).toEqual([false, false, false]);
+    // Its failing per-case scores do not fail the cases either.
+    expect(refused.report!.results[0]!.cases.map((c) => [c.id, c.status, c.scores.helpfulness?.passed])).toEqual(expect.arrayContaining([['calc-multiply', 'pass', false]]));
+    expect(refused.code).toBe(0);
+
+    const trusted = await run(args, faithful);
+    expect(trusted.report!.calibration!.map((c) => [c.scorer, c.truePositiveRate, c.trueNegativeRate, c.trusted])).toEqual([
+      ['faithfulness', 1, 1, true],
+      ['helpfulness', 1, 1, true],
+      ['tone', 1, 1, true],
+    ]);
+    expect(trusted.out).toMatch(/helpfulness: mean 0 < threshold 0\.7/);
+    expect(trusted.report!.results[0]!.cases.find((c) => c.id === 'calc-multiply')!.status).toBe('fail');
+    expect(trusted.code).toBe(1);
   });
 });
