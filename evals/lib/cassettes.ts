@@ -27,6 +27,8 @@ export interface CassetteEntry {
   anchor: string;
   /** How many assistant turns came after the last user turn (0 = first model call of the turn). */
   step: number;
+  /** Which run of the case under `--repeat k` (0-based; absent = 0): each repeat is its own recording. */
+  repeat?: number;
   case?: string;
   parts: { system: string; tools: Record<string, string>; messages: string; params: string };
   /** For humans reading the file: the last user turn and the tools offered. */
@@ -73,6 +75,8 @@ export interface Masked {
   tokens: string[];
   anchor: string;
   step: number;
+  /** Which run of the case (`--repeat k`, 0-based). */
+  repeat: number;
   parts: CassetteEntry['parts'];
 }
 
@@ -169,7 +173,16 @@ export function maskRequest(req: WireRequest, volatile: Record<string, string[]>
   const users = req.messages.filter((m) => m.role === 'user').map((m) => textOf(m.content));
   const lastUser = req.messages.map((m) => m.role).lastIndexOf('user');
   const step = req.messages.slice(lastUser + 1).filter((m) => m.role === 'assistant').length;
-  return { key: sha(canonical({ model: modelId, parts })), tokens, anchor: anchorOf(users), step, parts };
+  return { key: sha(canonical({ model: modelId, parts })), tokens, anchor: anchorOf(users), step, repeat: 0, parts };
+}
+
+/**
+ * The key of the same request in run `repeat` of its case (`--repeat k`): repeat 0 keeps
+ * the plain key (cassettes recorded without --repeat stay valid), later repeats hash the
+ * index in, so k recordings of one case are k variants, each replayed in its own run.
+ */
+export function forRepeat(m: Masked, repeat: number): Masked {
+  return repeat ? { ...m, repeat, key: sha(`${m.key}\u0000repeat:${repeat}`) } : { ...m, repeat: 0 };
 }
 
 export function anchorOf(userTurns: string[]): string {
@@ -203,8 +216,13 @@ export function fillTurn(turn: ModelTurn, tokens: string[]): ModelTurn {
 
 /** Why a request has no recorded reply: the nearest recorded request and what differs. */
 export function diagnoseMiss(m: Masked, entries: CassetteEntry[]): string {
-  const same = entries.filter((e) => e.anchor === m.anchor);
-  if (!same.length) return 'no cassette recorded for this conversation (new or edited case?): record it with --mode record';
+  const conversation = entries.filter((e) => e.anchor === m.anchor);
+  if (!conversation.length) return 'no cassette recorded for this conversation (new or edited case?): record it with --mode record';
+  const same = conversation.filter((e) => (e.repeat ?? 0) === m.repeat);
+  if (!same.length) {
+    const runs = Math.max(...conversation.map((e) => e.repeat ?? 0)) + 1;
+    return `no cassette recorded for repeat ${m.repeat + 1} of this case (the cassette has ${runs} run(s)): record it with --mode record --repeat ${m.repeat + 1}`;
+  }
   const atStep = same.filter((e) => e.step === m.step);
   if (!atStep.length) {
     const steps = [...new Set(same.map((e) => e.step))].sort().join(', ');
@@ -245,7 +263,7 @@ export async function writeCassette(dir: string, file: CassetteFile): Promise<st
   const p = cassettePath(dir, file.model, file.suite);
   await fs.mkdir(path.dirname(p), { recursive: true });
   file.entries = file.entries.map(({ model: _m, ...e }) => e);
-  file.entries.sort((a, b) => (a.case ?? '').localeCompare(b.case ?? '') || a.step - b.step || a.key.localeCompare(b.key));
+  file.entries.sort((a, b) => (a.case ?? '').localeCompare(b.case ?? '') || (a.repeat ?? 0) - (b.repeat ?? 0) || a.step - b.step || a.key.localeCompare(b.key));
   await fs.writeFile(p, JSON.stringify(file, null, 2) + '\n');
   return p;
 }

@@ -13,6 +13,16 @@ export const USAGE = `npm run evals -- [flags]
                         OPENAI_BASE_URL, or from the scripted author for author/* ids), live (real endpoint, no cassettes)
   --judge ID            judge model for the LLM-judge scorers (default EVAL_JUDGE_MODEL); without one they are SKIPPED
   --concurrency N       cases run at once per suite (default EVAL_CONCURRENCY or 4)
+  --repeat K            run each case K times (default EVAL_REPEAT or 1), each its own conversation; reports
+                        pass@1, pass@k and pass^k per case, suite and model; offline, each run replays its own
+                        recording (record them with --mode record --repeat K)
+  --junit FILE          also write JUnit XML (one testcase per case x model; failures carry the scorer reasons)
+  --summary FILE        also write a compact markdown summary (for a PR comment)
+  --baseline B          compare with this run report (a JSON file from --reports, or "latest" = latest.json of
+                        --reports, which must exist); default: latest.json when there is one
+  --fail-on-regression  exit 1 when anything regressed against the baseline, even above the thresholds
+  --calibrate           first measure the judge against the labelled sets (evals/calibration/<scorer>.json):
+                        true-positive and true-negative rates; a judge below a set's minimum rates does not gate
   --target T            in-process (default: start the real system here) or the /v1 URL of a running server
   --api-key KEY         bearer key for a url target (default EVAL_API_KEY)
   --pds-url URL         PDS the url target's server uses (side-effect scorers; default EVAL_PDS_URL)
@@ -26,8 +36,10 @@ export const USAGE = `npm run evals -- [flags]
   --no-progress         no progress bar
   -h, --help            this text
 
-Exit status: 0 when every suite meets its thresholds; 1 when a threshold fails or a case is
-stale (cassette no longer matches the prompt/tool schema), invalid or errored; 2 on bad flags.`;
+Exit status: 0 when every suite meets its thresholds; 1 when a threshold (scorer mean or
+reliability) fails, a case is stale (cassette no longer matches the prompt/tool schema), invalid
+or errored, or (with --fail-on-regression) anything regressed against the baseline; 2 on bad
+flags, a bad suite file or a missing baseline.`;
 
 export interface CliOptions {
   suites?: string[];
@@ -36,6 +48,13 @@ export interface CliOptions {
   mode: 'replay' | 'record' | 'live';
   judge?: string;
   concurrency: number;
+  repeat: number;
+  junit?: string;
+  summary?: string;
+  /** A report file, or 'latest'; undefined = latest.json if present. */
+  baseline?: string;
+  failOnRegression: boolean;
+  calibrate: boolean;
   target: string;
   apiKey?: string;
   pdsUrl?: string;
@@ -70,6 +89,12 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
         mode: { type: 'string' },
         judge: { type: 'string' },
         concurrency: { type: 'string' },
+        repeat: { type: 'string' },
+        junit: { type: 'string' },
+        summary: { type: 'string' },
+        baseline: { type: 'string' },
+        'fail-on-regression': { type: 'boolean' },
+        calibrate: { type: 'boolean' },
         target: { type: 'string' },
         'api-key': { type: 'string' },
         'pds-url': { type: 'string' },
@@ -105,6 +130,9 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
   if (!['replay', 'record', 'live'].includes(mode)) throw new UsageError(`--mode must be replay, record or live (got "${mode}")`);
   const concurrency = Number(v.concurrency ?? env.EVAL_CONCURRENCY ?? 4);
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) throw new UsageError('--concurrency must be a whole number from 1 to 64');
+  const repeat = Number(v.repeat ?? env.EVAL_REPEAT ?? 1);
+  if (!Number.isInteger(repeat) || repeat < 1 || repeat > 50) throw new UsageError('--repeat must be a whole number from 1 to 50');
+  for (const f of ['junit', 'summary', 'baseline'] as const) if (v[f] === '') throw new UsageError(`--${f} needs a file`);
   const target = v.target ?? env.EVAL_TARGET ?? 'in-process';
   if (target !== 'in-process' && !/^https?:\/\//.test(target)) throw new UsageError('--target must be in-process or an http(s) URL ending in /v1');
   if (target !== 'in-process' && finalModels.length > 1) throw new UsageError('--models compares models in-process; a url target answers with its own configured model');
@@ -117,6 +145,12 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
     mode,
     judge: judge || undefined,
     concurrency,
+    repeat,
+    junit: v.junit,
+    summary: v.summary,
+    baseline: v.baseline,
+    failOnRegression: Boolean(v['fail-on-regression']),
+    calibrate: Boolean(v.calibrate),
     target,
     apiKey: v['api-key'] ?? env.EVAL_API_KEY,
     pdsUrl: v['pds-url'] ?? env.EVAL_PDS_URL,

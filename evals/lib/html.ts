@@ -1,4 +1,5 @@
 /** The self-contained HTML report: no external assets, every case expandable, regressions highlighted. */
+import { caseScore, diffSubject, reliabilityLine } from './repeats';
 import type { CaseResult, Regression, RunReport, SuiteResult } from './results';
 
 const esc = (s: unknown) =>
@@ -10,27 +11,42 @@ const esc = (s: unknown) =>
 const num = (n: number | null | undefined) => (n === null || n === undefined ? '–' : n.toFixed(2));
 const json = (v: unknown) => esc(JSON.stringify(v, null, 2));
 
-function regressionSet(report: RunReport) {
+/** What changed against the baseline, by key: case rows, a case's scorer cells, scorer summary rows. */
+function diffSets(list: Regression[]) {
   const cases = new Set<string>();
+  const cells = new Set<string>();
   const scorers = new Set<string>();
-  for (const r of report.comparison?.regressions ?? []) {
+  for (const r of list) {
     if (r.case) cases.add(`${r.model}|${r.suite}|${r.case}`);
-    if (r.scorer) scorers.add(`${r.model}|${r.suite}|${r.scorer}`);
+    if (r.case && r.scorer) cells.add(`${r.model}|${r.suite}|${r.case}|${r.scorer}`);
+    if (!r.case && r.scorer) scorers.add(`${r.model}|${r.suite}|${r.scorer}`);
   }
-  return { cases, scorers };
+  return { cases, cells, scorers };
 }
 
-function caseRow(r: SuiteResult, c: CaseResult, scorerIds: string[], regressed: boolean): string {
+function regressionSet(report: RunReport) {
+  return { ...diffSets(report.comparison?.regressions ?? []), better: diffSets(report.comparison?.improvements ?? []) };
+}
+
+function caseRow(r: SuiteResult, c: CaseResult, scorerIds: string[], reg: ReturnType<typeof regressionSet>, k: number): string {
+  const key = `${r.model}|${r.suite}|${c.id}`;
+  const regressed = reg.cases.has(key);
+  const improved = !regressed && reg.better.cases.has(key);
   const cells = scorerIds
     .map((id) => {
       const s = c.scores[id];
       if (!s) return '<td class="na"></td>';
       if (s.skipped) return `<td class="skip" title="${esc(s.reason)}">skip</td>`;
-      return `<td class="${s.passed ? 'ok' : 'bad'}" title="${esc(s.reason)}">${num(s.score)}</td>`;
+      const change = reg.cells.has(`${key}|${id}`) ? ' cell-regressed' : reg.better.cells.has(`${key}|${id}`) ? ' cell-improved' : '';
+      return `<td class="${s.passed ? 'ok' : 'bad'}${change}" title="${esc(s.reason)}">${num(k > 1 ? caseScore(c, id) : s.score)}</td>`;
     })
     .join('');
+  const runs = k > 1 ? `<td>${c.repeats?.passes ?? (c.status === 'pass' ? k : 0)}/${k}</td><td>${num(c.repeats?.['pass@1'] ?? (c.status === 'pass' ? 1 : 0))}</td><td>${num(c.repeats?.['pass@k'] ?? (c.status === 'pass' ? 1 : 0))}</td><td>${num(c.repeats?.['pass^k'] ?? (c.status === 'pass' ? 1 : 0))}</td>` : '';
+  const runDetails = c.repeats
+    ? `<p><b>runs</b></p><table class="scores">${c.repeats.runs.map((x, i) => `<tr><td>#${i + 1}</td><td class="${x.status === 'pass' ? 'ok' : 'bad'}">${esc(x.status.toUpperCase())}</td><td>${esc(x.reason ?? '')}</td><td><pre>${esc(x.reply)}</pre></td></tr>`).join('')}</table>`
+    : '';
   const details = `
-    <tr class="details"><td colspan="${scorerIds.length + 5}"><details><summary>details</summary>
+    <tr class="details"><td colspan="${scorerIds.length + 5 + (k > 1 ? 4 : 0)}"><details><summary>details</summary>
       <p><b>${esc(c.description)}</b> <span class="tags">${c.tags.map((t) => `<span>${esc(t)}</span>`).join('')}</span></p>
       ${c.reason ? `<p class="reason">${esc(c.reason)}</p>` : ''}
       ${c.history.length ? `<p><b>history</b></p><pre>${c.history.map((m) => `${esc(m.role)}: ${esc(m.content)}`).join('\n')}</pre>` : ''}
@@ -40,17 +56,20 @@ function caseRow(r: SuiteResult, c: CaseResult, scorerIds: string[], regressed: 
       <p><b>scores</b></p><table class="scores">${Object.entries(c.scores)
         .map(([id, s]) => `<tr><td>${esc(id)}</td><td class="${s.skipped ? 'skip' : s.passed ? 'ok' : 'bad'}">${s.skipped ? 'SKIPPED' : num(s.score)}</td><td>${esc(s.reason)}</td></tr>`)
         .join('')}</table>
+      ${runDetails}
       <p class="muted">thread ${esc(c.threadId)}</p>
     </details></td></tr>`;
-  return `<tr class="${regressed ? 'regressed' : ''}"><td>${esc(c.id)}${regressed ? ' <span class="badge">regression</span>' : ''}</td><td class="${c.status === 'pass' ? 'ok' : 'bad'}">${esc(c.status.toUpperCase())}</td>${cells}<td>${c.latencyMs}</td><td>${c.tokens.total}</td></tr>${details}`;
+  const badge = regressed ? ' <span class="badge">regression</span>' : improved ? ' <span class="badge good">improved</span>' : '';
+  return `<tr class="${regressed ? 'regressed' : improved ? 'improved' : ''}"><td>${esc(c.id)}${badge}</td><td class="${c.status === 'pass' ? 'ok' : 'bad'}">${esc(c.status.toUpperCase())}</td>${runs}${cells}<td>${c.latencyMs}</td><td>${c.tokens.total}</td></tr>${details}`;
 }
 
 function suiteSection(report: RunReport, r: SuiteResult, reg: ReturnType<typeof regressionSet>): string {
+  const k = report.repeat ?? 1;
   const scorerIds = r.scorers.map((s) => s.id);
   const summary = r.scorers
     .map(
       (s) =>
-        `<tr class="${reg.scorers.has(`${r.model}|${r.suite}|${s.id}`) ? 'regressed' : ''}"><td>${esc(s.id)}</td><td>${s.kind}</td><td class="${s.passed === false ? 'bad' : s.passed ? 'ok' : ''}">${s.mean === null ? (s.skipped ? 'SKIPPED' : '–') : num(s.mean)}</td><td>${s.threshold === undefined ? '' : num(s.threshold)}</td><td>${s.applied}</td><td>${s.skipped}</td><td class="muted">${esc(s.skipReason ?? s.description)}</td></tr>`,
+        `<tr class="${reg.scorers.has(`${r.model}|${r.suite}|${s.id}`) ? 'regressed' : reg.better.scorers.has(`${r.model}|${r.suite}|${s.id}`) ? 'improved' : ''}"><td>${esc(s.id)}</td><td>${s.kind}</td><td class="${s.passed === false ? 'bad' : s.passed ? 'ok' : ''}">${s.mean === null ? (s.skipped ? 'SKIPPED' : '–') : num(s.mean)}</td><td>${s.threshold === undefined ? '' : num(s.threshold)}</td><td>${s.applied}</td><td>${s.skipped}</td><td class="muted">${esc(s.skipReason ?? s.description)}</td></tr>`,
     )
     .join('');
   return `<section>
@@ -58,8 +77,9 @@ function suiteSection(report: RunReport, r: SuiteResult, reg: ReturnType<typeof 
     ${r.problems.length ? `<ul class="problems">${r.problems.map((p) => `<li>${esc(p)}</li>`).join('')}</ul>` : ''}
     <p class="muted">tools discovered from the agent: ${esc(r.tools.join(', ') || 'none')}${r.studio ? ` · Studio: ${esc(r.studio.detail)}` : ''}</p>
     <table><tr><th>scorer</th><th>kind</th><th>mean</th><th>threshold</th><th>cases</th><th>skipped</th><th></th></tr>${summary}</table>
-    <table class="cases"><tr><th>case</th><th>result</th>${scorerIds.map((id) => `<th>${esc(id)}</th>`).join('')}<th>ms</th><th>tokens</th></tr>
-    ${r.cases.map((c) => caseRow(r, c, scorerIds, reg.cases.has(`${r.model}|${r.suite}|${c.id}`))).join('')}</table>
+    ${r.reliability && (k > 1 || Object.keys(r.reliability.thresholds).length) ? `<p class="${r.reliability.passed === false ? 'bad' : ''}">reliability: ${esc(reliabilityLine(r.reliability))}</p>` : ''}
+    <table class="cases"><tr><th>case</th><th>result</th>${k > 1 ? '<th>runs passed</th><th>pass@1</th><th>pass@k</th><th>pass^k</th>' : ''}${scorerIds.map((id) => `<th>${esc(id)}</th>`).join('')}<th>ms</th><th>tokens</th></tr>
+    ${r.cases.map((c) => caseRow(r, c, scorerIds, reg, k)).join('')}</table>
   </section>`;
 }
 
@@ -82,8 +102,8 @@ function sideBySide(report: RunReport): string {
 function comparison(report: RunReport): string {
   const c = report.comparison;
   if (!c) return '<p class="muted">No previous run to compare with.</p>';
-  const row = (r: Regression, cls: string) => `<tr class="${cls}"><td>${esc(r.model)}</td><td>${esc(r.suite)}</td><td>${esc(r.case ?? r.scorer)}</td><td>${esc(r.what)}</td><td>${esc(r.before)}</td><td>${esc(r.after)}</td></tr>`;
-  return `<p>Compared with run <code>${esc(c.previousRunId)}</code> (${esc(c.previousStartedAt)}): <b class="${c.regressions.length ? 'bad' : 'ok'}">${c.regressions.length} regression(s)</b>, ${c.improvements.length} improvement(s).</p>
+  const row = (r: Regression, cls: string) => `<tr class="${cls}"><td>${esc(r.model)}</td><td>${esc(r.suite)}</td><td>${esc(diffSubject(r))}</td><td>${esc(r.what)}</td><td>${esc(r.before)}</td><td>${esc(r.after)}</td></tr>`;
+  return `<p>Compared with ${c.baseline ? `the baseline <code>${esc(c.baseline)}</code>, ` : ''}run <code>${esc(c.previousRunId)}</code> (${esc(c.previousStartedAt)}): <b class="${c.regressions.length ? 'bad' : 'ok'}">${c.regressions.length} regression(s)</b>, ${c.improvements.length} improvement(s).</p>
   ${c.regressions.length + c.improvements.length ? `<table><tr><th>model</th><th>suite</th><th>case / scorer</th><th>what</th><th>before</th><th>after</th></tr>${c.regressions.map((r) => row(r, 'regressed')).join('')}${c.improvements.map((r) => row(r, 'improved')).join('')}</table>` : ''}`;
 }
 
@@ -95,7 +115,8 @@ body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#1b1f24;max-width:140
 h1{font-size:22px}h2{font-size:17px;margin-top:28px}small,.muted{color:#667}
 table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #d8dde3;padding:3px 8px;text-align:left;vertical-align:top}
 th{background:#f3f5f7}.ok{color:#116329}.bad{color:#b42318;font-weight:600}.skip{color:#8a6d00}.na{background:#fafafa}
-tr.regressed td{background:#fde8e8}tr.improved td{background:#e7f6ec}.badge{background:#b42318;color:#fff;border-radius:8px;padding:0 6px;font-size:11px}
+tr.regressed td{background:#fde8e8}tr.improved td{background:#e7f6ec}.badge{background:#b42318;color:#fff;border-radius:8px;padding:0 6px;font-size:11px}.badge.good{background:#116329}
+td.cell-regressed{outline:2px solid #b42318}td.cell-improved{outline:2px solid #116329}
 .pill{font-size:12px;border:1px solid currentColor;border-radius:10px;padding:0 8px}
 tr.details td{border-top:none;background:#fcfcfd}details summary{cursor:pointer;color:#445}
 pre{background:#f6f8fa;padding:8px;white-space:pre-wrap;word-break:break-word;max-height:360px;overflow:auto}
@@ -106,7 +127,8 @@ pre{background:#f6f8fa;padding:8px;white-space:pre-wrap;word-break:break-word;ma
 <p>run <code>${esc(report.runId)}</code> · ${esc(report.startedAt)} · ${(report.durationMs / 1000).toFixed(1)} s · target ${esc(report.target)} · mode ${esc(report.mode)} · models ${esc(report.models.join(', '))} · judge ${esc(report.judge ?? 'none (LLM-judge scorers SKIPPED)')}</p>
 ${report.scriptedAuthor ? '<p class="banner">Replies come from cassettes recorded with <b>THE SCRIPTED AUTHOR</b> (evals/lib/author.ts), <b>not a language model</b>. These scores test the pipeline, tools, side effects and drift, not model quality.</p>' : ''}
 ${report.failures.length ? `<ul class="problems">${report.failures.map((f) => `<li class="bad">${esc(f)}</li>`).join('')}</ul>` : ''}
-<h2>Comparison with the previous run</h2>${comparison(report)}
+${report.calibration?.length ? `<h2>Judge calibration</h2><table><tr><th>judge scorer</th><th>labels pass / fail</th><th>TPR</th><th>TNR</th><th></th></tr>${report.calibration.map((c) => `<tr><td>${esc(c.scorer)}</td><td>${c.positives} / ${c.negatives}</td><td>${num(c.truePositiveRate)}</td><td>${num(c.trueNegativeRate)}</td><td class="${c.trusted === false ? 'bad' : ''}">${esc(c.note)}</td></tr>`).join('')}</table>` : ''}
+<h2>Comparison with ${report.comparison?.baseline ? 'the baseline' : 'the previous run'}</h2>${comparison(report)}
 ${sideBySide(report)}
 ${report.results.map((r) => suiteSection(report, r, reg)).join('\n')}
 </body></html>

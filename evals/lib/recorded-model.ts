@@ -12,7 +12,7 @@
  *   on machines without a model, see author.ts) and keep every turn for writing.
  */
 import { serveChatCompletions, writeError, writeTurn, type ModelTurn, type WireRequest } from '../../harness/openai-wire';
-import { diagnoseMiss, fillTurn, maskRequest, readCassettes, templateTurn, type CassetteEntry, type Masked } from './cassettes';
+import { diagnoseMiss, fillTurn, forRepeat, maskRequest, readCassettes, templateTurn, type CassetteEntry, type Masked } from './cassettes';
 
 export type Upstream = (req: WireRequest, masked: Masked) => Promise<ModelTurn>;
 
@@ -20,6 +20,7 @@ export interface Miss {
   model: string;
   anchor: string;
   step: number;
+  repeat: number;
   reason: string;
 }
 
@@ -32,6 +33,12 @@ export interface RecordedModel {
   recorded: Map<string, CassetteEntry>;
   /** How many requests were answered from cassettes. */
   hits: number;
+  /**
+   * `--repeat k`: the runner says which run of a case (by its anchor, the hash of its user
+   * turns) comes next; that conversation's requests are then keyed for that repeat. Runs of
+   * one case are sequential, and no two cases share an anchor, so this is unambiguous.
+   */
+  setRepeat(anchor: string, repeat: number): void;
   close(): Promise<void>;
 }
 
@@ -91,15 +98,17 @@ export async function startRecordedModel(opts: RecordedModelOptions): Promise<Re
   const recorded = new Map<string, CassetteEntry>();
   let seq = 0;
   const state = { hits: 0 };
+  const repeats = new Map<string, number>();
 
   const answer = async (req: WireRequest): Promise<{ status: number; turn?: ModelTurn; error?: string }> => {
     const model = fullId(req.model);
-    const masked = maskRequest(req, opts.volatile, model);
+    const plain = maskRequest(req, opts.volatile, model);
+    const masked = forRepeat(plain, repeats.get(plain.anchor) ?? 0);
     if (opts.mode === 'replay') {
       const e = entries.get(masked.key);
       if (!e) {
         const reason = diagnoseMiss(masked, all.filter((x) => x.model === model));
-        misses.push({ model, anchor: masked.anchor, step: masked.step, reason });
+        misses.push({ model, anchor: masked.anchor, step: masked.step, repeat: masked.repeat, reason });
         return { status: 409, error: reason };
       }
       state.hits++;
@@ -113,6 +122,7 @@ export async function startRecordedModel(opts: RecordedModelOptions): Promise<Re
       key: masked.key,
       anchor: masked.anchor,
       step: masked.step,
+      ...(masked.repeat ? { repeat: masked.repeat } : {}),
       parts: masked.parts,
       summary: { lastUser: typeof lastUser?.content === 'string' ? lastUser.content.slice(0, 200) : '', tools: Object.keys(masked.parts.tools).sort() },
       response: templateTurn(turn, masked.tokens),
@@ -138,6 +148,7 @@ export async function startRecordedModel(opts: RecordedModelOptions): Promise<Re
     get hits() {
       return state.hits;
     },
+    setRepeat: (anchor, repeat) => void repeats.set(anchor, repeat),
     close: server.close,
   };
 }

@@ -6,6 +6,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { renderHtml } from './html';
+import { caseScore, diffSubject, reliabilityLine } from './repeats';
 import type { CaseResult, Regression, RunReport, SuiteResult } from './results';
 
 export function redactAll(text: string, secrets: string[]): string {
@@ -16,31 +17,49 @@ export function redactAll(text: string, secrets: string[]): string {
 
 const keyOf = (r: SuiteResult) => `${r.model}\u0000${r.suite}`;
 
-export function compareRuns(current: SuiteResult[], previous: RunReport | null): RunReport['comparison'] {
+const EPS = 1e-9;
+
+/**
+ * Differences from the baseline, per suite × model: each case's status and its score on
+ * every scorer, each scorer's mean, and the suite's pass^k. Lower is a regression, higher
+ * an improvement; cases, scorers or suites missing on either side are not compared.
+ */
+export function compareRuns(current: SuiteResult[], previous: RunReport | null, baseline?: string): RunReport['comparison'] {
   if (!previous) return null;
   const regressions: Regression[] = [];
   const improvements: Regression[] = [];
+  const diff = (before: number, after: number, r: Omit<Regression, 'before' | 'after'>) => {
+    if (after < before - EPS) regressions.push({ ...r, before: String(before), after: String(after) });
+    if (after > before + EPS) improvements.push({ ...r, before: String(before), after: String(after) });
+  };
   const prev = new Map(previous.results.map((r) => [keyOf(r), r]));
   for (const r of current) {
     const p = prev.get(keyOf(r));
     if (!p) continue;
+    const at = { model: r.model, suite: r.suite };
     const pc = new Map(p.cases.map((c) => [c.id, c]));
     for (const c of r.cases) {
       const before = pc.get(c.id);
       if (!before) continue;
-      if (before.status === 'pass' && c.status !== 'pass') regressions.push({ model: r.model, suite: r.suite, case: c.id, what: 'case', before: 'pass', after: c.status });
-      if (before.status !== 'pass' && c.status === 'pass') improvements.push({ model: r.model, suite: r.suite, case: c.id, what: 'case', before: before.status, after: 'pass' });
+      if (before.status === 'pass' && c.status !== 'pass') regressions.push({ ...at, case: c.id, what: 'case', before: 'pass', after: c.status });
+      if (before.status !== 'pass' && c.status === 'pass') improvements.push({ ...at, case: c.id, what: 'case', before: before.status, after: 'pass' });
+      for (const id of Object.keys(c.scores)) {
+        const [b, a] = [caseScore(before, id), caseScore(c, id)];
+        if (b !== null && a !== null) diff(b, a, { ...at, case: c.id, scorer: id, what: 'case score' });
+      }
     }
     const ps = new Map(p.scorers.map((s) => [s.id, s]));
     for (const s of r.scorers) {
       const b = ps.get(s.id);
       if (!b || b.mean === null || s.mean === null) continue;
-      if (s.mean < b.mean - 1e-9) regressions.push({ model: r.model, suite: r.suite, scorer: s.id, what: 'scorer mean', before: String(b.mean), after: String(s.mean) });
-      if (s.mean > b.mean + 1e-9) improvements.push({ model: r.model, suite: r.suite, scorer: s.id, what: 'scorer mean', before: String(b.mean), after: String(s.mean) });
+      diff(b.mean, s.mean, { ...at, scorer: s.id, what: 'scorer mean' });
     }
+    if (p.reliability && r.reliability) diff(p.reliability['pass^k'], r.reliability['pass^k'], { ...at, what: `pass^k (k ${p.reliability.k} → ${r.reliability.k})` });
   }
-  return { previousRunId: previous.runId, previousStartedAt: previous.startedAt, regressions, improvements };
+  return { previousRunId: previous.runId, previousStartedAt: previous.startedAt, ...(baseline ? { baseline } : {}), regressions, improvements };
 }
+
+export class BaselineError extends Error {}
 
 export async function readPrevious(dir: string): Promise<RunReport | null> {
   try {
@@ -49,6 +68,25 @@ export async function readPrevious(dir: string): Promise<RunReport | null> {
   } catch {
     return null;
   }
+}
+
+/** `--baseline FILE|latest`: the run report to compare with; it must exist and be a run report. */
+export async function readBaseline(spec: string, reportDir: string): Promise<{ report: RunReport; file: string }> {
+  const file = spec === 'latest' ? path.join(reportDir, 'latest.json') : path.resolve(spec);
+  let raw: string;
+  try {
+    raw = await fs.readFile(file, 'utf8');
+  } catch (err) {
+    throw new BaselineError(`--baseline ${spec}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  let r: RunReport;
+  try {
+    r = JSON.parse(raw) as RunReport;
+  } catch (err) {
+    throw new BaselineError(`--baseline ${spec}: ${file} is not JSON (${(err as Error).message})`);
+  }
+  if (r?.version !== 1 || !Array.isArray(r.results)) throw new BaselineError(`--baseline ${spec}: ${file} is not an eval run report (version 1)`);
+  return { report: r, file };
 }
 
 export async function writeReports(dir: string, report: RunReport, secrets: string[]): Promise<{ json: string; html: string }> {
@@ -89,14 +127,21 @@ export function renderTerminal(report: RunReport): string {
     const scorerIds = [...new Set(runs.flatMap((r) => r.scorers.map((s) => s.id)))];
     for (const r of runs) {
       if (runs.length > 1 || report.models.length > 1) out.push(`  model ${r.model}`);
-      const header = ['case', 'result', ...scorerIds.map(abbrev), 'ms', 'tokens'];
-      const rows = r.cases.map((c) => [c.id, mark(c), ...scorerIds.map((id) => (c.scores[id] ? (c.scores[id]!.skipped ? 'skip' : fmt(c.scores[id]!.score)) : '')), String(c.latencyMs), String(c.tokens.total)]);
+      const k = report.repeat ?? 1;
+      const runsCol = k > 1;
+      const header = ['case', 'result', ...(runsCol ? ['runs', 'pass^k'] : []), ...scorerIds.map(abbrev), 'ms', 'tokens'];
+      const score = (c: CaseResult, id: string) => (c.scores[id] ? (c.scores[id]!.skipped ? 'skip' : fmt(runsCol ? caseScore(c, id) : c.scores[id]!.score)) : '');
+      const rel = (c: CaseResult) => (runsCol ? [`${c.repeats?.passes ?? (c.status === 'pass' ? k : 0)}/${k}`, fmt(c.repeats?.['pass^k'] ?? (c.status === 'pass' ? 1 : 0))] : []);
+      const rows = r.cases.map((c) => [c.id, mark(c), ...rel(c), ...scorerIds.map((id) => score(c, id)), String(c.latencyMs), String(c.tokens.total)]);
       const mean = (id: string) => r.scorers.find((s) => s.id === id);
-      rows.push(['MEAN', `${r.cases.filter((c) => c.status === 'pass').length}/${r.cases.length}`, ...scorerIds.map((id) => (mean(id)?.mean === null ? (mean(id)?.skipped ? 'skip' : '') : fmt(mean(id)?.mean))), String(avg(r.cases.map((c) => c.latencyMs))), String(r.cases.reduce((n, c) => n + c.tokens.total, 0))]);
-      rows.push(['THRESHOLD', '', ...scorerIds.map((id) => (mean(id)?.threshold === undefined ? '' : `${fmt(mean(id)!.threshold)}${mean(id)!.passed === false ? '✗' : mean(id)!.passed ? '✓' : ''}`)), '', '']);
+      const blank = runsCol ? ['', ''] : [];
+      rows.push(['MEAN', `${r.cases.filter((c) => c.status === 'pass').length}/${r.cases.length}`, ...(runsCol ? ['', fmt(r.reliability?.['pass^k'])] : []), ...scorerIds.map((id) => (mean(id)?.mean === null ? (mean(id)?.skipped ? 'skip' : '') : fmt(mean(id)?.mean))), String(avg(r.cases.map((c) => c.latencyMs))), String(r.cases.reduce((n, c) => n + c.tokens.total, 0))]);
+      rows.push(['THRESHOLD', '', ...blank, ...scorerIds.map((id) => (mean(id)?.threshold === undefined ? '' : `${fmt(mean(id)!.threshold)}${mean(id)!.passed === false ? '✗' : mean(id)!.passed ? '✓' : ''}`)), '', '']);
       out.push(indent(table([header, ...rows]), runs.length > 1 ? 4 : 2));
       for (const c of r.cases.filter((x) => x.status !== 'pass')) out.push(`    ✗ ${c.id}: ${c.reason ?? c.status}`);
       for (const s of r.scorers.filter((x) => x.mean === null && x.skipped)) out.push(`    - ${s.id} SKIPPED: ${s.skipReason}`);
+      for (const s of r.scorers.filter((x) => x.notGated)) out.push(`    - ${s.id} does not gate: ${s.notGated}`);
+      if (r.reliability && (k > 1 || Object.keys(r.reliability.thresholds).length)) out.push(`    reliability: ${reliabilityLine(r.reliability)}`);
       if (r.studio) out.push(`    studio: ${r.studio.detail}`);
       out.push(`  ${r.passed ? 'PASSED' : `FAILED: ${r.problems.join(' · ')}`}`);
     }
@@ -109,10 +154,12 @@ export function renderTerminal(report: RunReport): string {
     }
     out.push('');
   }
+  if ((report.repeat ?? 1) > 1 && report.reliability) for (const m of report.reliability) out.push(`Model ${m.model}: ${reliabilityLine(m)}`);
   if (report.comparison) {
     const c = report.comparison;
-    out.push(`Compared with the previous run ${c.previousRunId} (${c.previousStartedAt}): ${c.regressions.length} regression(s), ${c.improvements.length} improvement(s)`);
-    for (const r of c.regressions) out.push(`  REGRESSION ${r.model} ${r.suite} ${r.case ?? r.scorer}: ${r.what} ${r.before} → ${r.after}`);
+    out.push(`Compared with ${c.baseline ? `the baseline ${c.baseline}, run` : 'the previous run'} ${c.previousRunId} (${c.previousStartedAt}): ${c.regressions.length} regression(s), ${c.improvements.length} improvement(s)`);
+    for (const r of c.regressions) out.push(`  REGRESSION ${r.model} ${r.suite} ${diffSubject(r)}: ${r.what} ${r.before} → ${r.after}`);
+    for (const r of c.improvements) out.push(`  improved   ${r.model} ${r.suite} ${diffSubject(r)}: ${r.what} ${r.before} → ${r.after}`);
   } else out.push('No previous run to compare with.');
   out.push(report.passed ? `EVALS PASSED (${report.results.length} suite run(s))` : `EVALS FAILED: ${report.failures.join(' · ')}`);
   return out.join('\n');

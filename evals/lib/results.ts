@@ -1,3 +1,4 @@
+import type { Calibration } from './calibrate';
 /** The shape of an eval run's results: what the JSON file holds and the reports render. */
 
 export type CaseStatus = 'pass' | 'fail' | 'stale' | 'error' | 'invalid';
@@ -25,7 +26,32 @@ export interface CaseResult {
   tokens: { input: number; output: number; total: number };
   threadId: string;
   scores: Record<string, CaseScore>;
+  /**
+   * `--repeat k` (k > 1): every run of the case, and its reliability. The fields above are
+   * then the first run that did not pass (or the first run), and `status` is that run's.
+   */
+  repeats?: Reliability & { runs: CaseRun[] };
 }
+
+/** One run of a case under `--repeat k`. */
+export type CaseRun = Pick<CaseResult, 'status' | 'reason' | 'reply' | 'toolCalls' | 'latencyMs' | 'tokens' | 'threadId' | 'scores'>;
+
+/**
+ * Reliability over k runs per case (evals/lib/reliability.ts): pass@1 is the share of runs
+ * that passed, pass@k the chance at least one of k passes, pass^k the chance all k pass.
+ * For a suite or a model, the means over its cases.
+ */
+export interface Reliability {
+  k: number;
+  /** Runs that passed, and runs, summed over the cases. */
+  passes: number;
+  n: number;
+  'pass@1': number;
+  'pass@k': number;
+  'pass^k': number;
+}
+
+export type ReliabilityMetric = 'pass@1' | 'pass@k' | 'pass^k';
 
 export interface ScorerSummary {
   id: string;
@@ -35,8 +61,10 @@ export interface ScorerSummary {
   skipped: number;
   mean: number | null;
   threshold?: number;
-  /** null when the scorer has no threshold, or every case skipped it. */
+  /** null when the scorer has no threshold, every case skipped it, or its judge may not gate. */
   passed: boolean | null;
+  /** `--calibrate`: why this judge's threshold did not gate. */
+  notGated?: string;
   skipReason?: string;
 }
 
@@ -50,6 +78,8 @@ export interface SuiteResult {
   passed: boolean;
   /** Why the suite failed as a whole (missing agent, stale cassettes, thresholds). */
   problems: string[];
+  /** Over the suite's cases (absent in reports written before --repeat). */
+  reliability?: Reliability & { thresholds: Partial<Record<ReliabilityMetric, number>>; passed: boolean | null };
   studio?: { stored: boolean; detail: string; datasetId?: string; experimentId?: string };
 }
 
@@ -58,6 +88,7 @@ export interface Regression {
   suite: string;
   case?: string;
   scorer?: string;
+  /** 'case' (status), 'case score' (one scorer on one case), 'scorer mean', or a reliability metric ('pass^k'…). */
   what: string;
   before: string;
   after: string;
@@ -73,10 +104,17 @@ export interface RunReport {
   mode: 'replay' | 'record' | 'live' | 'url';
   models: string[];
   judge: string | null;
+  /** Runs per case (`--repeat k`; absent in older reports = 1). */
+  repeat?: number;
+  /** `--calibrate`: each LLM judge against its labelled set. */
+  calibration?: Calibration[];
+  /** Per model, over all its suites' cases. */
+  reliability?: Array<Reliability & { model: string }>;
   /** Cassettes produced by THE SCRIPTED AUTHOR are flagged so no one reads them as a model's scores. */
   scriptedAuthor: boolean;
   results: SuiteResult[];
   passed: boolean;
   failures: string[];
-  comparison: { previousRunId: string; previousStartedAt: string; regressions: Regression[]; improvements: Regression[] } | null;
+  /** Against the baseline: `--baseline FILE|latest`, or by default the previous run (latest.json). */
+  comparison: { previousRunId: string; previousStartedAt: string; baseline?: string; regressions: Regression[]; improvements: Regression[] } | null;
 }

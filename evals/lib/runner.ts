@@ -20,6 +20,7 @@ import { authorNote, authorUpstream, isAuthorModel } from './author';
 import { anchorOf, readCassettes, writeCassette, type CassetteEntry, type CassetteFile } from './cassettes';
 import type { Progress } from './progress';
 import { httpUpstream, startRecordedModel, type RecordedModel } from './recorded-model';
+import { allRuns, mergeRuns, suiteReliability } from './repeats';
 import type { CaseResult, CaseScore, ScorerSummary, SuiteResult } from './results';
 import { storeInStudio } from './studio';
 import { userTurns, type EvalCase, type Suite } from './suite';
@@ -35,6 +36,10 @@ export interface RunOptions {
   target: { kind: 'in-process'; dataDir?: string } | { kind: 'url'; url: string; apiKey?: string; services: ServiceEndpoints };
   cassetteDir: string;
   concurrency: number;
+  /** Runs per case (`--repeat k`); each run is its own conversation (and, offline, its own recording). */
+  repeat?: number;
+  /** `--calibrate`: judge scorers whose thresholds may not gate, with why. */
+  notGated?: Map<string, string>;
   judge?: JudgeConfig;
   /** Upstream for record/live mode with non-author models. */
   upstream?: { baseUrl: string; apiKey?: string };
@@ -95,7 +100,8 @@ function invalidReason(c: EvalCase, tools: string[]): string | undefined {
   return unknown.length ? `the agent has no tool ${unknown.join(', ')} (its tools: ${tools.join(', ') || 'none'})` : undefined;
 }
 
-function summarize(suite: Suite, cases: CaseResult[]): ScorerSummary[] {
+export function summarize(suite: Suite, merged: CaseResult[], notGated: Map<string, string> = new Map()): ScorerSummary[] {
+  const cases = allRuns(merged);
   const out: ScorerSummary[] = [];
   for (const scorer of SCORERS) {
     const applicable = cases.filter((c) => c.scores[scorer.id] || (c.status !== 'pass' && c.status !== 'fail' && scorer.applies(suite.cases.find((x) => x.id === c.id)!)));
@@ -124,7 +130,8 @@ function summarize(suite: Suite, cases: CaseResult[]): ScorerSummary[] {
       skipped,
       mean,
       threshold,
-      passed: threshold === undefined || mean === null ? null : mean >= threshold,
+      passed: threshold === undefined || mean === null || notGated.has(scorer.id) ? null : mean >= threshold,
+      ...(notGated.has(scorer.id) && threshold !== undefined ? { notGated: notGated.get(scorer.id) } : {}),
       skipReason,
     });
   }
@@ -136,6 +143,8 @@ export async function runSuiteOnTarget(opts: {
   model: string;
   target: Target;
   concurrency: number;
+  repeat?: number;
+  notGated?: Map<string, string>;
   secrets: string[];
   judge?: JudgeConfig;
   runId: string;
@@ -147,25 +156,24 @@ export async function runSuiteOnTarget(opts: {
   const agents = await target.agentNames();
   if (!agents.includes(suite.agent)) {
     const problem = `agent "${suite.agent}" is not served by ${target.describe} (agents: ${agents.join(', ')})`;
-    opts.progress?.tick(suite.cases.length);
+    opts.progress?.tick(suite.cases.length * (opts.repeat ?? 1));
     const cases = suite.cases.map((c) => blankCase(c, 'invalid', problem));
-    return { suite: suite.name, agent: suite.agent, model: opts.model, tools: [], cases, scorers: summarize(suite, cases), passed: false, problems: [problem] };
+    const rel = suiteReliability(cases, opts.repeat ?? 1, suite.reliability ?? {});
+    return { suite: suite.name, agent: suite.agent, model: opts.model, tools: [], cases, scorers: summarize(suite, cases, opts.notGated), passed: false, problems: [problem, ...rel.problems], reliability: rel.reliability };
   }
   const tools = (await target.toolNames(suite.agent)).sort();
   const cases: CaseResult[] = [];
-  await pool(suite.cases, opts.concurrency, async (c) => {
-    const invalid = invalidReason(c, tools);
-    if (invalid) {
-      cases.push(blankCase(c, 'invalid', invalid));
-      opts.progress?.tick(1, `${suite.name}/${c.id}`);
-      return;
-    }
-    const ids = { threadId: `eval-${opts.runId}-${suite.name}-${c.id}`.slice(0, 128), resourceId: `eval-${opts.runId}-${suite.name}-${c.id}` };
-    const run = await target.run(suite.agent, c, ids);
+  const k = opts.repeat ?? 1;
+  const runOnce = async (c: EvalCase, r: number): Promise<CaseResult> => {
+    const suffix = r ? `-r${r + 1}` : '';
+    const ids = { threadId: `eval-${opts.runId}-${suite.name}-${c.id}`.slice(0, 128 - suffix.length) + suffix, resourceId: `eval-${opts.runId}-${suite.name}-${c.id}${suffix}` };
     const anchor = anchorOf(userTurns(c));
-    const miss = opts.recorded?.misses.find((m) => m.anchor === anchor && m.model === opts.model);
+    opts.recorded?.setRepeat(anchor, r);
+    const run = await target.run(suite.agent, c, ids);
+    const miss = opts.recorded?.misses.find((m) => m.anchor === anchor && m.model === opts.model && m.repeat === r);
     const scores = await scoreCase(suite, c, run, target.services, opts.secrets, opts.judge);
-    const failing = Object.entries(scores).filter(([, s]) => s.passed === false);
+    // An untrusted judge (--calibrate) fails no case either: its score is shown, not counted.
+    const failing = Object.entries(scores).filter(([id, s]) => s.passed === false && !opts.notGated?.has(id));
     let status: CaseResult['status'] = 'pass';
     let reason: string | undefined;
     if (miss) {
@@ -179,7 +187,7 @@ export async function runSuiteOnTarget(opts: {
       reason = failing.map(([id, s]) => `${id}: ${s.reason}`).join(' | ');
     }
     if (status === 'stale' || status === 'error') for (const s of Object.values(scores)) if (!s.skipped) Object.assign(s, { score: 0, passed: false });
-    cases.push({
+    return {
       id: c.id,
       description: c.description,
       tags: c.tags,
@@ -193,11 +201,25 @@ export async function runSuiteOnTarget(opts: {
       tokens: run.usage,
       threadId: run.threadId,
       scores,
-    });
-    opts.progress?.tick(1, `${suite.name}/${c.id} ${status}`);
+    };
+  };
+  await pool(suite.cases, opts.concurrency, async (c) => {
+    const invalid = invalidReason(c, tools);
+    if (invalid) {
+      cases.push(blankCase(c, 'invalid', invalid));
+      opts.progress?.tick(k, `${suite.name}/${c.id}`);
+      return;
+    }
+    // The runs of one case are sequential: the recorded model keys them by repeat.
+    const runs: CaseResult[] = [];
+    for (let r = 0; r < k; r++) {
+      runs.push(await runOnce(c, r));
+      opts.progress?.tick(1, `${suite.name}/${c.id}${k > 1 ? ` #${r + 1}` : ''} ${runs.at(-1)!.status}`);
+    }
+    cases.push(mergeRuns(runs));
   });
   cases.sort((a, b) => suite.cases.findIndex((c) => c.id === a.id) - suite.cases.findIndex((c) => c.id === b.id));
-  const scorers = summarize(suite, cases);
+  const scorers = summarize(suite, cases, opts.notGated);
   for (const s of scorers) if (s.passed === false) problems.push(`${s.id}: mean ${s.mean} < threshold ${s.threshold}`);
   const stale = cases.filter((c) => c.status === 'stale');
   if (stale.length) problems.push(`${stale.length} stale cassette(s): ${stale.map((c) => `${c.id} (${c.reason})`).join('; ')}`);
@@ -205,7 +227,9 @@ export async function runSuiteOnTarget(opts: {
   if (invalid.length) problems.push(`${invalid.length} invalid case(s): ${invalid.map((c) => `${c.id} (${c.reason})`).join('; ')}`);
   const errored = cases.filter((c) => c.status === 'error');
   if (errored.length) problems.push(`${errored.length} case(s) errored: ${errored.map((c) => `${c.id} (${c.reason})`).join('; ')}`);
-  return { suite: suite.name, agent: suite.agent, model: opts.model, tools, cases, scorers, passed: problems.length === 0, problems };
+  const rel = suiteReliability(cases, k, suite.reliability ?? {});
+  problems.push(...rel.problems);
+  return { suite: suite.name, agent: suite.agent, model: opts.model, tools, cases, scorers, passed: problems.length === 0, problems, reliability: rel.reliability };
 }
 
 function blankCase(c: EvalCase, status: CaseResult['status'], reason: string): CaseResult {
@@ -245,7 +269,7 @@ export async function runEvals(opts: RunOptions): Promise<SuiteResult[]> {
 
   if (opts.target.kind === 'url') {
     const target = urlTarget(opts.target.url, opts.target.apiKey, opts.target.services);
-    for (const suite of opts.suites) results.push(await runSuiteOnTarget({ suite, model: 'server default', target, concurrency: opts.concurrency, secrets, judge: opts.judge, runId: opts.runId, progress: opts.progress }));
+    for (const suite of opts.suites) results.push(await runSuiteOnTarget({ suite, model: 'server default', target, concurrency: opts.concurrency, repeat: opts.repeat, notGated: opts.notGated, secrets, judge: opts.judge, runId: opts.runId, progress: opts.progress }));
     return results;
   }
 
@@ -275,7 +299,7 @@ export async function runEvals(opts: RunOptions): Promise<SuiteResult[]> {
       system = await startEvalSystem(model, opts.agentModels, recorded?.url ?? opts.upstream?.baseUrl, recorded ? 'recorded-model-needs-no-key' : opts.upstream?.apiKey, dataDir, opts.env ?? process.env);
       const target = inProcessTarget(system, servicesOf(system));
       for (const suite of opts.suites) {
-        const r = await runSuiteOnTarget({ suite, model: opts.agentModels[suite.agent] ?? model, target, concurrency: opts.concurrency, secrets, judge: opts.judge, runId: opts.runId, recorded, progress: opts.progress });
+        const r = await runSuiteOnTarget({ suite, model: opts.agentModels[suite.agent] ?? model, target, concurrency: opts.concurrency, repeat: opts.repeat, notGated: opts.notGated, secrets, judge: opts.judge, runId: opts.runId, recorded, progress: opts.progress });
         r.model = model + (opts.agentModels[suite.agent] ? ` (${suite.agent}: ${opts.agentModels[suite.agent]})` : '');
         if (opts.studio) r.studio = await storeInStudio(system.runtime.mastra, suite, r, opts.runId);
         results.push(r);
@@ -298,8 +322,10 @@ async function saveRecordings(opts: RunOptions, model: string, recorded: Recorde
     const anchors = new Map(suite.cases.map((c) => [anchorOf(userTurns(c)), c.id]));
     const fresh: CassetteEntry[] = [...recorded.recorded.values()].filter((e) => e.model === model && anchors.has(e.anchor)).map((e) => ({ ...e, case: anchors.get(e.anchor) }));
     if (!fresh.length) continue;
-    const rerun = new Set(fresh.map((e) => e.anchor));
-    const kept = (existing.get(suite.name)?.entries ?? []).filter((e) => !rerun.has(e.anchor) && [...anchors.keys()].includes(e.anchor));
+    // A (case, repeat) re-run replaces its old turns; other cases and other repeats stay.
+    const run = (e: CassetteEntry) => `${e.anchor}#${e.repeat ?? 0}`;
+    const rerun = new Set(fresh.map(run));
+    const kept = (existing.get(suite.name)?.entries ?? []).filter((e) => !rerun.has(run(e)) && anchors.has(e.anchor));
     const author = isAuthorModel(model);
     const file: CassetteFile = {
       about: `Recorded model turns for the "${suite.name}" eval suite (evals/${suite.name}/suite.json), replayed by evals/lib/recorded-model.ts. Keys hash the request (model, system prompt, messages with volatile values masked, tool schemas, sampling settings).`,

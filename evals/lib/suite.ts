@@ -101,6 +101,14 @@ export const suiteFile = z
     description: z.string().min(1),
     /** Scorer ids (evals/scorers) and the mean score each must reach over the cases it applies to. */
     thresholds: z.record(z.string(), z.number().min(0).max(1)),
+    /**
+     * Gates on reliability over the cases (mean per case; with `--repeat k`, k runs each):
+     * "pass^k" (every run passes), "pass@k" (at least one does), "pass@1" (share of runs).
+     */
+    reliability: z
+      .object({ 'pass@1': z.number().min(0).max(1).optional(), 'pass@k': z.number().min(0).max(1).optional(), 'pass^k': z.number().min(0).max(1).optional() })
+      .strict()
+      .default({}),
     /** Tool output fields whose values change run to run (masked in cassette keys). */
     volatile: z.record(z.string(), z.array(z.string())).default({}),
     /** The agent's persona, for the tone judge. */

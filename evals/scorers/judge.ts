@@ -33,6 +33,7 @@ function judged(id: string, description: string, applies: EvalScorer['applies'],
     async score(ctx) {
       if (!ctx.judge) return { skipped: NO_JUDGE };
       if (ctx.run.error || !ctx.run.text) return { score: 0, reason: 'no reply to judge' };
+      if (ctx.judge.scripted) return ctx.judge.scripted(id, ctx);
       return run(ctx, judgeModel(ctx.judge));
     },
   };

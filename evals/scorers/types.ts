@@ -12,6 +12,12 @@ export interface JudgeConfig {
   model: string;
   baseUrl?: string;
   apiKey?: string;
+  /**
+   * THE SCRIPTED JUDGE (tests only): scores a judged scorer without a model. The
+   * calibration tests use it to show what a judge that agrees, or disagrees, with the
+   * labels does to the true-positive and true-negative rates and to the gate.
+   */
+  scripted?: (scorer: string, ctx: ScoreContext) => Promise<{ score: number; reason: string }>;
 }
 
 export interface ScoreContext {

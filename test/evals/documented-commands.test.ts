@@ -89,7 +89,7 @@ describe('documented offline eval commands', () => {
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
     expect(code).toBe(0);
-    for (const flag of ['--suite', '--models', '--mode', '--judge', '--target', '--no-progress']) expect(out).toContain(flag);
+    for (const flag of ['--suite', '--models', '--mode', '--judge', '--target', '--no-progress', '--repeat', '--junit', '--summary', '--baseline', '--fail-on-regression']) expect(out).toContain(flag);
   });
 
   it('npm run evals -- --mode record (the documented re-recording) records every scripted author policy', () => {
