@@ -13,7 +13,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeDataDir } from '../../harness/system';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../services/postgres/embedded';
-import { AtprotoStore } from '../../src/clients/atproto/store';
+import { AtprotoStore } from '../../src/stores/atproto/store';
 import { loadConfig } from '../../src/config';
 import { getResponse } from '../../src/db/responses';
 import { claimThread, threadOwner } from '../../src/db/threads';
