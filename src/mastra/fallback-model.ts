@@ -14,6 +14,7 @@
  * Each switch is reported through `onFallback` (the agents log it). Not yet done: the
  * response's `model` field, usage rows and traces naming the model that answered.
  */
+import { noteAnsweringModel } from './answering-model';
 import type { createOpenAICompatible } from '@ai-sdk/openai-compatible';
 
 export type ChatModel = ReturnType<ReturnType<typeof createOpenAICompatible>['chatModel']>;
@@ -76,7 +77,9 @@ export function withFallbacks(chain: FallbackEntry[], onFallback?: (from: string
       value: async (options: Parameters<ChatModel['doGenerate']>[0]) => {
         for (let i = 0; ; i++) {
           try {
-            return await chain[i]!.model.doGenerate(options);
+            const result = await chain[i]!.model.doGenerate(options);
+            noteAnsweringModel(chain[i]!.id, i);
+            return result;
           } catch (err) {
             const reason = i < chain.length - 1 ? fallbackReason(err, options.abortSignal?.aborted === true) : undefined;
             if (!reason) throw err;
@@ -98,7 +101,10 @@ export function withFallbacks(chain: FallbackEntry[], onFallback?: (from: string
             noteFailure(i, reason);
             continue;
           }
-          if (last) return result;
+          if (last) {
+            noteAnsweringModel(chain[i]!.id, i);
+            return result;
+          }
           // Read up to the first content part; decide there.
           const reader = result.stream.getReader();
           const head: StreamPart[] = [];
@@ -130,6 +136,7 @@ export function withFallbacks(chain: FallbackEntry[], onFallback?: (from: string
             noteFailure(i, failure);
             continue;
           }
+          noteAnsweringModel(chain[i]!.id, i);
           let pending = head;
           const stream = new ReadableStream<StreamPart>({
             async pull(controller) {

@@ -13,7 +13,8 @@ import express, { type Express, type RequestHandler, type Router } from 'express
 import { mayUseAgent, type Config } from '../config';
 import { compatibleOptionsKey } from '../mastra/model';
 import { redactText, withRequestId, type Logger } from '../logger';
-import { compatibleProviderName } from '../mastra/model';
+import { withAnsweringModel } from '../mastra/answering-model';
+import { compatibleProviderName, modelIdFor } from '../mastra/model';
 import { authMiddleware, RateLimiter, type Limiter } from './auth';
 import { errorSender } from './errors';
 import { createOutboundFetch } from '../util/outbound';
@@ -56,7 +57,8 @@ export async function createApp(deps: AppDeps): Promise<Express> {
     const sent = req.headers['x-request-id'];
     const id = typeof sent === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(sent) ? sent : randomUUID();
     res.setHeader('x-request-id', id);
-    withRequestId(id, () => next());
+    // Its own note of which model answered (MODEL_FALLBACKS): the response's `model` and the usage row read it.
+    withRequestId(id, () => withAnsweringModel(() => next()));
   });
   app.use(metrics.middleware());
 
@@ -88,7 +90,7 @@ export async function createApp(deps: AppDeps): Promise<Express> {
   const mayUse = (owner: string | undefined, agent: string) => mayUseAgent(config, owner, agent);
   v1.use(modelsRouter(deps.agents, startedAt, mayUse));
   // Usage per key owner and day, token budgets (src/server/usage.ts); `usage` is for every /v1 route that calls a model.
-  const usage = new UsageMeter(deps.db, config.budgets, logger);
+  const usage = new UsageMeter(deps.db, config.budgets, logger, (agent) => modelIdFor(config, agent));
   v1.use(usageRouter({ db: deps.db, adminUsers: config.adminUsers, keyless: config.apiKeys.size === 0 }));
   // Image URLs in messages are fetched through the outbound guard; only OUTBOUND_ALLOW_HOSTS
   // may be internal (not the configured services: a caller must not reach them through an image).

@@ -10,6 +10,7 @@
  * owner. The check cannot know the tokens of calls still running, so concurrent requests
  * near the budget overshoot it by at most what those in-flight calls use (see docs/api.md).
  */
+import { answeringModel } from '../mastra/answering-model';
 import { Router, type RequestHandler } from 'express';
 import type pg from 'pg';
 import { budgetFor, type BudgetConfig } from '../config';
@@ -49,12 +50,12 @@ export function usageOwner(keyOwner: string | undefined, user: string | undefine
 
 const count = (n: unknown) => (typeof n === 'number' && Number.isFinite(n) && n > 0 ? Math.floor(n) : 0);
 
-/** Adds one request and its tokens to the owner's row of today (UTC): one upsert. */
-export async function recordUsage(db: Queryable, owner: string, usage: TokenUsage | undefined, now = Date.now()): Promise<void> {
+/** Adds one request and its tokens to the owner's row of today (UTC), and to the answering model's: one statement. */
+export async function recordUsage(db: Queryable, owner: string, usage: TokenUsage | undefined, now = Date.now(), model?: string): Promise<void> {
   const prompt = count(usage?.prompt_tokens);
   const completion = count(usage?.completion_tokens);
   const total = count(usage?.total_tokens) || prompt + completion;
-  await addUsage(db, owner, utcDay(now), { prompt, completion, total });
+  await addUsage(db, owner, utcDay(now), { prompt, completion, total }, model);
 }
 
 /** Tokens the owner used today (UTC). */
@@ -76,6 +77,8 @@ export class UsageMeter {
     private readonly db: pg.Pool,
     private readonly budgets: BudgetConfig,
     private readonly logger: Logger,
+    /** An agent's primary model (`provider/model`): the one a request counts under unless a fallback answered. */
+    private readonly modelOf?: (agent: string) => string,
   ) {}
 
   /**
@@ -92,10 +95,15 @@ export class UsageMeter {
     }
   }
 
-  /** Counts one request; never throws (a failure is logged). */
-  async record(owner: string, usage: TokenUsage | undefined): Promise<void> {
+  /**
+   * Counts one request; never throws (a failure is logged). With `agent`, it is also
+   * counted under the model that answered: the fallback noted in this request's context
+   * (src/mastra/answering-model.ts), else the agent's primary model.
+   */
+  async record(owner: string, usage: TokenUsage | undefined, agent?: string): Promise<void> {
+    const model = answeringModel().id ?? (agent && this.modelOf ? this.modelOf(agent) : undefined);
     try {
-      await recordUsage(this.db, owner, usage);
+      await recordUsage(this.db, owner, usage, Date.now(), model);
     } catch (err) {
       this.logger.warn('usage not recorded', { owner, error: err });
     }

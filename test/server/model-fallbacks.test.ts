@@ -78,6 +78,37 @@ describe('model fallbacks', () => {
     }
   }
 
+  it("the response's model field and the usage rows name the model that answered", async () => {
+    type Counts = { requests: number; total_tokens: number };
+    const usageToday = async () => {
+      const r = await fetch(`${t.system.url}/v1/usage`, { headers: { authorization: `Bearer ${KEY}` } });
+      expect(r.status).toBe(200);
+      const day = ((await r.json()) as { days: Array<{ date: string; requests: number; models: Record<string, Counts> }> }).days.at(-1);
+      return { requests: day?.requests ?? 0, models: day?.models ?? {} };
+    };
+    const before = await usageToday();
+    const client = t.client(KEY);
+
+    // The primary answers: the agent's name, as asked.
+    const plain = await client.chat.completions.create({ model: 'assistant', messages: [{ role: 'user', content: 'plain' }] });
+    expect(plain.model).toBe('assistant');
+    // The backup answers: its id, in JSON, in every chunk of a stream that carries the answer, and on the Responses API.
+    const json = await client.chat.completions.create({ model: 'assistant', messages: [{ role: 'user', content: '[503] json' }] });
+    expect(json.model).toBe('openai/backup');
+    const s = await client.chat.completions.create({ model: 'assistant', messages: [{ role: 'user', content: '[429] stream' }], stream: true });
+    const chunkModels = new Set<string>();
+    for await (const c of s) if (c.choices[0]?.delta?.content) chunkModels.add(c.model);
+    expect([...chunkModels]).toEqual(['openai/backup']);
+    const resp = await client.responses.create({ model: 'assistant', input: '[503] responses' });
+    expect(resp.model).toBe('openai/backup');
+    expect(resp.output_text).toBe('backup: [503] responses');
+
+    const after = await usageToday();
+    const delta = (id: string) => (after.models[id]?.requests ?? 0) - (before.models[id]?.requests ?? 0);
+    expect({ primary: delta('openai/primary'), backup: delta('openai/backup'), all: after.requests - before.requests }).toEqual({ primary: 1, backup: 3, all: 4 });
+    expect(after.models['openai/backup']!.total_tokens).toBeGreaterThan(before.models['openai/backup']?.total_tokens ?? 0);
+  });
+
   it('a request every model would refuse (a plain 400) is not tried on the backup', async () => {
     const before = t.model.requests.length;
     const err = await t.client(KEY).chat.completions.create({ model: 'assistant', messages: [{ role: 'user', content: '[bad] hi' }] }).catch((e) => e);

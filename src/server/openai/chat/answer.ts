@@ -5,6 +5,7 @@
  * legacy `function_call`); a reply that does not conform to response_format is refused
  * (invalid_model_output).
  */
+import { responseModel } from '../../../mastra/answering-model';
 import type { Agent } from '@mastra/core/agent';
 import type { Response } from 'express';
 import type { Logger } from '../../../logger';
@@ -62,12 +63,12 @@ export interface AnswerArgs {
 }
 
 /** Counts a request's usage once, whichever path (reply, failure, disconnect) gets there first. */
-export function usageCounter(meter: UsageMeter | undefined, owner: string) {
+export function usageCounter(meter: UsageMeter | undefined, owner: string, agent: string) {
   let done = false;
   return async (u: UsageLike | undefined) => {
     if (done || !meter) return;
     done = true;
-    await meter.record(owner, u ? (toOpenAIUsage(u) satisfies TokenUsage) : undefined);
+    await meter.record(owner, u ? (toOpenAIUsage(u) satisfies TokenUsage) : undefined, agent);
   };
 }
 
@@ -115,7 +116,7 @@ export async function answerJson(a: AnswerArgs) {
     id,
     object: 'chat.completion',
     created,
-    model: body.model,
+    model: responseModel(body.model),
     choices: [
       {
         index: 0,

@@ -86,7 +86,7 @@ export async function runChatTurn(deps: AgentRouteDeps, t: ChatTurn) {
   // thread) and the request's usage (once; `finally` counts a request that failed). The
   // two writes are independent (separate rows, each failure logged on its own), so they
   // go to Postgres at once: one round trip of waiting instead of two.
-  const count = usageCounter(deps.usage, t.auth.usageOwner);
+  const count = usageCounter(deps.usage, t.auth.usageOwner, body.model);
   const beforeReply = async (reply: string, u: UsageLike | undefined, calls: ClientToolCall[] = []) => {
     await Promise.all([
       // The transcript key holds the whole assistant turn, as the client resends it: prefill + answer (+ the calls handed back).
@@ -125,7 +125,7 @@ export async function runTask(deps: AgentRouteDeps, res: Response, body: ChatCom
   };
   res.setHeader('x-openwebui-task', task);
   const log = deps.logger.child({ agent: body.model, task });
-  const count = usageCounter(deps.usage, owner);
+  const count = usageCounter(deps.usage, owner, body.model);
   try {
     await answer({
       agent: await taskAgent(agent),

@@ -2,6 +2,7 @@
  * Chat Completions as server-sent events: `chat.completion.chunk`s ending in
  * `data: [DONE]` (answer.ts writes the JSON answer).
  */
+import { responseModel } from '../../../mastra/answering-model';
 import type { UsageLike } from '../agent-stream';
 import { readAgentStream } from '../agent-stream';
 import { clientToolCalls, type ClientToolCall } from '../client-tools';
@@ -32,7 +33,7 @@ export type StreamArgs = Omit<AnswerArgs, 'body' | 'prefill'> & {
 export async function streamCompletion(a: StreamArgs) {
   const { res } = a;
   const chunk = (delta: Record<string, unknown>, finish: FinishReason | null = null, extra: Record<string, unknown> = {}) =>
-    `data: ${JSON.stringify({ id: a.id, object: 'chat.completion.chunk', created: a.created, model: a.model, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], ...(a.includeUsage ? { usage: null } : {}), ...extra })}\n\n`;
+    `data: ${JSON.stringify({ id: a.id, object: 'chat.completion.chunk', created: a.created, model: responseModel(a.model), choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], ...(a.includeUsage ? { usage: null } : {}), ...extra })}\n\n`;
   let started = false;
   const start = () => {
     if (started) return;
@@ -99,7 +100,7 @@ export async function streamCompletion(a: StreamArgs) {
   res.write(chunk({}, calls.length ? (a.legacy ? 'function_call' : 'tool_calls') : finishReason(reason)));
   if (a.includeUsage) {
     const u = { prompt_tokens: usage?.inputTokens ?? 0, completion_tokens: usage?.outputTokens ?? 0, total_tokens: usage?.totalTokens ?? (usage?.inputTokens ?? 0) + (usage?.outputTokens ?? 0) };
-    res.write(`data: ${JSON.stringify({ id: a.id, object: 'chat.completion.chunk', created: a.created, model: a.model, choices: [], usage: u })}\n\n`);
+    res.write(`data: ${JSON.stringify({ id: a.id, object: 'chat.completion.chunk', created: a.created, model: responseModel(a.model), choices: [], usage: u })}\n\n`);
   }
   res.write('data: [DONE]\n\n');
   res.end();

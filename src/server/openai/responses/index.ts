@@ -40,7 +40,7 @@ export function createResponsesHandler(deps: ResponsesDeps) {
     const request = parseResponseRequest(req.body);
     const { body, items } = request;
     const auth = await authorizeResponse(deps, res, body, request.tools);
-    const meter = responseMeter(deps.usage, auth.usageOwner);
+    const meter = responseMeter(deps.usage, auth.usageOwner, body.model);
 
     const store = body.store ?? true;
     const source = threadSourceOf(body, auth.owner, store);

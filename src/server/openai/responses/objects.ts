@@ -3,6 +3,7 @@
  * keeps when stored), its state while it runs, and the `Response` object (OpenAI's schema)
  * built from them, for a running response and for a stored one.
  */
+import { responseModel } from '../../../mastra/answering-model';
 import type { StoredResponse } from '../../../db/responses';
 import type { UsageLike } from '../agent-stream';
 import { clientToolCalls } from '../client-tools';
@@ -97,7 +98,7 @@ export function responseObject(echo: Echo, s: ResponseState) {
     instructions: echo.instructions,
     max_output_tokens: echo.max_output_tokens,
     max_tool_calls: echo.max_tool_calls ?? null,
-    model: echo.model,
+    model: responseModel(echo.model),
     output: s.output,
     output_text: text,
     parallel_tool_calls: echo.parallel_tool_calls,

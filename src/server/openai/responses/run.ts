@@ -26,7 +26,7 @@ export interface ResponsesDeps extends AgentRouteDeps {
 }
 
 /** Counts a request once, with the usage its state knows by then (none for a run that failed before any). */
-export function responseMeter(usage: UsageMeter | undefined, owner: string) {
+export function responseMeter(usage: UsageMeter | undefined, owner: string, agent: string) {
   let counted = false;
   const meter = {
     state: undefined as ResponseState | undefined,
@@ -34,7 +34,7 @@ export function responseMeter(usage: UsageMeter | undefined, owner: string) {
       if (counted || !usage) return;
       counted = true;
       const u = meter.state?.usage;
-      await usage.record(owner, u ? { prompt_tokens: u.input_tokens, completion_tokens: u.output_tokens, total_tokens: u.total_tokens } : undefined);
+      await usage.record(owner, u ? { prompt_tokens: u.input_tokens, completion_tokens: u.output_tokens, total_tokens: u.total_tokens } : undefined, agent);
     },
   };
   return meter;
