@@ -29,7 +29,7 @@ ensure_node() {
   fi
   log "installing Node $NODE_MAJOR from the npm registry into .tools/ (first run only)"
   mkdir -p "$NODE_PREFIX"
-  npm install --prefix "$NODE_PREFIX" --no-save --no-audit --no-fund --loglevel=error "node@$NODE_MAJOR" >&2
+  npm install --prefer-offline --prefix "$NODE_PREFIX" --no-save --no-audit --no-fund --loglevel=error "node@$NODE_MAJOR" >&2
   "$NODE_BIN_DIR/node" --version >/dev/null
 }
 
@@ -42,7 +42,7 @@ ensure_deps() {
   if [ "$want" = "$have" ] && [ -d node_modules/@mastra/core ]; then return; fi
   log "installing dependencies with Node $("$NODE_BIN_DIR/node" --version) (first run, or package.json changed)"
   # `npm ci` rejects this lockfile (rollup's platform packages); npm install is used instead.
-  npm_config_nodedir="$NODE_HEADERS" npm install --no-audit --no-fund --loglevel=error >&2
+  npm_config_nodedir="$NODE_HEADERS" npm install --prefer-offline --no-audit --no-fund --loglevel=error >&2
   deps_stamp > node_modules/.bootstrap-stamp
 }
 
