@@ -8,7 +8,9 @@ import path from 'node:path';
 
 export const ROOT = path.resolve(import.meta.dirname, '..');
 /** What every child gets: no inherited secrets, telemetry off. */
-export const BASE_ENV = { PATH: process.env.PATH, HOME: process.env.HOME, MASTRA_TELEMETRY_DISABLED: '1' };
+// WORKERS=1: the app in the started process itself, as each process test expects (one
+// worker process per core is the default; test/process/workers.test.ts runs that).
+export const BASE_ENV = { PATH: process.env.PATH, HOME: process.env.HOME, MASTRA_TELEMETRY_DISABLED: '1', WORKERS: '1' };
 
 export interface Running {
   child: ChildProcess;

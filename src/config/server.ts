@@ -3,6 +3,7 @@
  * AGENT_USERS_<NAME>), limits and budgets, request bodies and images, and the
  * outbound guard's extra hosts.
  */
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { ConfigError } from './errors';
 import { agentNameOf, intFrom, optionalString, suffixed } from './fields';
@@ -36,6 +37,8 @@ const apiKeys = optionalString.transform((raw, ctx) => {
 export const serverEnv = {
   HOST: z.string().trim().min(1).default('127.0.0.1'),
   PORT: intFrom(8787, 0, 65535),
+  // HTTP worker processes `npm start` runs on PORT (node:cluster); 0 = one per core (os.availableParallelism()).
+  WORKERS: intFrom(0, 0, 64),
 
   API_KEYS: apiKeys,
   RATE_LIMIT_RPM: intFrom(120, 0),
@@ -66,6 +69,8 @@ type ServerEnv = z.output<z.ZodObject<typeof serverEnv>>;
 export interface ServerConfig {
   host: string;
   port: number;
+  /** WORKERS resolved: how many HTTP worker processes `npm start` runs (1 = the app in the start process itself). */
+  workers: number;
   apiKeys: Map<string, string>;
   /** Key owners allowed on /api (Mastra's routes see every user's memory and every workflow). */
   adminUsers: Set<string>;
@@ -130,6 +135,7 @@ export function serverConfig(c: ServerEnv, agentUsers: ServerConfig['agentUsers'
   return {
     host: c.HOST,
     port: c.PORT,
+    workers: c.WORKERS || availableParallelism(),
     apiKeys: c.API_KEYS,
     adminUsers: new Set((c.ADMIN_USERS ?? '').split(',').map((u) => u.trim()).filter(Boolean)),
     outboundAllowHosts: c.OUTBOUND_ALLOW_HOSTS,

@@ -32,7 +32,8 @@ export interface System {
   stop(): Promise<void>;
 }
 
-class Stoppers {
+/** Stop functions run once, in reverse order of registration; a failing one is logged and the rest still run. */
+export class Stoppers {
   private list: Array<{ name: string; stop: Stop }> = [];
   constructor(private logger: Logger) {}
   add = (name: string, stop: Stop) => {

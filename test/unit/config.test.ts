@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { ConfigError, loadConfig, mayUseAgent, parseOtlpHeaders } from '../../src/config';
 
@@ -20,6 +21,14 @@ describe('config', () => {
     expect(c.model.default).toBe('openai/gpt-4o-mini');
     expect(c.databaseUrl).toBeUndefined();
     expect(c.dataDir).toMatch(/\.data$/);
+  });
+
+  it('WORKERS: 0 (the default) is one per core, a number is taken as it is, a bad one names the variable', () => {
+    expect(load({}).workers).toBe(availableParallelism());
+    expect(load({ WORKERS: '0' }).workers).toBe(availableParallelism());
+    expect(load({ WORKERS: '3' }).workers).toBe(3);
+    expect(issuesOf({ WORKERS: 'lots' })).toContain('WORKERS');
+    expect(issuesOf({ WORKERS: '65' })).toContain('WORKERS');
   });
 
   it('names the variable of a bad value, without echoing it', () => {
