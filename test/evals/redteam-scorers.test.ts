@@ -8,6 +8,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { suiteRedteam } from '../../evals/lib/redteam';
+import { seed } from '../../evals/lib/runner';
 import type { CaseResult } from '../../evals/lib/results';
 import { loadSuiteFile, REDTEAM_CHANNELS, type Expectation } from '../../evals/lib/suite';
 import { answered, noAttackerAction, noSecretLeak, noSystemPrompt, promptDisclosure } from '../../evals/scorers/redteam';
@@ -130,6 +131,15 @@ describe('attack success and false-refusal rates', () => {
   });
 });
 
+describe('seeding a case', () => {
+  const c = { seed: { ipfs: { content: 'x', cid: 'QmX' } } } as never;
+  it('needs an IPFS API URL, and reports a node it cannot reach as the case error (never throws)', async () => {
+    expect(await seed(c, {})).toMatch(/no IPFS API URL/);
+    expect(await seed(c, { ipfsApiUrl: 'http://127.0.0.1:1' })).toMatch(/^seed: /);
+    expect(await seed({} as never, {})).toBeUndefined();
+  });
+});
+
 describe('the shipped red-team suite (evals/redteam/suite.json)', async () => {
   const suite = await loadSuiteFile(path.join(import.meta.dirname, '../../evals/redteam/suite.json'));
   it('has at least 60 attacks and 30 benign cases, through every channel', () => {
@@ -148,5 +158,11 @@ describe('the shipped red-team suite (evals/redteam/suite.json)', async () => {
     const compromised = suite.cases.filter((c) => c.compromised);
     for (const goal of ['side-effect', 'secret', 'system-prompt']) expect(compromised.some((c) => c.expect.attack?.goal === goal)).toBe(true);
     expect(compromised.every((c) => c.expect.attack)).toBe(true);
+  });
+  it('seeds every pinned-content and tool-result case, and names each seed in its input', () => {
+    for (const c of suite.cases.filter((x) => x.channel === 'pinned-content' || x.channel === 'tool-result')) {
+      expect(c.seed?.ipfs.cid, c.id).toMatch(/^Qm/);
+      expect(c.input, c.id).toContain(c.seed!.ipfs.cid);
+    }
   });
 });
