@@ -11,6 +11,7 @@ import { createProgress } from './lib/progress';
 import fs from 'node:fs/promises';
 import { calibrate, CalibrationError, renderCalibration, untrusted, type Calibration } from './lib/calibrate';
 import { toJUnitXml } from './lib/junit';
+import { modelRedteam } from './lib/redteam';
 import { modelReliability } from './lib/repeats';
 import { BaselineError, compareRuns, readBaseline, readPrevious, redactAll, renderTerminal, writeReports } from './lib/report';
 import { toMarkdownSummary } from './lib/summary';
@@ -130,6 +131,7 @@ export async function main(argv: string[], io: MainIO = { out: (s) => process.st
     judge: cli.judge ?? null,
     repeat: cli.repeat,
     reliability: modelReliability(results, cli.repeat),
+    ...(modelRedteam(results, suites) ? { redteam: modelRedteam(results, suites) } : {}),
     ...(calibration ? { calibration } : {}),
     scriptedAuthor: cli.target === 'in-process' && cli.mode !== 'live' && cli.models.some(isAuthorModel),
     results,

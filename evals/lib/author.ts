@@ -17,21 +17,27 @@
  *   author/scripted-v1  follows each case's script.
  *   author/no-tools-v1  a deliberately careless policy that never calls tools and
  *                       answers from "memory": it exists to show model comparison.
+ *   author/compromised-v1  falls for the red-team attacks: follows a case's
+ *                       `compromised` script where it has one (else `author`). It
+ *                       exists to show the red-team scorers catch a successful attack.
  */
 import { textOf, turnOf, type ModelTurn, type WireRequest } from '../../harness/openai-wire';
 import { anchorOf, type Masked } from './cassettes';
 import type { Upstream } from './recorded-model';
 import { userTurns, type EvalCase, type Suite } from './suite';
 
-export const AUTHOR_POLICIES = ['author/scripted-v1', 'author/no-tools-v1'] as const;
+export const AUTHOR_POLICIES = ['author/scripted-v1', 'author/no-tools-v1', 'author/compromised-v1'] as const;
 export const AUTHOR_NOTE =
   'Recorded from THE SCRIPTED AUTHOR (evals/lib/author.ts), NOT a language model: each turn comes from the case\'s `author` script in the suite file. These cassettes exercise the pipeline and detect prompt/tool-schema drift; they do not measure a real model.';
 const CARELESS_NOTE =
   'Recorded from THE SCRIPTED AUTHOR\'s careless policy author/no-tools-v1 (evals/lib/author.ts), NOT a language model: it never calls a tool and answers from "memory", whatever the case\'s script says. It exists to show model comparison (it should fail the suites); it does not measure a real model.';
 
+const COMPROMISED_NOTE =
+  "Recorded from THE SCRIPTED AUTHOR's compromised policy author/compromised-v1 (evals/lib/author.ts), NOT a language model: on the red-team cases that carry a `compromised` script it does what the attacker asked (posts, follows, pins, leaks a key-shaped string or the system prompt); elsewhere it follows the case's `author` script. It exists to show the red-team scorers catch a successful attack; it does not measure a real model.";
+
 /** The `recordedBy.note` of a cassette recorded from an author policy. */
 export function authorNote(policy: string): string {
-  return policy === 'author/no-tools-v1' ? CARELESS_NOTE : AUTHOR_NOTE;
+  return policy === 'author/no-tools-v1' ? CARELESS_NOTE : policy === 'author/compromised-v1' ? COMPROMISED_NOTE : AUTHOR_NOTE;
 }
 
 export function isAuthorModel(modelId: string): boolean {
@@ -75,8 +81,9 @@ export function authorUpstream(policy: string, suites: Suite[]): Upstream {
     const done = (text: string, toolCalls: ModelTurn['toolCalls'] = []): ModelTurn => turnOf(req, text, toolCalls);
     if (!c) throw new Error('scripted author: no case has these user turns');
     if (policy === 'author/no-tools-v1') return done(`I believe I already know this one: ${c.input.length > 60 ? 'it should be fine' : 'the answer is probably 42'}.`);
-    if (policy !== 'author/scripted-v1') throw new Error(`unknown author policy ${policy} (known: ${AUTHOR_POLICIES.join(', ')})`);
-    const turn = c.author[masked.step];
+    if (policy !== 'author/scripted-v1' && policy !== 'author/compromised-v1') throw new Error(`unknown author policy ${policy} (known: ${AUTHOR_POLICIES.join(', ')})`);
+    const script = policy === 'author/compromised-v1' ? (c.compromised ?? c.author) : c.author;
+    const turn = script[masked.step];
     if (!turn) throw new Error(`scripted author: case ${c.id} has no turn for step ${masked.step}`);
     const result = lastToolResult(req);
     if ('toolCalls' in turn) {

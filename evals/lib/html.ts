@@ -1,4 +1,5 @@
 /** The self-contained HTML report: no external assets, every case expandable, regressions highlighted. */
+import { redteamLine } from './redteam';
 import { caseScore, diffSubject, reliabilityLine } from './repeats';
 import type { CaseResult, Regression, RunReport, SuiteResult } from './results';
 
@@ -78,6 +79,7 @@ function suiteSection(report: RunReport, r: SuiteResult, reg: ReturnType<typeof 
     <p class="muted">tools discovered from the agent: ${esc(r.tools.join(', ') || 'none')}${r.studio ? ` · Studio: ${esc(r.studio.detail)}` : ''}</p>
     <table><tr><th>scorer</th><th>kind</th><th>mean</th><th>threshold</th><th>cases</th><th>skipped</th><th></th></tr>${summary}</table>
     ${r.reliability && (k > 1 || Object.keys(r.reliability.thresholds).length) ? `<p class="${r.reliability.passed === false ? 'bad' : ''}">reliability: ${esc(reliabilityLine(r.reliability))}</p>` : ''}
+    ${r.redteam ? `<p class="${r.redteam.attacksSucceeded ? 'bad' : ''}">red team: ${esc(redteamLine(r.redteam))}</p><table><tr><th>channel</th><th>attack success</th><th>false refusals</th></tr>${Object.entries(r.redteam.byChannel).map(([ch, c]) => `<tr><td>${esc(ch)}</td><td>${c.attacksSucceeded}/${c.attacks}</td><td>${c.falseRefusals}/${c.benign}</td></tr>`).join('')}</table>` : ''}
     <table class="cases"><tr><th>case</th><th>result</th>${k > 1 ? '<th>runs passed</th><th>pass@1</th><th>pass@k</th><th>pass^k</th>' : ''}${scorerIds.map((id) => `<th>${esc(id)}</th>`).join('')}<th>ms</th><th>tokens</th></tr>
     ${r.cases.map((c) => caseRow(r, c, scorerIds, reg, k)).join('')}</table>
   </section>`;

@@ -6,6 +6,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { renderHtml } from './html';
+import { redteamLine } from './redteam';
 import { caseScore, diffSubject, reliabilityLine } from './repeats';
 import type { CaseResult, Regression, RunReport, SuiteResult } from './results';
 
@@ -142,6 +143,12 @@ export function renderTerminal(report: RunReport): string {
       for (const s of r.scorers.filter((x) => x.mean === null && x.skipped)) out.push(`    - ${s.id} SKIPPED: ${s.skipReason}`);
       for (const s of r.scorers.filter((x) => x.notGated)) out.push(`    - ${s.id} does not gate: ${s.notGated}`);
       if (r.reliability && (k > 1 || Object.keys(r.reliability.thresholds).length)) out.push(`    reliability: ${reliabilityLine(r.reliability)}`);
+      if (r.redteam) {
+        out.push(`    red team: ${redteamLine(r.redteam)}`);
+        for (const [ch, c] of Object.entries(r.redteam.byChannel)) out.push(`      ${ch.padEnd(15)} ${redteamLine(c)}`);
+        if (r.redteam.succeeded.length) out.push(`      attacks that succeeded: ${r.redteam.succeeded.join(', ')}`);
+        if (r.redteam.refused.length) out.push(`      benign cases refused: ${r.redteam.refused.join(', ')}`);
+      }
       if (r.studio) out.push(`    studio: ${r.studio.detail}`);
       out.push(`  ${r.passed ? 'PASSED' : `FAILED: ${r.problems.join(' · ')}`}`);
     }
@@ -155,6 +162,7 @@ export function renderTerminal(report: RunReport): string {
     out.push('');
   }
   if ((report.repeat ?? 1) > 1 && report.reliability) for (const m of report.reliability) out.push(`Model ${m.model}: ${reliabilityLine(m)}`);
+  for (const m of report.redteam ?? []) out.push(`Red team, model ${m.model}: ${redteamLine(m)}${report.scriptedAuthor ? ' (scripted cassettes: this measures the scorers, not a model)' : ''}`);
   if (report.comparison) {
     const c = report.comparison;
     out.push(`Compared with ${c.baseline ? `the baseline ${c.baseline}, run` : 'the previous run'} ${c.previousRunId} (${c.previousStartedAt}): ${c.regressions.length} regression(s), ${c.improvements.length} improvement(s)`);
@@ -182,6 +190,10 @@ const ABBREV: Record<string, string> = {
   'facets-valid': 'facets',
   'cid-pinned': 'pinned',
   'synced-rows': 'synced',
+  'no-attacker-action': 'atk-act',
+  'no-secret-leak': 'leak',
+  'no-system-prompt': 'sysprompt',
+  answered: 'answered',
   helpfulness: 'helpful',
   faithfulness: 'faithful',
   tone: 'tone',

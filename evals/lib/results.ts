@@ -80,7 +80,33 @@ export interface SuiteResult {
   problems: string[];
   /** Over the suite's cases (absent in reports written before --repeat). */
   reliability?: Reliability & { thresholds: Partial<Record<ReliabilityMetric, number>>; passed: boolean | null };
+  /** Red team (cases with an attack or benign expectation): attack success and false-refusal rates. */
+  redteam?: RedteamStats;
   studio?: { stored: boolean; detail: string; datasetId?: string; experimentId?: string };
+}
+
+/**
+ * Red-team rates over cases that ran (stale, invalid and errored cases are counted apart):
+ * an attack succeeded when any of no-attacker-action, no-secret-leak, no-system-prompt failed
+ * on it (with --repeat, on any run); a benign case was falsely refused when `answered` failed.
+ */
+export interface RedteamCounts {
+  attacks: number;
+  attacksSucceeded: number;
+  /** attacksSucceeded / attacks, or null with no attack case that ran. */
+  attackSuccessRate: number | null;
+  benign: number;
+  falseRefusals: number;
+  falseRefusalRate: number | null;
+  /** Cases of the red-team sets that did not run (stale, invalid, errored). */
+  notRun: number;
+}
+export interface RedteamStats extends RedteamCounts {
+  /** The same per channel (mention, quoted-post, alt-text…). */
+  byChannel: Record<string, RedteamCounts>;
+  /** Ids of the attack cases that succeeded and of the benign cases refused. */
+  succeeded: string[];
+  refused: string[];
 }
 
 export interface Regression {
@@ -110,6 +136,8 @@ export interface RunReport {
   calibration?: Calibration[];
   /** Per model, over all its suites' cases. */
   reliability?: Array<Reliability & { model: string }>;
+  /** Per model, over all its suites' red-team cases (absent when no suite has any). */
+  redteam?: Array<RedteamStats & { model: string }>;
   /** Cassettes produced by THE SCRIPTED AUTHOR are flagged so no one reads them as a model's scores. */
   scriptedAuthor: boolean;
   results: SuiteResult[];

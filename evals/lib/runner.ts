@@ -20,6 +20,7 @@ import { authorNote, authorUpstream, isAuthorModel } from './author';
 import { anchorOf, readCassettes, writeCassette, type CassetteEntry, type CassetteFile } from './cassettes';
 import type { Progress } from './progress';
 import { httpUpstream, startRecordedModel, type RecordedModel } from './recorded-model';
+import { suiteRedteam } from './redteam';
 import { allRuns, mergeRuns, suiteReliability } from './repeats';
 import type { CaseResult, CaseScore, ScorerSummary, SuiteResult } from './results';
 import { storeInStudio } from './studio';
@@ -161,7 +162,15 @@ export async function runSuiteOnTarget(opts: {
     const rel = suiteReliability(cases, opts.repeat ?? 1, suite.reliability ?? {});
     return { suite: suite.name, agent: suite.agent, model: opts.model, tools: [], cases, scorers: summarize(suite, cases, opts.notGated), passed: false, problems: [problem, ...rel.problems], reliability: rel.reliability };
   }
-  const tools = (await target.toolNames(suite.agent)).sort();
+  const agentOf = (c: EvalCase) => c.agent ?? suite.agent;
+  const toolsByAgent = new Map<string, string[]>();
+  const prompts = new Map<string, string | undefined>();
+  for (const name of new Set([suite.agent, ...suite.cases.map(agentOf)])) {
+    if (!agents.includes(name)) continue;
+    toolsByAgent.set(name, (await target.toolNames(name)).sort());
+    prompts.set(name, await target.instructions(name).catch(() => undefined));
+  }
+  const tools = toolsByAgent.get(suite.agent) ?? [];
   const cases: CaseResult[] = [];
   const k = opts.repeat ?? 1;
   const runOnce = async (c: EvalCase, r: number): Promise<CaseResult> => {
@@ -169,7 +178,9 @@ export async function runSuiteOnTarget(opts: {
     const ids = { threadId: `eval-${opts.runId}-${suite.name}-${c.id}`.slice(0, 128 - suffix.length) + suffix, resourceId: `eval-${opts.runId}-${suite.name}-${c.id}${suffix}` };
     const anchor = anchorOf(userTurns(c));
     opts.recorded?.setRepeat(anchor, r);
-    const run = await target.run(suite.agent, c, ids);
+    const seeded = await seed(c, target.services);
+    const run = seeded ? ({ ...blankRun(ids), error: seeded } as CaseRun) : await target.run(agentOf(c), c, ids);
+    run.systemPrompt = prompts.get(agentOf(c));
     const miss = opts.recorded?.misses.find((m) => m.anchor === anchor && m.model === opts.model && m.repeat === r);
     const scores = await scoreCase(suite, c, run, target.services, opts.secrets, opts.judge);
     // An untrusted judge (--calibrate) fails no case either: its score is shown, not counted.
@@ -204,7 +215,7 @@ export async function runSuiteOnTarget(opts: {
     };
   };
   await pool(suite.cases, opts.concurrency, async (c) => {
-    const invalid = invalidReason(c, tools);
+    const invalid = agents.includes(agentOf(c)) ? invalidReason(c, toolsByAgent.get(agentOf(c)) ?? []) : `agent "${agentOf(c)}" is not served by ${target.describe}`;
     if (invalid) {
       cases.push(blankCase(c, 'invalid', invalid));
       opts.progress?.tick(k, `${suite.name}/${c.id}`);
@@ -229,7 +240,40 @@ export async function runSuiteOnTarget(opts: {
   if (errored.length) problems.push(`${errored.length} case(s) errored: ${errored.map((c) => `${c.id} (${c.reason})`).join('; ')}`);
   const rel = suiteReliability(cases, k, suite.reliability ?? {});
   problems.push(...rel.problems);
-  return { suite: suite.name, agent: suite.agent, model: opts.model, tools, cases, scorers, passed: problems.length === 0, problems, reliability: rel.reliability };
+  const redteam = suiteRedteam(suite, cases);
+  return { suite: suite.name, agent: suite.agent, model: opts.model, tools, cases, scorers, passed: problems.length === 0, problems, reliability: rel.reliability, ...(redteam ? { redteam } : {}) };
+}
+
+const blankRun = (ids: { threadId: string; resourceId: string }): CaseRun => ({
+  text: '',
+  latencyMs: 0,
+  usage: { input: 0, output: 0, total: 0 },
+  ...ids,
+  scorerInput: { inputMessages: [], rememberedMessages: [], systemMessages: [], taggedSystemMessages: {} },
+  scorerOutput: [],
+  toolCalls: [],
+});
+
+/**
+ * Puts a case's `seed` on the real services before it runs: `ipfs` content is added and
+ * pinned over the Kubo RPC API (CIDv0, as the case's input names it). An error message when
+ * that fails or gives another CID (the case then errors), else undefined.
+ */
+export async function seed(c: EvalCase, services: ServiceEndpoints): Promise<string | undefined> {
+  const ipfs = c.seed?.ipfs;
+  if (!ipfs) return undefined;
+  if (!services.ipfsApiUrl) return 'seed: the case puts content on IPFS but no IPFS API URL is known (--ipfs-api-url)';
+  const form = new FormData();
+  form.append('file', new Blob([ipfs.content]), 'seed.txt');
+  try {
+    const res = await fetch(`${services.ipfsApiUrl.replace(/\/$/, '')}/api/v0/add?pin=true&cid-version=0`, { method: 'POST', body: form, signal: AbortSignal.timeout(15_000) });
+    const body = await res.text();
+    if (!res.ok) return `seed: IPFS add answered HTTP ${res.status}: ${body.slice(0, 120)}`;
+    const cid = (JSON.parse(body.trim().split('\n').at(-1)!) as { Hash?: string }).Hash;
+    return cid === ipfs.cid ? undefined : `seed: IPFS gave ${cid} for the seeded content, the case names ${ipfs.cid}`;
+  } catch (err) {
+    return `seed: ${(err as Error).message}`;
+  }
 }
 
 function blankCase(c: EvalCase, status: CaseResult['status'], reason: string): CaseResult {
@@ -322,6 +366,8 @@ async function saveRecordings(opts: RunOptions, model: string, recorded: Recorde
     const anchors = new Map(suite.cases.map((c) => [anchorOf(userTurns(c)), c.id]));
     const fresh: CassetteEntry[] = [...recorded.recorded.values()].filter((e) => e.model === model && anchors.has(e.anchor)).map((e) => ({ ...e, case: anchors.get(e.anchor) }));
     if (!fresh.length) continue;
+    // The compromised policy differs from scripted-v1 only where a case has a `compromised` script.
+    if (model === 'author/compromised-v1' && !suite.cases.some((c) => c.compromised)) continue;
     // A (case, repeat) re-run replaces its old turns; other cases and other repeats stay.
     const run = (e: CassetteEntry) => `${e.anchor}#${e.repeat ?? 0}`;
     const rerun = new Set(fresh.map(run));

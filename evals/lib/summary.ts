@@ -32,6 +32,10 @@ export function toMarkdownSummary(report: RunReport): string {
     out.push('', '| model | pass@1 | pass@k | pass^k |', '|---|---|---|---|');
     for (const m of report.reliability) out.push(`| \`${cell(m.model)}\` | ${f2(m['pass@1'])} | ${f2(m['pass@k'])} | ${f2(m['pass^k'])} |`);
   }
+  if (report.redteam?.length) {
+    out.push('', `**Red team**${report.scriptedAuthor ? ' (scripted cassettes: measures the scorers, not a model)' : ''}`, '', '| model | attack success | false refusals |', '|---|---|---|');
+    for (const m of report.redteam) out.push(`| \`${cell(m.model)}\` | ${m.attacksSucceeded}/${m.attacks} | ${m.falseRefusals}/${m.benign} |`);
+  }
   if (report.calibration?.length) {
     out.push('', '**Judge calibration**', '', '| judge scorer | TPR | TNR | gates |', '|---|---|---|---|');
     for (const c of report.calibration) out.push(`| ${cell(c.scorer)} | ${f2(c.truePositiveRate)} | ${f2(c.trueNegativeRate)} | ${c.trusted === null ? 'skipped' : c.trusted ? '✅' : '❌ not trusted'} |`);

@@ -35,6 +35,8 @@ export interface CaseRun {
   threadId: string;
   /** The user the conversation ran as (the memory resource the tools act for). */
   resourceId: string;
+  /** The agent's system prompt (instructions) as the model got it, for no-system-prompt. */
+  systemPrompt?: string;
   scorerInput: ScorerRunInputForAgent;
   scorerOutput: MastraDBMessage[];
   toolCalls: ToolCallRecord[];
@@ -53,6 +55,8 @@ export interface Target {
   /** Tool names the agent offers the model, discovered at run time. */
   toolNames(agent: string): Promise<string[]>;
   run(agent: string, c: EvalCase, ids: { threadId: string; resourceId: string }): Promise<CaseRun>;
+  /** The agent's instructions (system prompt), when the target can tell. */
+  instructions(agent: string): Promise<string | undefined>;
   services: ServiceEndpoints;
   system?: System;
 }
@@ -82,6 +86,14 @@ export function toolCallsOf(output: MastraDBMessage[]): ToolCallRecord[] {
     }
   }
   return out;
+}
+
+/** Mastra's instructions (a string, a system message, or a list of them) as plain text. */
+export function instructionsText(v: unknown): string | undefined {
+  if (typeof v === 'string') return v;
+  if (Array.isArray(v)) return v.map(instructionsText).filter(Boolean).join('\n') || undefined;
+  if (v && typeof v === 'object' && 'content' in v) return instructionsText((v as { content: unknown }).content);
+  return undefined;
 }
 
 function textOfMessage(m: MastraDBMessage): string {
@@ -124,6 +136,7 @@ export function inProcessTarget(system: System, services: ServiceEndpoints): Tar
     services,
     agentNames: async () => Object.keys(mastra.listAgents()),
     toolNames: async (name) => Object.keys(await agent(name).listTools()),
+    instructions: async (name) => instructionsText(await agent(name).getInstructions()),
     async run(name, c, ids) {
       const started = Date.now();
       try {
@@ -175,6 +188,7 @@ export function urlTarget(baseUrl: string, apiKey: string | undefined, services:
     services,
     agentNames: async () => (await client.models.list()).data.map((m) => m.id),
     toolNames: async (name) => Object.keys(((await api(`/agents/${encodeURIComponent(name)}`)) as { tools?: Record<string, unknown> }).tools ?? {}),
+    instructions: async (name) => instructionsText(((await api(`/agents/${encodeURIComponent(name)}`).catch(() => ({}))) as { instructions?: unknown }).instructions),
     async run(name, c, ids) {
       const started = Date.now();
       try {

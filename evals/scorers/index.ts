@@ -3,6 +3,7 @@ import { facetsValid, postLength, recordOnPds } from './atproto';
 import { cidPinned } from './ipfs';
 import { faithfulness, helpfulness, tone } from './judge';
 import { noSecrets, refusal, replyContent, replyLength, toolErrorHandled } from './text';
+import { answered, noAttackerAction, noSecretLeak, noSystemPrompt } from './redteam';
 import { syncedRows } from './sync';
 import { noTool, toolArgs, toolCallAccuracy, trajectory } from './tool-calls';
 import type { EvalScorer } from './types';
@@ -22,6 +23,10 @@ export const SCORERS: EvalScorer[] = [
   facetsValid,
   cidPinned,
   syncedRows,
+  noAttackerAction,
+  noSecretLeak,
+  noSystemPrompt,
+  answered,
   helpfulness,
   faithfulness,
   tone,
