@@ -30,6 +30,24 @@ export const clientTables = {
   }),
   notes: new Table({ owner_id: column.text, title: column.text, body: column.text, created_by: column.text, created_at: column.text, updated_at: column.text }),
   tasks: new Table({ owner_id: column.text, title: column.text, status: column.text, due_at: column.text, created_by: column.text, created_at: column.text, updated_at: column.text }),
+  agent_runs: new Table(
+    {
+      owner_id: column.text,
+      conversation_id: column.text,
+      message_id: column.text,
+      reply_id: column.text,
+      agent: column.text,
+      model: column.text,
+      status: column.text,
+      stop_requested: column.integer,
+      error: column.text,
+      input_tokens: column.integer,
+      output_tokens: column.integer,
+      started_at: column.text,
+      ended_at: column.text,
+    },
+    { indexes: { conversation: ['conversation_id', 'started_at'] } },
+  ),
   archives: new Table({ owner_id: column.text, agent: column.text, kind: column.text, cid: column.text, size_bytes: column.integer, created_at: column.text, verified_at: column.text }),
 };
 
