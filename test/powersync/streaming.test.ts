@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { replyIdFor } from '../../src/workflows/powersync/answer-message';
-import { lastUserText, type Script } from '../../harness/scripted-model';
+import { lastUserText, pendingToolResult, type Script } from '../../harness/scripted-model';
 import { startTestSystem, type TestSystem } from '../../harness/system';
 import { deviceDir, openDevice, waitForRows, type Device } from '../../harness/devices';
 
@@ -33,7 +33,11 @@ const hold = (name: string) => {
 };
 const failed = new Set<string>();
 const script: Script = (req) => {
+  const tool = pendingToolResult(req);
+  if (tool) return { text: `Saved (${tool.name}).` };
   const text = lastUserText(req);
+  const note = /^note: (.+?) \| (.+)$/.exec(text);
+  if (note && req.tools?.some((t) => t.function.name === 'save-note')) return { toolCalls: [{ name: 'save-note', arguments: { title: note[1], body: note[2] } }] };
   const held = /^hold (\S+)$/.exec(text);
   if (held) return { text: FULL, holdAfter: HELD_AFTER, hold: hold(held[1]!).promise };
   const fail = /^fail once (\S+)$/.exec(text);
@@ -62,9 +66,9 @@ async function upload(key: string, batch: unknown) {
 }
 
 /** A device writes a conversation (once) and a pending user message into it. */
-async function send(d: Device, conv: string, msg: string, content: string) {
+async function send(d: Device, conv: string, msg: string, content: string, agent = 'assistant') {
   await d.db.writeTransaction(async (tx) => {
-    await tx.execute("insert or ignore into conversations (id, owner_id, agent, thread_id, title) values (?, 'alice', 'assistant', ?, 'streaming')", [conv, `thread-${conv}`]);
+    await tx.execute("insert or ignore into conversations (id, owner_id, agent, thread_id, title) values (?, 'alice', ?, ?, 'streaming')", [conv, agent, `thread-${conv}`]);
     await tx.execute("insert into messages (id, owner_id, conversation_id, role, content, status, created_at) values (?, 'alice', ?, 'user', ?, 'pending', ?)", [msg, conv, content, new Date().toISOString()]);
   });
 }
@@ -227,5 +231,28 @@ describe('streamed replies and runs', () => {
     const runs = await waitForRows<Run>(a1.db, runQ, ['msg-s5'], (r) => r.length === 2 && r[1]!.status === 'done');
     expect(runs.map((r) => r.status)).toEqual(['failed', 'done']);
     expect((await db().query("select count(*)::int as n from messages where conversation_id = 'conv-s' and id = $1", [replyId])).rows[0]!.n).toBe(1);
+  });
+
+  it("a tool call of the run is a synced row (name, arguments, result, done); devices cannot write tool-call rows", async () => {
+    await send(a1, 'conv-tools', 'msg-t1', 'note: shopping | bread', 'organizer');
+    const replyId = replyIdFor('msg-t1');
+    const done = await waitForRows<Reply>(a2.db, replyQ, [replyId], (r) => r[0]?.status === 'done');
+    expect(done[0]!.content).toBe('Saved (save-note).');
+    const [run] = await waitForRows<Run>(a2.db, runQ, ['msg-t1'], (r) => r[0]?.status === 'done');
+    const calls = await waitForRows<{ name: string; arguments: string; result: string | null; status: string; run_id: string; reply_id: string; ended_at: string | null }>(
+      a2.db,
+      'select * from agent_tool_calls where run_id = ?',
+      [run!.id],
+      (r) => r.length === 1 && r[0]!.status === 'done',
+    );
+    expect(calls[0]).toMatchObject({ name: 'save-note', reply_id: replyId });
+    expect(JSON.parse(calls[0]!.arguments)).toEqual({ title: 'shopping', body: 'bread' });
+    expect(calls[0]!.result).toBeTruthy();
+    expect(calls[0]!.ended_at).toBeTruthy();
+    // The tool really ran: its note reached the device too.
+    await waitForRows(a2.db, "select id from notes where title = 'shopping'", [], (r) => r.length === 1);
+    const put = await upload(ALICE_KEY, [{ op: 'PATCH', table: 'agent_tool_calls', id: 'x', data: { status: 'failed' } }]);
+    expect(put.status).toBe(403);
+    expect(put.body.error?.code).toBe('read_only_table');
   });
 });

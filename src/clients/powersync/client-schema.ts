@@ -48,6 +48,21 @@ export const clientTables = {
     },
     { indexes: { conversation: ['conversation_id', 'started_at'] } },
   ),
+  agent_tool_calls: new Table(
+    {
+      owner_id: column.text,
+      run_id: column.text,
+      conversation_id: column.text,
+      reply_id: column.text,
+      name: column.text,
+      arguments: column.text,
+      result: column.text,
+      status: column.text,
+      started_at: column.text,
+      ended_at: column.text,
+    },
+    { indexes: { run: ['run_id'] } },
+  ),
   archives: new Table({ owner_id: column.text, agent: column.text, kind: column.text, cid: column.text, size_bytes: column.integer, created_at: column.text, verified_at: column.text }),
 };
 

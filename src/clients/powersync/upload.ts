@@ -113,7 +113,7 @@ const REQUIRED: Record<TableName, string[]> = {
   agent_runs: [],
 };
 
-const READ_ONLY = new Set(['agents', 'archives']);
+const READ_ONLY = new Set(['agents', 'archives', 'agent_tool_calls']);
 const NOT_YOURS = 'this id cannot be used by you (choose another id)';
 
 const opSchema = z.object({

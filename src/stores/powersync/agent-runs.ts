@@ -9,6 +9,7 @@
  *   runSignal   what a device asked (stop_requested), polled from Postgres, so a stop
  *               uploaded to any replica reaches the one running the model
  *   finishRun   ends the run and the reply together ('done' / 'stopped' / 'failed')
+ *   toolCall*   the run's tool calls as rows (agent_tool_calls), written like the reply
  */
 import type pg from 'pg';
 import { pgText } from '../../util/text';
@@ -146,11 +147,42 @@ export async function finishRun(db: pg.Pool, e: RunEnd): Promise<RunStatus | und
         where id = $1 and status = 'streaming'`,
       [e.replyId, status, pgText(e.text ?? '')],
     );
+    // Tool calls the run left unfinished end with it.
+    await c.query(
+      `update agent_tool_calls set status = case when $2 = 'stopped' then 'stopped' else 'failed' end, ended_at = now()
+        where run_id = $1 and status = 'running'`,
+      [e.runId, status],
+    );
     const messageStatus = status === 'stopped' ? 'answered' : e.messageStatus;
     await c.query("update messages set status = $2 where id = $1 and status = 'answering'", [e.messageId, messageStatus]);
     await c.query('update conversations set updated_at = now() where id = $1', [e.conversationId]);
     return status;
   });
+}
+
+/** Longest `arguments` / `result` text stored for a tool call. */
+export const TOOL_TEXT_MAX = 4000;
+const cut = (s: string | null | undefined) => (s == null ? null : pgText(s.length > TOOL_TEXT_MAX ? `${s.slice(0, TOOL_TEXT_MAX - 1)}…` : s));
+
+/** A tool call the run's model made, as 'running' (only while the run may write; once per id). */
+export async function toolCallStarted(db: Queryable, runId: string, call: { id: string; name: string; arguments: string | null }): Promise<void> {
+  await db.query(
+    `insert into agent_tool_calls (id, owner_id, run_id, conversation_id, reply_id, name, arguments, status)
+     select $2, r.owner_id, r.id, r.conversation_id, r.reply_id, $3, $4, 'running'
+       from agent_runs r where r.id = $1 and r.status = 'running' and r.stop_requested = 0
+     on conflict (id) do nothing`,
+    [runId, call.id, call.name.slice(0, 200), cut(call.arguments)],
+  );
+}
+
+/** A tool call's end ('done' with its result, or 'failed'), only while the run may write. */
+export async function toolCallEnded(db: Queryable, runId: string, id: string, status: 'done' | 'failed', result: string | null): Promise<void> {
+  await db.query(
+    `update agent_tool_calls t set status = $3, result = $4, ended_at = now()
+       from agent_runs r
+      where t.id = $2 and t.run_id = r.id and t.status = 'running' and r.id = $1 and r.status = 'running' and r.stop_requested = 0`,
+    [runId, id, status, cut(result)],
+  );
 }
 
 /** A run as stored (tests, diagnostics). */

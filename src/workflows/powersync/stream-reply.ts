@@ -12,10 +12,15 @@
  * too); a stop asked on any replica arrives through Postgres. The model's request is then
  * aborted (AbortSignal), nothing more is written to the reply, and it keeps the text the
  * devices already have.
+ *
+ * Tool calls: each call the model makes is an `agent_tool_calls` row ('running' when the
+ * call arrives, 'done' / 'failed' with its result), written under the same condition as
+ * the reply (the run still running, no stop asked).
  */
 import type { Agent } from '@mastra/core/agent';
 import type pg from 'pg';
-import { flushReply, runSignal } from '../../stores/powersync/agent-runs';
+import { stableId } from '../../clients/powersync/records';
+import { flushReply, runSignal, toolCallEnded, toolCallStarted } from '../../stores/powersync/agent-runs';
 
 /** At most one write of a streaming reply per this many milliseconds… */
 export const REPLY_FLUSH_MS = 75;
@@ -56,6 +61,23 @@ export async function streamReply(
   let trailing: NodeJS.Timeout | undefined;
   let pollFailed: unknown;
   let closed = false; // the model is done: only finishRun writes now
+  const toolWrites = new Set<Promise<void>>();
+  /** Tool-call rows are written in order per call (start before end); a failed write is dropped (the row only shows the run). */
+  const toolChains = new Map<string, Promise<void>>();
+  const toolWrite = (callId: string, write: () => Promise<void>) => {
+    if (abort.signal.aborted) return;
+    const p = (toolChains.get(callId) ?? Promise.resolve()).then(write).catch(() => {});
+    toolChains.set(callId, p);
+    toolWrites.add(p);
+    void p.finally(() => toolWrites.delete(p));
+  };
+  const json = (v: unknown) => {
+    try {
+      return v === undefined ? null : JSON.stringify(v);
+    } catch {
+      return null;
+    }
+  };
 
   const stop = () => {
     if (!abort.signal.aborted) abort.abort(new Error('the run was stopped'));
@@ -114,6 +136,20 @@ export async function streamReply(
             text += delta;
             maybeFlush();
           }
+        } else if (part.type === 'tool-call') {
+          const p = part.payload as { toolCallId?: string; toolName?: string; args?: Record<string, unknown> } | undefined;
+          if (p?.toolCallId) {
+            const { __mastraMetadata: _meta, ...args } = p.args ?? {};
+            const id = stableId('tool-call', ids.runId, p.toolCallId);
+            toolWrite(p.toolCallId, () => toolCallStarted(db, ids.runId, { id, name: String(p.toolName ?? ''), arguments: json(args) }));
+          }
+        } else if (part.type === 'tool-result' || part.type === 'tool-error') {
+          const p = part.payload as { toolCallId?: string; result?: unknown; isError?: boolean } | undefined;
+          if (p?.toolCallId) {
+            const failed = part.type === 'tool-error' || p.isError === true;
+            const id = stableId('tool-call', ids.runId, p.toolCallId);
+            toolWrite(p.toolCallId, () => toolCallEnded(db, ids.runId, id, failed ? 'failed' : 'done', failed ? null : json(p.result)));
+          }
         } else if (part.type === 'error') {
           throw (part.payload?.error as unknown) ?? new Error('model stream failed');
         } else if (part.type === 'finish') {
@@ -136,6 +172,7 @@ export async function streamReply(
     clearInterval(poll);
     if (trailing) clearTimeout(trailing);
     while (inFlight) await inFlight;
+    await Promise.all([...toolWrites]);
   }
   if (abort.signal.aborted && pollFailed) throw pollFailed;
   return { text, stopped: abort.signal.aborted, inputTokens, outputTokens };
