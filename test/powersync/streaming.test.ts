@@ -5,8 +5,11 @@
  * THE SCRIPTED MODEL: a reply can be held mid-stream (`hold`), so a device sees it
  * partial without any timing in the test.
  */
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { replyIdFor } from '../../src/workflows/powersync/answer-message';
+import { flushReply, toolCallStarted } from '../../src/stores/powersync/agent-runs';
 import { lastUserText, pendingToolResult, type Script } from '../../harness/scripted-model';
 import { startTestSystem, type TestSystem } from '../../harness/system';
 import { deviceDir, openDevice, waitForRows, type Device } from '../../harness/devices';
@@ -156,6 +159,11 @@ describe('streamed replies and runs', () => {
     const again = await (await ts.system.runtime.mastra.getWorkflow('answer-synced-message').createRun()).start({ inputData: { messageId: 'msg-s2', reclaim: true } });
     expect((again as { result?: { outcome: string } }).result?.outcome).toBe('already-answered');
     expect((await db().query('select content, status from messages where id = $1', [replyId])).rows[0]).toEqual({ content: PARTIAL, status: 'stopped' });
+    // The guard every write of a run goes through: after a stop nothing of the run writes (reply text, tool-call rows).
+    expect(await flushReply(db(), run!.id, replyId, `${PARTIAL}more`)).toBe(false);
+    await toolCallStarted(db(), run!.id, { id: 'late-tool-call', name: 'save-note', arguments: '{}' });
+    expect((await db().query("select 1 from agent_tool_calls where id = 'late-tool-call'")).rowCount).toBe(0);
+    expect((await db().query('select content from messages where id = $1', [replyId])).rows[0]!.content).toBe(PARTIAL);
     console.log(`[streaming] stop_requested written on device → run 'stopped' on the other device: ${stopMs.toFixed(0)} ms`);
   });
 
@@ -254,5 +262,36 @@ describe('streamed replies and runs', () => {
     const put = await upload(ALICE_KEY, [{ op: 'PATCH', table: 'agent_tool_calls', id: 'x', data: { status: 'failed' } }]);
     expect(put.status).toBe(403);
     expect(put.body.error?.code).toBe('read_only_table');
+  });
+
+  it('a stop uploaded to another replica ends the run on the replica running the model (the signal goes through Postgres)', async () => {
+    // A second app server on the same Postgres and sync service, signing with the same key (as replicas do); it
+    // answers no messages itself, so the run is on the first.
+    const signingKey = await fs.readFile(path.join(ts.dataDir, 'powersync', 'jwt-key.json'), 'utf8');
+    const other = await startTestSystem({
+      script,
+      env: { POWERSYNC_JWT_PRIVATE_KEY: signingKey, FEATURES: 'powersync', API_KEYS: `${ALICE_KEY}:alice,${BOB_KEY}:bob`, DATABASE_URL: ts.system.ctx.urls.databaseUrl, POWERSYNC_URL: ts.system.ctx.urls.powersyncUrl!, POWERSYNC_ANSWER_MESSAGES: '0' },
+    });
+    try {
+      const viaOther = await openDevice({ backendUrl: () => other.system.url, apiKey: ALICE_KEY, dir: deviceDir(ts.dataDir, 'alice-other'), name: 'alice-other' });
+      devices.push(viaOther);
+      await viaOther.connect();
+      await viaOther.db.waitForFirstSync();
+      await send(a1, 'conv-s', 'msg-s6', 'hold s6');
+      const replyId = replyIdFor('msg-s6');
+      await waitForRows<Reply>(viaOther.db, replyQ, [replyId], (r) => r[0]?.content === PARTIAL && r[0].status === 'streaming');
+      const [run] = await waitForRows<Run>(viaOther.db, runQ, ['msg-s6'], (r) => r[0]?.status === 'running');
+      await viaOther.db.execute('update agent_runs set stop_requested = 1 where id = ?', [run!.id]);
+      await waitForRows<Run>(a1.db, runQ, ['msg-s6'], (r) => r[0]?.status === 'stopped');
+      const reply = await waitForRows<Reply>(viaOther.db, replyQ, [replyId], (r) => r[0]?.status === 'stopped');
+      expect(reply[0]!.content).toBe(PARTIAL);
+      expect(viaOther.rejected).toEqual([]);
+      // The model of the other replica was never asked: the first replica ran (and stopped) it.
+      expect(other.model.requests).toHaveLength(0);
+      hold('s6').release();
+      await viaOther.close();
+    } finally {
+      await other.stop();
+    }
   });
 });
