@@ -76,6 +76,8 @@ export interface WriteOptions {
   id: string;
   /** Pause between streamed content pieces. */
   chunkDelayMs?: number;
+  /** Streamed: after `after` content pieces, wait for `until` before writing the rest (the client may go away meanwhile). */
+  hold?: { after: number; until: Promise<unknown> };
 }
 
 /** Writes `turn` as the reply to `req`: JSON, or SSE when the request asked to stream. */
@@ -105,7 +107,10 @@ export async function writeTurn(res: http.ServerResponse, req: WireRequest, turn
     res.write(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: req.model, choices, ...extra })}\n\n`);
   const send = (delta: Record<string, unknown>, finish_reason: string | null = null) => chunk([{ index: 0, delta, finish_reason }]);
   send({ role: 'assistant', content: '' });
+  let sent = 0;
+  const closed = new Promise<void>((r) => res.once('close', () => r()));
   for (const piece of turn.text ? (turn.text.match(/\S+\s*|\s+/g) ?? []) : []) {
+    if (opts.hold && sent++ === opts.hold.after) await Promise.race([opts.hold.until, closed]);
     if (res.destroyed) return;
     send({ content: piece });
     if (opts.chunkDelayMs) await new Promise((r) => setTimeout(r, opts.chunkDelayMs));

@@ -34,7 +34,15 @@ export interface ChatRequest {
 }
 
 export type ScriptReply =
-  | { text: string; finishReason?: 'stop' | 'length' }
+  | {
+      text: string;
+      finishReason?: 'stop' | 'length';
+      /** Pause between streamed content pieces of this reply (overrides the model's `chunkDelayMs`). */
+      chunkDelayMs?: number;
+      /** Streamed: after this many content pieces, wait for `hold` before the rest (a reply caught mid-stream, no timing). */
+      holdAfter?: number;
+      hold?: Promise<unknown>;
+    }
   | { toolCalls: Array<{ name: string; arguments: Record<string, unknown> }> }
   | { error: { status: number; message: string } }
   /** A stream that sends `text` and then breaks off (the connection is cut: no finish, no [DONE]). */
@@ -109,7 +117,12 @@ export async function startScriptedModel(opts: { script?: Script; chunkDelayMs?:
     const toolCalls = 'toolCalls' in reply ? reply.toolCalls : [];
     const text = 'text' in reply ? reply.text : '';
     const finish = 'text' in reply ? reply.finishReason : undefined;
-    await writeTurn(res, body, turnOf(body, text, toolCalls, finish), { id: `chatcmpl-scripted-${++seq}`, chunkDelayMs: opts.chunkDelayMs });
+    const pacing = 'text' in reply ? reply : undefined;
+    await writeTurn(res, body, turnOf(body, text, toolCalls, finish), {
+      id: `chatcmpl-scripted-${++seq}`,
+      chunkDelayMs: pacing?.chunkDelayMs ?? opts.chunkDelayMs,
+      ...(pacing?.hold ? { hold: { after: pacing.holdAfter ?? 0, until: pacing.hold } } : {}),
+    });
   });
   return {
     url: server.url,

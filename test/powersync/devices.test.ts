@@ -177,7 +177,7 @@ describe('sync to devices', () => {
       await waitForRows(d.db, q, [], (r: Array<{ role: string; status: string | null }>) => r.length === 2 && r[0]!.status === 'answered');
       expect(await d.db.getAll(q)).toEqual([
         { role: 'user', content: 'what is offline-first?', status: 'answered' },
-        { role: 'assistant', content: 'Answer to: what is offline-first?', status: null },
+        { role: 'assistant', content: 'Answer to: what is offline-first?', status: 'done' },
       ]);
     }
     expect(ts.model.requests.filter((r) => lastUserText(r) === 'what is offline-first?')).toHaveLength(1);

@@ -3,7 +3,8 @@
  * one transaction, only on rows the user owns, every value validated. A bad op rejects
  * the whole batch (nothing is half-applied) with a status that tells the client what
  * to do (see README "PowerSync" → upload statuses):
- *   400 malformed batch, 403 not the user's row or a read-only table, 422 invalid value
+ *   400 malformed batch, 403 not the user's row or a read-only table / column
+ *   (agent_runs: PATCH stop_requested only), 422 invalid value
  *   → permanent: the client must drop the transaction, retrying cannot succeed;
  *   5xx → transient: retry later.
  */
@@ -95,6 +96,8 @@ const TABLE_SCHEMAS = {
     })
     .partial()
     .strict(),
+  // A device may only ask its own run to stop (checked before this schema: PATCH only, no other column).
+  agent_runs: z.object({ stop_requested: z.union([z.literal(1), z.literal(true)], { message: 'may only be set to 1 (stop the run)' }).transform(() => 1) }).strict(),
 } as const;
 type TableName = keyof typeof TABLE_SCHEMAS;
 /** Looked up by the op's table name (request data): a Map, so `constructor` or `__proto__` is just unknown. */
@@ -107,9 +110,10 @@ const REQUIRED: Record<TableName, string[]> = {
   notes: [],
   tasks: ['title'],
   artifacts: ['kind'],
+  agent_runs: [],
 };
 
-const READ_ONLY = new Set(['agents', 'archives']);
+const READ_ONLY = new Set(['agents', 'archives', 'agent_tool_calls']);
 const NOT_YOURS = 'this id cannot be used by you (choose another id)';
 
 const opSchema = z.object({
@@ -146,10 +150,17 @@ export async function applyCrudBatch(db: pg.Pool, userId: string, body: unknown,
     const id = ID.safeParse(o.data.id);
     if (!id.success) throw new UploadError(422, 'invalid_id', `op ${index}: ${id.error.issues[0]!.message}`, { index, table });
     if (READ_ONLY.has(table)) throw new UploadError(403, 'read_only_table', `op ${index}: ${table} is written by the server only`, { index, table, id: o.data.id });
-    if (!TABLES.has(table)) throw new UploadError(422, 'unknown_table', `op ${index}: unknown table '${table}'`, { index, table, id: o.data.id });
     // JSON.parse keeps `__proto__` as an own key, but schema parsing would turn it into the
     // prototype and drop it silently: refuse it here, as any other unknown column.
     const sent = (raw as { data?: unknown; opData?: unknown }).data ?? (raw as { opData?: unknown }).opData;
+    if (table === 'agent_runs') {
+      // Runs are the server's; the one thing a device may do is ask its own run to stop.
+      if (o.data.op !== 'PATCH') throw new UploadError(403, 'read_only_table', `op ${index}: agent_runs rows are written by the server; a device may only PATCH stop_requested`, { index, table, id: o.data.id });
+      const cols = Object.keys(sent && typeof sent === 'object' ? sent : {}).filter((k) => k !== 'id' && k !== 'owner_id');
+      const other = cols.filter((k) => k !== 'stop_requested');
+      if (other.length) throw new UploadError(403, 'read_only_column', `op ${index}: a device may only set stop_requested of a run (not ${other.slice(0, 5).join(', ')})`, { index, table, id: o.data.id });
+    }
+    if (!TABLES.has(table)) throw new UploadError(422, 'unknown_table', `op ${index}: unknown table '${table}'`, { index, table, id: o.data.id });
     if (sent && typeof sent === 'object' && Object.hasOwn(sent, '__proto__'))
       throw new UploadError(422, 'invalid_value', `op ${index}: unknown column(s) __proto__`, { index, table, id: o.data.id });
     const data = { ...(o.data.data ?? o.data.opData ?? {}) } as Row;

@@ -2,11 +2,10 @@
  * The synced conversations and messages (tables `conversations`, `messages`, migration
  * 001) as the sync answerer uses them (src/workflows/powersync/answer-message.ts,
  * src/features/powersync/answerer.ts): a user message a device wrote is claimed
- * (pending → answering), answered once (the reply row and the status change in one
- * transaction), or given back.
+ * (pending → answering), answered (the streamed reply and its run: ./agent-runs.ts), or
+ * given back.
  */
 import type pg from 'pg';
-import { pgText } from '../../util/text';
 
 type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
 
@@ -17,12 +16,6 @@ export interface ClaimedMessage {
   conversationId: string;
   agent: string;
   threadId: string;
-}
-
-/** True when a message with this id exists. */
-export async function messageExists(db: Queryable, id: string): Promise<boolean> {
-  const r = await db.query('select 1 from messages where id = $1', [id]);
-  return (r.rowCount ?? 0) > 0;
 }
 
 /** Marks a message answered (its reply exists already). */
@@ -51,32 +44,6 @@ export async function claimPendingMessage(db: Queryable, messageId: string, recl
 /** Gives a claimed message back: 'pending' (to be answered later) or 'failed' (never). */
 export async function releaseMessage(db: Queryable, messageId: string, status: 'pending' | 'failed'): Promise<void> {
   await db.query("update messages set status = $2 where id = $1 and status = 'answering'", [messageId, status]);
-}
-
-/**
- * Writes the reply `replyId` to the user message `messageId` (just after it), marks the
- * message answered and touches the conversation, in one transaction; a reply already
- * written stays as it is.
- */
-export async function writeReply(db: pg.Pool, r: { replyId: string; messageId: string; ownerId: string; conversationId: string; text: string }): Promise<void> {
-  const client = await db.connect();
-  try {
-    await client.query('begin');
-    await client.query(
-      `insert into messages (id, owner_id, conversation_id, role, content, created_at)
-       values ($1, $2, $3, 'assistant', $4, greatest(now(), (select created_at from messages where id = $5) + interval '1 millisecond'))
-       on conflict (id) do nothing`,
-      [r.replyId, r.ownerId, r.conversationId, pgText(r.text), r.messageId],
-    );
-    await client.query("update messages set status = 'answered' where id = $1", [r.messageId]);
-    await client.query('update conversations set updated_at = now() where id = $1', [r.conversationId]);
-    await client.query('commit');
-  } catch (err) {
-    await client.query('rollback').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
 }
 
 /** Up to `limit` user messages waiting for an answer, oldest first; `reclaim` also lists ones left 'answering'. */

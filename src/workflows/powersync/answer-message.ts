@@ -3,10 +3,16 @@
  * 'pending') is answered by that conversation's agent, and the reply is written to
  * the synced messages table, so it reaches every device of the user.
  *
- * Exactly once per message: the message is claimed (pending → answering) before the
- * model runs, and the reply's id is derived from the message id and inserted together
- * with the status change (→ answered) in one transaction; a retry or a restart after a
- * crash can run the model again but can never write a second reply.
+ * Streamed (./stream-reply.ts): the reply row exists from the start with status
+ * 'streaming' and grows as the model writes; an `agent_runs` row (synced too) records the
+ * run, and a device can stop it (stop_requested): the reply then keeps its text so far
+ * with status 'stopped'. A run ends 'done', 'stopped' or 'failed', with its reply.
+ *
+ * One reply per message: the message is claimed (pending → answering) before the model
+ * runs, and the reply's id is derived from the message id. A retry or a restart after a
+ * crash can run the model again, but a finished reply (done / stopped) is never touched
+ * again, and a reply left 'streaming' or 'failed' is taken over by exactly one new run
+ * (the old run's row is marked failed, so its writes stop: one writer per reply).
  *
  * The agent runs on the conversation's memory thread as every other turn does
  * (src/conversations, handed in by the feature as `takeThread`): the thread must be the
@@ -19,10 +25,16 @@ import { createStep, createWorkflow } from '@mastra/core/workflows';
 import type pg from 'pg';
 import { z } from 'zod';
 import { stableId } from '../../clients/powersync/records';
-import { claimPendingMessage, markAnswered, messageExists, releaseMessage, writeReply } from '../../stores/powersync/conversation-messages';
+import { claimPendingMessage, markAnswered, releaseMessage } from '../../stores/powersync/conversation-messages';
+import { finishRun, replyFinished, startRun } from '../../stores/powersync/agent-runs';
+import { modelIdOf, streamReply } from './stream-reply';
 
 const input = z.object({ messageId: z.string(), reclaim: z.boolean().default(false) });
-const output = z.object({ messageId: z.string(), outcome: z.enum(['answered', 'already-answered', 'not-pending', 'failed']), replyId: z.string().optional() });
+const output = z.object({
+  messageId: z.string(),
+  outcome: z.enum(['answered', 'stopped', 'already-answered', 'not-pending', 'taken-over', 'failed']),
+  replyId: z.string().optional(),
+});
 
 export const replyIdFor = (messageId: string) => stableId('reply', messageId);
 
@@ -54,7 +66,7 @@ export function createAnswerSyncedMessageWorkflow(db: pg.Pool, takeThread: TakeT
     }),
     execute: async ({ inputData }) => {
       const { messageId, reclaim } = inputData;
-      if (await messageExists(db, replyIdFor(messageId))) {
+      if (await replyFinished(db, replyIdFor(messageId))) {
         await markAnswered(db, messageId);
         return { messageId, claimed: false, outcome: 'already-answered' as const };
       }
@@ -66,41 +78,42 @@ export function createAnswerSyncedMessageWorkflow(db: pg.Pool, takeThread: TakeT
 
   const answer = createStep({
     id: 'answer-message',
-    description: "Runs the conversation's agent on the message (memory thread = the conversation) and writes the reply once.",
+    description: "Runs the conversation's agent on the message (memory thread = the conversation), streaming the reply into its synced row, and ends the run once.",
     inputSchema: claim.outputSchema,
     outputSchema: output,
     execute: async ({ inputData, mastra }) => {
       const { messageId } = inputData;
       if (!inputData.claimed) return { messageId, outcome: inputData.outcome ?? 'not-pending' };
       const replyId = replyIdFor(messageId);
-      let text: string;
+      const runId = randomUUID();
+      const ids = { runId, replyId, messageId, conversationId: inputData.conversationId! };
+      let lease: { release(): Promise<void> } | undefined;
+      let started = false;
       try {
         const agent = mastra.getAgent(inputData.agent!);
         const memory = await agent.getMemory();
         // An agent without memory keeps no thread: nothing to take.
-        const lease = memory ? await takeThread({ memory, threadId: inputData.threadId!, resourceId: inputData.ownerId!, runId: randomUUID() }) : undefined;
-        try {
-          const result = await agent.generate(inputData.content!, { memory: { resource: inputData.ownerId!, thread: inputData.threadId! } });
-          const failure = (result as { error?: unknown }).error;
-          if (failure) throw failure instanceof Error ? failure : new Error(String(failure));
-          text = result.text;
-        } finally {
-          await lease?.release();
+        lease = memory ? await takeThread({ memory, threadId: inputData.threadId!, resourceId: inputData.ownerId!, runId }) : undefined;
+        started = await startRun(db, { ...ids, ownerId: inputData.ownerId!, agent: inputData.agent!, model: await modelIdOf(agent) });
+        if (!started) {
+          // A finished reply exists (a run on another replica ended meanwhile): never a second one.
+          await markAnswered(db, messageId);
+          return { messageId, outcome: 'already-answered' as const };
         }
+        const r = await streamReply(db, agent, inputData.content!, { resource: inputData.ownerId!, thread: inputData.threadId! }, ids);
+        const status = await finishRun(db, { ...ids, status: r.stopped ? 'stopped' : 'done', text: r.text, inputTokens: r.inputTokens, outputTokens: r.outputTokens, messageStatus: 'answered' });
+        if (status === undefined) return { messageId, outcome: 'taken-over' as const, replyId };
+        return { messageId, outcome: status === 'stopped' ? ('stopped' as const) : ('answered' as const), replyId };
       } catch (err) {
         // An unknown agent or a foreign thread will never succeed: mark it failed. Model errors, a busy thread: retry later.
         const never = permanent(err);
-        await releaseMessage(db, messageId, never ? 'failed' : 'pending');
+        if (started) await finishRun(db, { ...ids, status: 'failed', error: never ? 'cannot be answered' : 'the model failed; will retry', messageStatus: never ? 'failed' : 'pending' });
+        else await releaseMessage(db, messageId, never ? 'failed' : 'pending');
         if (never) return { messageId, outcome: 'failed' as const };
         throw err;
+      } finally {
+        await lease?.release();
       }
-      try {
-        await writeReply(db, { replyId, messageId, ownerId: inputData.ownerId!, conversationId: inputData.conversationId!, text });
-      } catch (err) {
-        await releaseMessage(db, messageId, 'pending');
-        throw err;
-      }
-      return { messageId, outcome: 'answered' as const, replyId };
     },
   });
 
