@@ -35,7 +35,7 @@ export const replyIdFor = (messageId: string) => stableId('reply', messageId);
 export type TakeThread = (a: { memory: MastraMemory; threadId: string; resourceId: string; runId: string }) => Promise<{ release(): Promise<void> }>;
 
 /** A failure that answering again will not cure: an unknown agent, a thread that is not the user's. */
-const permanent = (err: unknown) => (err as { code?: unknown }).code === 'thread_not_found' || /not found|another user/i.test((err as Error).message ?? '');
+const permanent = (err: unknown) => ['thread_not_found', 'reserved_thread_id'].includes((err as { code?: string }).code ?? '') || /not found|another user/i.test((err as Error).message ?? '');
 
 export function createAnswerSyncedMessageWorkflow(db: pg.Pool, takeThread: TakeThread) {
   const claim = createStep({
