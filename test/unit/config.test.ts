@@ -143,6 +143,8 @@ describe('config: every documented default (docs/configuration.md)', () => {
       keepaliveSeconds: 20,
       slotName: 'one_agents_powersync',
       answerMessages: true,
+      answerMaxPerUser: 2,
+      answerMaxInFlight: 8,
     });
     expect(c.ipfs).toEqual({
       apiUrl: undefined,
@@ -230,6 +232,8 @@ describe('config: whole numbers and their bounds', () => {
     ['ATPROTO_MAX_REPLIES_PER_THREAD', 0, undefined],
     ['POWERSYNC_PORT', 0, 65535],
     ['POWERSYNC_TOKEN_TTL_S', 30, 86_400],
+    ['POWERSYNC_ANSWER_MAX_PER_USER', 0, 1000],
+    ['POWERSYNC_ANSWER_MAX_IN_FLIGHT', 1, 10_000],
     ['POWERSYNC_KEEPALIVE_S', 1, 300],
     ['IPFS_EMBEDDED_PORT', 0, 65535],
     ['IPFS_EMBEDDED_CLUSTER_PORT', 0, 65535],
