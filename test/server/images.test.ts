@@ -162,6 +162,11 @@ describe('image bytes are bounded per request and per process (issue 21 item 1)'
     expect(e2.status).toBe(413);
     expect(e2.error).toMatchObject({ code: 'images_too_large' });
     expect(fetches).toBe(before + 4);
+    // Eight of them: fetched a few at a time (what the remaining total allows), stopped at the one that crossed it.
+    const before8 = fetches;
+    const e8 = await apiError(client.chat.completions.create({ model: 'assistant', messages: [{ role: 'user', content: parts(Array(8).fill(`${imageBase}/big.png`)) }] }));
+    expect(e8.status).toBe(413);
+    expect(fetches - before8).toBe(4);
     // The Responses API's input_image the same.
     const e3 = await apiError(
       client.responses.create({ model: 'assistant', input: [{ role: 'user', content: Array(4).fill({ type: 'input_image', image_url: dataUrl(BIG), detail: 'auto' }) }] }),

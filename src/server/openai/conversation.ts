@@ -18,7 +18,7 @@ import type { Memory } from '@mastra/memory';
 import { pgText } from '../../util/text';
 import { parseArguments } from './client-tools';
 import { errors } from './errors';
-import { dataUrlBytes, ImageHold, imagesBusy, imagesTooLarge, resolveImage, type ImageOptions, type ResolvedImage } from './images';
+import { dataUrlBytes, decodeDataUrl, ImageHold, imagesBusy, imagesTooLarge, resolveImage, type ImageOptions, type ResolvedImage } from './images';
 
 /** At most this many http(s) image URLs are fetched for one request. */
 export const MAX_IMAGE_URLS = 8;
@@ -182,22 +182,81 @@ export async function resolveImages(parts: ItemPart[], ctx: Pick<BuildContext, '
     if (declared > maxTotal) throw imagesTooLarge(declared, maxTotal, j.param);
   }
   const hold = ctx.hold ?? new ImageHold(o.gate);
-  // What the request may come to hold: never more than the request's own limit.
-  const wanted = Math.min(declared + remote.length * o.maxBytes, maxTotal);
+  // What the request may come to hold: never more than its own limit plus one image URL's worth (fetchRemote).
+  const wanted = Math.min(declared + remote.length * o.maxBytes, remote.length ? maxTotal + o.maxBytes : maxTotal);
   if (!hold.take(wanted)) throw imagesBusy();
   try {
-    await Promise.all(jobs.map(async (j) => images.set(j.param, await resolveImage(j.url, o, j.param, ctx.signal))));
     let total = 0;
     for (const j of jobs) {
-      total += images.get(j.param)!.bytes;
+      if (remote.includes(j)) continue;
+      const img = resolveDataImage(j.url, o, j.param);
+      images.set(j.param, img);
+      total += img.bytes;
       if (total > maxTotal) throw imagesTooLarge(total, maxTotal, j.param);
     }
+    total = await fetchRemote(remote, images, total, maxTotal, o, ctx.signal);
     // Image URLs were counted at IMAGE_MAX_BYTES each: keep only what they hold.
     hold.give(Math.max(0, wanted - total));
   } finally {
     if (!ctx.hold) hold.release();
   }
   return images;
+}
+
+/** A data: URL's image (decoded once, synchronously). */
+function resolveDataImage(url: string, o: ImageOptions, param: string): ResolvedImage {
+  return decodeDataUrl(url, o.maxBytes, param);
+}
+
+/**
+ * Fetches the image URLs, as many at once as the request's remaining IMAGE_MAX_TOTAL_BYTES
+ * allows at IMAGE_MAX_BYTES each (at least one), so a request never holds much more than
+ * its limit (at most one image URL's worth over it); the first image that takes the total
+ * over the limit ends the request with 413 and cancels the fetches still running. Resolves
+ * to the total bytes.
+ */
+function fetchRemote(jobs: Array<{ url: string; param: string }>, images: Map<string, ResolvedImage>, start: number, maxTotal: number, o: ImageOptions, signal?: AbortSignal): Promise<number> {
+  if (!jobs.length) return Promise.resolve(start);
+  const stop = new AbortController();
+  const both = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
+  const queue = [...jobs];
+  let total = start;
+  let running = 0;
+  let done = false;
+  return new Promise<number>((resolve, reject) => {
+    const fail = (err: unknown) => {
+      if (done) return;
+      done = true;
+      stop.abort();
+      reject(err);
+    };
+    const next = () => {
+      if (done) return;
+      if (!queue.length && !running) {
+        done = true;
+        return resolve(total);
+      }
+      while (queue.length && (running === 0 || total + (running + 1) * o.maxBytes <= maxTotal)) {
+        const j = queue.shift()!;
+        running++;
+        resolveImage(j.url, o, j.param, both).then(
+          (img) => {
+            running--;
+            if (done) return;
+            images.set(j.param, img);
+            total += img.bytes;
+            if (total > maxTotal) return fail(imagesTooLarge(total, maxTotal, j.param));
+            next();
+          },
+          (err) => {
+            running--;
+            fail(err);
+          },
+        );
+      }
+    };
+    next();
+  });
 }
 
 /** A user message of text and (resolved) image parts, and its text alone (what the mirror records). */
