@@ -12,6 +12,8 @@ export const powersyncEnv = {
   POWERSYNC_KEEPALIVE_S: intFrom(20, 1, 300),
   POWERSYNC_SLOT: z.string().trim().regex(/^[a-z0-9_]{1,63}$/, 'must be lower-case letters, digits and _').default('one_agents_powersync'),
   POWERSYNC_ANSWER_MESSAGES: bool(true),
+  POWERSYNC_ANSWER_MAX_PER_USER: intFrom(2, 0, 1000),
+  POWERSYNC_ANSWER_MAX_IN_FLIGHT: intFrom(8, 1, 10_000),
 };
 type PowerSyncEnv = z.output<z.ZodObject<typeof powersyncEnv>>;
 
@@ -30,6 +32,10 @@ export interface PowerSyncConfig {
   slotName: string;
   /** Answer user messages devices write into conversations (chat through sync). */
   answerMessages: boolean;
+  /** Synced messages answered at once per user, across replicas (0 = unbounded). */
+  answerMaxPerUser: number;
+  /** Synced messages answered at once by one process; the rest wait their turn. */
+  answerMaxInFlight: number;
 }
 
 export function powersyncConfig(c: PowerSyncEnv): PowerSyncConfig {
@@ -43,5 +49,7 @@ export function powersyncConfig(c: PowerSyncEnv): PowerSyncConfig {
     keepaliveSeconds: c.POWERSYNC_KEEPALIVE_S,
     slotName: c.POWERSYNC_SLOT,
     answerMessages: c.POWERSYNC_ANSWER_MESSAGES,
+    answerMaxPerUser: c.POWERSYNC_ANSWER_MAX_PER_USER,
+    answerMaxInFlight: c.POWERSYNC_ANSWER_MAX_IN_FLIGHT,
   };
 }

@@ -58,6 +58,9 @@ export const serverEnv = {
   // Images in chat messages (docs/api.md#images): the largest decoded image; how long fetching an image URL may take.
   IMAGE_MAX_BYTES: intFrom(5 * 1024 * 1024, 1024, 50 * 1024 * 1024),
   IMAGE_FETCH_TIMEOUT_MS: intFrom(10_000, 100, 120_000),
+  // All images of one request together; all requests of this process together (docs/security.md#hostile-input).
+  IMAGE_MAX_TOTAL_BYTES: intFrom(16 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+  IMAGE_MAX_INFLIGHT_BYTES: intFrom(64 * 1024 * 1024, 1024, 16 * 1024 * 1024 * 1024),
   BODY_LIMIT: z
     .string()
     .trim()
@@ -82,8 +85,8 @@ export interface ServerConfig {
   /** Token budgets per key owner and UTC day (src/server/usage.ts). */
   budgets: BudgetConfig;
   bodyLimit: string;
-  /** Images in chat messages: IMAGE_MAX_BYTES (decoded size), IMAGE_FETCH_TIMEOUT_MS (fetching an image URL). */
-  images: { maxBytes: number; fetchTimeoutMs: number };
+  /** Images in chat messages: IMAGE_MAX_BYTES (decoded size), IMAGE_FETCH_TIMEOUT_MS (fetching an image URL), IMAGE_MAX_TOTAL_BYTES (one request), IMAGE_MAX_INFLIGHT_BYTES (one process). */
+  images: { maxBytes: number; fetchTimeoutMs: number; maxTotalBytes: number; maxInFlightBytes: number };
 }
 
 /** Token budgets (src/server/usage.ts): BUDGET_TOKENS_PER_DAY and BUDGET_TOKENS_PER_DAY_<OWNER>. */
@@ -143,7 +146,7 @@ export function serverConfig(c: ServerEnv, agentUsers: ServerConfig['agentUsers'
     rateLimitRpm: c.RATE_LIMIT_RPM,
     budgets: { tokensPerDay: c.BUDGET_TOKENS_PER_DAY, perOwner: perOwnerBudget },
     bodyLimit: c.BODY_LIMIT.toLowerCase(),
-    images: { maxBytes: c.IMAGE_MAX_BYTES, fetchTimeoutMs: c.IMAGE_FETCH_TIMEOUT_MS },
+    images: { maxBytes: c.IMAGE_MAX_BYTES, fetchTimeoutMs: c.IMAGE_FETCH_TIMEOUT_MS, maxTotalBytes: c.IMAGE_MAX_TOTAL_BYTES, maxInFlightBytes: c.IMAGE_MAX_INFLIGHT_BYTES },
   };
 }
 

@@ -13,7 +13,8 @@
  *   openTurn       the three in a row (chat completions, the sync answerer)
  */
 import { getResponse, type StoredResponse } from '../db/responses';
-import { threadNotFound } from './errors';
+import { isReservedThreadId } from '../db/threads';
+import { reservedThreadId, threadNotFound } from './errors';
 import { leaseThread, NO_LEASE, THREAD_LEASE_MS, type Lease, type LeaseDeps, type LeasePolicy } from './lease';
 import { ownedThread, startThread, type OwnerDeps } from './owners';
 import { keysOf, rememberer, threadOfKeys, type Remember, type TranscriptSource } from './transcript';
@@ -73,9 +74,15 @@ export interface NewConversation {
 
 export type Resolution = Thread | NewConversation;
 
-/** The thread a request names, owned by (or now claimed for) the caller; or a new conversation. Throws thread_not_found. */
+/**
+ * The thread a request names, owned by (or now claimed for) the caller; or a new
+ * conversation. Throws thread_not_found; reserved_thread_id for a thread id in a system
+ * namespace (src/db/threads.ts isReservedThreadId), before anything is read: every entry
+ * (chat completions, the Responses API, the sync answerer) comes through here.
+ */
 export async function resolveThread(deps: ConversationDeps, r: ThreadRequest): Promise<Resolution> {
   const { resourceId, source } = r;
+  if (source.kind === 'named' && isReservedThreadId(source.threadId)) throw reservedThreadId();
   const lease = r.runId ? { runId: r.runId, leaseMs: THREAD_LEASE_MS } : undefined;
   switch (source.kind) {
     case 'named': {
@@ -86,6 +93,7 @@ export async function resolveThread(deps: ConversationDeps, r: ThreadRequest): P
       const previous = await getResponse(deps.db, source.responseId, source.owner);
       // Another owner's response, another user's (`user`) and one without a thread look unknown.
       if (!previous || previous.resource !== resourceId || !previous.threadId) throw threadNotFound();
+      if (isReservedThreadId(previous.threadId)) throw reservedThreadId();
       const { exists } = await ownedThread(deps, previous.threadId, resourceId, { claim: false });
       return { id: previous.threadId, exists, shared: true, leased: false, previous, remember: rememberer(deps, resourceId, undefined, previous.threadId) };
     }

@@ -7,6 +7,23 @@ import type pg from 'pg';
 
 type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
 
+/**
+ * Thread-id namespaces the system itself writes to: the AT Protocol workflows keep their
+ * memory on `atproto:<agent>:<root post URI>` (reply-to-mention) and
+ * `atproto:<agent>:scheduled` (scheduled-post); `system:` is kept free for more. No caller
+ * (x-thread-id, the Responses API's `conversation`, a synced conversation's thread_id) may
+ * name, claim or continue a thread in them: src/conversations/resolve.ts refuses them with
+ * reserved_thread_id, the sync upload with the same code, and claimThread never claims one.
+ * Compared without regard to case.
+ */
+export const RESERVED_THREAD_PREFIXES = ['atproto:', 'system:'] as const;
+
+/** True when `threadId` is in a namespace only the system uses (RESERVED_THREAD_PREFIXES). */
+export function isReservedThreadId(threadId: string): boolean {
+  const id = threadId.toLowerCase();
+  return RESERVED_THREAD_PREFIXES.some((p) => id.startsWith(p));
+}
+
 /** The resource (user) that owns a thread, or undefined when nobody has claimed it. */
 export async function threadOwner(db: Queryable, threadId: string): Promise<string | undefined> {
   const r = await db.query<{ resource_id: string }>('select resource_id from thread_owners where thread_id = $1', [threadId]);
@@ -23,10 +40,12 @@ export const CLAIM_THREAD = 'insert into thread_owners (thread_id, resource_id) 
 
 /**
  * Claims `threadId` for `resourceId` unless someone owns it already; true when
- * `resourceId` is (now) its owner. `existingOwner` names the owner of a thread that
+ * `resourceId` is (now) its owner; never for a reserved id (isReservedThreadId). `existingOwner` names the owner of a thread that
  * predates claims (e.g. from memory), who gets the claim instead.
  */
 export async function claimThread(db: Queryable, threadId: string, resourceId: string, existingOwner?: string): Promise<boolean> {
+  // A system thread is nobody's to claim (the workflows that use them never claim).
+  if (isReservedThreadId(threadId)) return false;
   const candidate = existingOwner ?? resourceId;
   const r = await db.query<{ resource_id: string }>(CLAIM_THREAD, [threadId, candidate]);
   const owner = r.rows[0]?.resource_id ?? (await threadOwner(db, threadId));

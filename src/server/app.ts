@@ -18,6 +18,7 @@ import { compatibleProviderName, modelIdFor } from '../mastra/model';
 import { authMiddleware, RateLimiter, type Limiter } from './auth';
 import { errorSender } from './errors';
 import { createOutboundFetch } from '../util/outbound';
+import { ImageBytesGate } from './openai/images';
 import { createChatHandler } from './openai/chat';
 import { responsesRouter } from './openai/responses';
 import { errors } from './openai/errors';
@@ -96,6 +97,8 @@ export async function createApp(deps: AppDeps): Promise<Express> {
   // may be internal (not the configured services: a caller must not reach them through an image).
   const images = {
     maxBytes: config.images.maxBytes,
+    maxTotalBytes: config.images.maxTotalBytes,
+    gate: new ImageBytesGate(config.images.maxInFlightBytes),
     fetch: createOutboundFetch({ allow: config.outboundAllowHosts, timeoutMs: config.images.fetchTimeoutMs, maxBytes: config.images.maxBytes, maxRedirects: 3 }),
   };
   v1.post('/chat/completions', createChatHandler({ agents: deps.agents, memory: deps.memory, db: deps.db, mayUse, logger, maxSteps: config.model.maxSteps, onTurn: deps.onTurn, usage, compatibleProvider: (agent) => compatibleProviderName(config, agent), images }));

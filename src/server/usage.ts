@@ -48,6 +48,17 @@ export function usageOwner(keyOwner: string | undefined, user: string | undefine
   return keyOwner ?? (user ? userKey(user) : 'anonymous');
 }
 
+/**
+ * The owner usage is counted for, from a memory resource (a synced message's owner_id):
+ * with API keys the key owner (owner ids hold no `:`, so `owner:user` → `owner`), keyless
+ * the resource itself (the bounded `user`, as usageOwner gives it).
+ */
+export function usageOwnerOfResource(resourceId: string, keyed: boolean): string {
+  if (!keyed) return resourceId;
+  const i = resourceId.indexOf(':');
+  return i === -1 ? resourceId : resourceId.slice(0, i);
+}
+
 const count = (n: unknown) => (typeof n === 'number' && Number.isFinite(n) && n > 0 ? Math.floor(n) : 0);
 
 /** Adds one request and its tokens to the owner's row of today (UTC), and to the answering model's: one statement. */
@@ -93,6 +104,18 @@ export class UsageMeter {
       if (err instanceof OpenAIError) throw err;
       this.logger.warn('usage counter unavailable; budget not checked', { error: err });
     }
+  }
+
+  /**
+   * `check` and `record` for a memory resource (chat through sync: a synced message's
+   * owner), in the AnswerBudget shape of src/workflows/powersync/answer-message.ts.
+   */
+  forResources(keyed: boolean) {
+    return {
+      check: (resourceId: string) => this.check(usageOwnerOfResource(resourceId, keyed)),
+      record: (resourceId: string, u: { inputTokens?: number; outputTokens?: number; totalTokens?: number } | undefined, agent?: string) =>
+        this.record(usageOwnerOfResource(resourceId, keyed), u && { prompt_tokens: u.inputTokens, completion_tokens: u.outputTokens, total_tokens: u.totalTokens }, agent),
+    };
   }
 
   /**

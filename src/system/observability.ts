@@ -18,6 +18,7 @@ import { MastraStorageExporter, Observability } from '@mastra/observability';
 import { OtelExporter } from '@mastra/otel-exporter';
 import { PostgresStore, PostgresStoreVNext } from '@mastra/pg';
 import { ChatStore, chatStore } from '../db/memory/memory';
+import { ImageBytesFilter } from './trace-images';
 import { OTLPTraceExporter as OTLPProtoTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { OTLPTraceExporter as OTLPJsonTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import type { Config, ObservabilityConfig } from '../config';
@@ -86,6 +87,8 @@ export function createObservability(config: Config): Observability | undefined {
       default: {
         serviceName: obs.serviceName,
         exporters,
+        // Images leave as placeholders, never their bytes (trace-images.ts).
+        spanOutputProcessors: [new ImageBytesFilter()],
         // TRACING_SAMPLE_RATIO: below 1, a run outside the sample gets no-op spans (nothing built, filtered or written).
         ...(obs.sampleRatio < 1 ? { sampling: { type: SamplingStrategyType.RATIO, probability: obs.sampleRatio } } : {}),
         // Studio's Logs page: Mastra's own warnings and errors.

@@ -101,7 +101,7 @@ describe('config: every documented default (docs/configuration.md)', () => {
       embeddedPgPort: 0,
       rateLimitRpm: 120,
       bodyLimit: '1mb',
-      images: { maxBytes: 5 * 1024 * 1024, fetchTimeoutMs: 10_000 },
+      images: { maxBytes: 5 * 1024 * 1024, fetchTimeoutMs: 10_000, maxTotalBytes: 16 * 1024 * 1024, maxInFlightBytes: 64 * 1024 * 1024 },
       leadershipPollMs: 2000,
       outboundAllowHosts: [],
     });
@@ -152,6 +152,8 @@ describe('config: every documented default (docs/configuration.md)', () => {
       keepaliveSeconds: 20,
       slotName: 'one_agents_powersync',
       answerMessages: true,
+      answerMaxPerUser: 2,
+      answerMaxInFlight: 8,
     });
     expect(c.ipfs).toEqual({
       apiUrl: undefined,
@@ -239,6 +241,10 @@ describe('config: whole numbers and their bounds', () => {
     ['ATPROTO_MAX_REPLIES_PER_THREAD', 0, undefined],
     ['POWERSYNC_PORT', 0, 65535],
     ['POWERSYNC_TOKEN_TTL_S', 30, 86_400],
+    ['POWERSYNC_ANSWER_MAX_PER_USER', 0, 1000],
+    ['IMAGE_MAX_TOTAL_BYTES', 1024, 1024 * 1024 * 1024],
+    ['IMAGE_MAX_INFLIGHT_BYTES', 1024, 16 * 1024 * 1024 * 1024],
+    ['POWERSYNC_ANSWER_MAX_IN_FLIGHT', 1, 10_000],
     ['POWERSYNC_KEEPALIVE_S', 1, 300],
     ['IPFS_EMBEDDED_PORT', 0, 65535],
     ['IPFS_EMBEDDED_CLUSTER_PORT', 0, 65535],

@@ -10,7 +10,7 @@
  */
 import type pg from 'pg';
 import { z } from 'zod';
-import { claimThread } from '../../db/threads';
+import { claimThread, isReservedThreadId } from '../../db/threads';
 import { conversationOwner, deleteOwnedRow, inUploadTransaction, lockRowOwner, messageState, writeOwnedRow } from '../../stores/powersync/uploads';
 import { AppError } from '../../errors';
 import { pgText } from '../../util/text';
@@ -207,6 +207,7 @@ export async function applyCrudBatch(db: pg.Pool, userId: string, body: unknown,
         if (!mayUseAgent(conv.agent)) throw fail(403, 'agent_forbidden', `you may not use the agent '${conv.agent}'`);
       }
       if (op.table === 'conversations' && op.op === 'PUT' && owner === undefined && values.thread_id === undefined) values.thread_id = op.id;
+      if (op.table === 'conversations' && typeof values.thread_id === 'string' && isReservedThreadId(values.thread_id)) throw fail(422, 'reserved_thread_id', 'thread_id is in a namespace reserved for the system (atproto:, system:)');
       if (op.table === 'conversations' && typeof values.thread_id === 'string' && !(await claimThread(client, values.thread_id, userId))) throw fail(403, 'not_owner', NOT_YOURS);
       if ((op.table === 'notes' || op.table === 'tasks' || op.table === 'conversations') && values.updated_at === undefined) values.updated_at = new Date().toISOString();
 

@@ -20,9 +20,11 @@ import { publishAgentDirectory } from '../../stores/powersync/agents';
 import { enqueueTurnMirror, TurnMirrorDrainer } from '../../stores/powersync/turn-mirror';
 import { migrate } from '../../db/migrate';
 import { createOrganizerAgent } from '../../mastra/agents/organizer';
+import { modelIdFor } from '../../mastra/model';
 import { createPowerSyncTools } from '../../tools/powersync';
 import { createAnswerSyncedMessageWorkflow } from '../../workflows/powersync/answer-message';
 import { lead } from '../../db/leadership';
+import { UsageMeter } from '../../server/usage';
 import type { Feature } from '../types';
 import { MessageAnswerer } from './answerer';
 import { createPowerSyncRouter } from './routes';
@@ -88,15 +90,24 @@ export const powerSyncFeature: Feature = {
   tools: (ctx) => createPowerSyncTools(ctx.db),
   agents: (ctx, memory) => ({ organizer: createOrganizerAgent(ctx, memory) }),
   // The synced conversation's thread is taken as every turn's is (src/conversations): the user's, one run at a time (waiting).
+  // Budgets and usage are /v1's (src/server/usage.ts, per key owner and UTC day); per-user concurrency is counted in Postgres.
   workflows: (ctx) => ({
-    'answer-synced-message': createAnswerSyncedMessageWorkflow(ctx.db, async ({ memory, threadId, resourceId, runId }) => {
-      const { lease } = await openTurn({ db: ctx.db, memory, logger: ctx.logger }, { source: { kind: 'named', threadId }, resourceId, runId, policy: 'wait' });
-      return lease;
-    }),
+    'answer-synced-message': createAnswerSyncedMessageWorkflow(
+      ctx.db,
+      async ({ memory, threadId, resourceId, runId }) => {
+        const { lease } = await openTurn({ db: ctx.db, memory, logger: ctx.logger }, { source: { kind: 'named', threadId }, resourceId, runId, policy: 'wait' });
+        return lease;
+      },
+      {
+        budget: new UsageMeter(ctx.db, ctx.config.budgets, ctx.logger.child({ feature: 'powersync' }), (agent) => modelIdFor(ctx.config, agent)).forResources(ctx.config.apiKeys.size > 0),
+        maxPerUser: ctx.config.powersync.answerMaxPerUser,
+        slotMs: Math.max(60_000, 2 * ctx.config.model.timeoutMs * (ctx.config.model.maxSteps || 1)),
+      },
+    ),
   }),
 
   routes({ ctx, mastra, limiter }) {
-    const answerer = new MessageAnswerer(mastra, ctx.db, ctx.logger.child({ feature: 'powersync' }));
+    const answerer = new MessageAnswerer(mastra, ctx.db, ctx.logger.child({ feature: 'powersync' }), ctx.config.powersync.answerMaxInFlight);
     answerers.set(ctx, answerer);
     const router = createPowerSyncRouter({
       ctx,

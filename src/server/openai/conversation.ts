@@ -16,10 +16,9 @@
  */
 import type { Memory } from '@mastra/memory';
 import { pgText } from '../../util/text';
-import type { OutboundFetch } from '../../util/outbound';
 import { parseArguments } from './client-tools';
 import { errors } from './errors';
-import { resolveImage, type ResolvedImage } from './images';
+import { dataUrlBytes, decodeDataUrl, ImageHold, imagesBusy, imagesTooLarge, resolveImage, type ImageOptions, type ResolvedImage } from './images';
 
 /** At most this many http(s) image URLs are fetched for one request. */
 export const MAX_IMAGE_URLS = 8;
@@ -52,8 +51,10 @@ export interface BuildContext {
   start: number;
   /** Tool calls stored in the thread, looked up only when a result answers a call the request does not carry; undefined without a thread. */
   storedCalls?: () => Promise<Map<string, KnownCall>>;
-  images: { maxBytes: number; fetch: OutboundFetch };
+  images: ImageOptions;
   signal?: AbortSignal;
+  /** What the request holds of the process's image bytes, released by the caller when the request ends; without it, released once resolved. */
+  hold?: ImageHold;
   /** How the list is named in errors (`messages`, `input`). */
   listParam: string;
   /**
@@ -158,17 +159,104 @@ export async function buildAgentInput(items: ConversationItem[], ctx: BuildConte
 /**
  * Resolves the image parts among `parts` (data: URLs decoded, at most MAX_IMAGE_URLS
  * http(s) URLs fetched through the guard), all at once; keyed by each part's param.
+ * Bounded before anything is decoded or fetched: the data: URLs' sizes (from their
+ * length) must fit IMAGE_MAX_TOTAL_BYTES (413 images_too_large), and the bytes the request
+ * may need (data: sizes, IMAGE_MAX_BYTES per URL) are taken from the process's
+ * IMAGE_MAX_INFLIGHT_BYTES (503 images_busy); fetched images are counted again at their size.
  */
-export async function resolveImages(parts: ItemPart[], ctx: Pick<BuildContext, 'images' | 'signal'>): Promise<Map<string, ResolvedImage>> {
+export async function resolveImages(parts: ItemPart[], ctx: Pick<BuildContext, 'images' | 'signal' | 'hold'>): Promise<Map<string, ResolvedImage>> {
   const jobs = parts.filter((p): p is Extract<ItemPart, { type: 'image' }> => p.type === 'image');
+  const images = new Map<string, ResolvedImage>();
+  if (!jobs.length) return images;
   const remote = jobs.filter((j) => !/^data:/i.test(j.url));
   if (remote.length > MAX_IMAGE_URLS) {
     const p = remote[MAX_IMAGE_URLS]!.param;
     throw errors.invalidBody(`Invalid value for '${p}': at most ${MAX_IMAGE_URLS} image URLs per request; send more as data: URLs.`, p);
   }
-  const images = new Map<string, ResolvedImage>();
-  await Promise.all(jobs.map(async (j) => images.set(j.param, await resolveImage(j.url, ctx.images, j.param, ctx.signal))));
+  const o = ctx.images;
+  const maxTotal = o.maxTotalBytes ?? Infinity;
+  let declared = 0;
+  for (const j of jobs) {
+    if (remote.includes(j)) continue;
+    declared += Math.min(dataUrlBytes(j.url), o.maxBytes + 3); // one over the image limit is refused by its part anyway
+    if (declared > maxTotal) throw imagesTooLarge(declared, maxTotal, j.param);
+  }
+  const hold = ctx.hold ?? new ImageHold(o.gate);
+  // What the request may come to hold: never more than its own limit plus one image URL's worth (fetchRemote).
+  const wanted = Math.min(declared + remote.length * o.maxBytes, remote.length ? maxTotal + o.maxBytes : maxTotal);
+  if (!hold.take(wanted)) throw imagesBusy();
+  try {
+    let total = 0;
+    for (const j of jobs) {
+      if (remote.includes(j)) continue;
+      const img = resolveDataImage(j.url, o, j.param);
+      images.set(j.param, img);
+      total += img.bytes;
+      if (total > maxTotal) throw imagesTooLarge(total, maxTotal, j.param);
+    }
+    total = await fetchRemote(remote, images, total, maxTotal, o, ctx.signal);
+    // Image URLs were counted at IMAGE_MAX_BYTES each: keep only what they hold.
+    hold.give(Math.max(0, wanted - total));
+  } finally {
+    if (!ctx.hold) hold.release();
+  }
   return images;
+}
+
+/** A data: URL's image (decoded once, synchronously). */
+function resolveDataImage(url: string, o: ImageOptions, param: string): ResolvedImage {
+  return decodeDataUrl(url, o.maxBytes, param);
+}
+
+/**
+ * Fetches the image URLs, as many at once as the request's remaining IMAGE_MAX_TOTAL_BYTES
+ * allows at IMAGE_MAX_BYTES each (at least one), so a request never holds much more than
+ * its limit (at most one image URL's worth over it); the first image that takes the total
+ * over the limit ends the request with 413 and cancels the fetches still running. Resolves
+ * to the total bytes.
+ */
+function fetchRemote(jobs: Array<{ url: string; param: string }>, images: Map<string, ResolvedImage>, start: number, maxTotal: number, o: ImageOptions, signal?: AbortSignal): Promise<number> {
+  if (!jobs.length) return Promise.resolve(start);
+  const stop = new AbortController();
+  const both = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
+  const queue = [...jobs];
+  let total = start;
+  let running = 0;
+  let done = false;
+  return new Promise<number>((resolve, reject) => {
+    const fail = (err: unknown) => {
+      if (done) return;
+      done = true;
+      stop.abort();
+      reject(err);
+    };
+    const next = () => {
+      if (done) return;
+      if (!queue.length && !running) {
+        done = true;
+        return resolve(total);
+      }
+      while (queue.length && (running === 0 || total + (running + 1) * o.maxBytes <= maxTotal)) {
+        const j = queue.shift()!;
+        running++;
+        resolveImage(j.url, o, j.param, both).then(
+          (img) => {
+            running--;
+            if (done) return;
+            images.set(j.param, img);
+            total += img.bytes;
+            if (total > maxTotal) return fail(imagesTooLarge(total, maxTotal, j.param));
+            next();
+          },
+          (err) => {
+            running--;
+            fail(err);
+          },
+        );
+      }
+    };
+    next();
+  });
 }
 
 /** A user message of text and (resolved) image parts, and its text alone (what the mirror records). */

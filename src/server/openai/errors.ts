@@ -53,6 +53,8 @@ export const errors = {
     new OpenAIError(404, 'No response with that id exists for this API key (stored responses only: store must not be false).', 'invalid_request_error', 'response_not_found', param),
   conversationNotFound: () =>
     new OpenAIError(404, 'No conversation with that id exists for this user.', 'invalid_request_error', 'conversation_not_found', 'conversation'),
+  reservedThreadId: (param: string) =>
+    new OpenAIError(400, 'That thread id is in a namespace reserved for the system (atproto:, system:). Choose another id.', 'invalid_request_error', 'reserved_thread_id', param),
   conversationLocked: (param: string) =>
     new OpenAIError(400, 'Another process is currently operating on this conversation. Please retry in a few seconds.', 'invalid_request_error', 'conversation_locked', param),
   routeNotFound: (method: string, path: string) =>

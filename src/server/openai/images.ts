@@ -27,6 +27,57 @@ export interface ImageOptions {
   maxBytes: number;
   /** The outbound guard's fetch, for http(s) URLs. */
   fetch: OutboundFetch;
+  /** Most decoded image bytes in one request, all parts together (IMAGE_MAX_TOTAL_BYTES); unbounded when unset. */
+  maxTotalBytes?: number;
+  /** This process's image bytes in flight (IMAGE_MAX_INFLIGHT_BYTES); unbounded when unset. */
+  gate?: ImageBytesGate;
+}
+
+/**
+ * The image bytes this process holds for requests in flight (decoded, fetched, on their
+ * way to the model), against IMAGE_MAX_INFLIGHT_BYTES. A request takes what it may need
+ * before decoding or fetching anything (a data: URL's size follows from its length; an
+ * image URL counts as IMAGE_MAX_BYTES until fetched) and gives it back when it ends
+ * (ImageHold.release). Past the limit the request is refused (503 images_busy, retry-after
+ * 1) instead of holding the memory. Process memory by design: it protects this process.
+ */
+export class ImageBytesGate {
+  private used = 0;
+  constructor(readonly maxBytes: number) {}
+  get inFlight(): number {
+    return this.used;
+  }
+  /** Takes `n` bytes; false (nothing taken) when that would pass the limit. */
+  take(n: number): boolean {
+    if (n <= 0) return true;
+    if (this.used + n > this.maxBytes) return false;
+    this.used += n;
+    return true;
+  }
+  give(n: number): void {
+    this.used = Math.max(0, this.used - n);
+  }
+}
+
+/** What one request holds of the gate; release() when the request has ended (idempotent). */
+export class ImageHold {
+  private held = 0;
+  constructor(private readonly gate?: ImageBytesGate) {}
+  take(n: number): boolean {
+    if (!this.gate) return true;
+    if (!this.gate.take(n)) return false;
+    this.held += n;
+    return true;
+  }
+  /** Gives back `n` of what is held (an image URL that turned out smaller). */
+  give(n: number): void {
+    const k = Math.min(n, this.held);
+    this.held -= k;
+    this.gate?.give(k);
+  }
+  release(): void {
+    this.give(this.held);
+  }
 }
 
 /** Without image configuration (IMAGE_MAX_BYTES, the outbound guard): data: URLs up to 5 MiB, http(s) URLs refused. */
@@ -36,6 +87,10 @@ export const IMAGES_UNCONFIGURED: ImageOptions = {
 };
 
 export const invalidImage = (message: string, param: string) => new OpenAIError(400, message, 'invalid_request_error', 'invalid_image', param);
+export const imagesTooLarge = (total: number, max: number, param: string) =>
+  new OpenAIError(413, `Invalid value for '${param}': the images of this request hold ${total} bytes or more; at most ${max} in all (IMAGE_MAX_TOTAL_BYTES).`, 'invalid_request_error', 'images_too_large', param);
+export const imagesBusy = () =>
+  new OpenAIError(503, 'The server is handling too many image bytes right now (IMAGE_MAX_INFLIGHT_BYTES). Retry in a moment.', 'server_error', 'images_busy', null, { 'retry-after': '1' });
 const invalidImageUrl = (message: string, param: string) => new OpenAIError(400, message, 'invalid_request_error', 'invalid_image_url', param);
 
 /** The image type of these bytes, by their signature, or undefined. */
@@ -61,6 +116,14 @@ function checkBytes(bytes: Uint8Array, declared: string | undefined, maxBytes: n
 }
 
 /** Decodes a `data:` URL (base64 only). */
+/** The decoded size a base64 `data:` URL declares by its length (0 when it is not one): known before decoding. */
+export function dataUrlBytes(url: string): number {
+  const comma = url.indexOf(',');
+  if (comma < 0) return 0;
+  const n = url.length - comma - 1;
+  return Math.max(0, Math.floor((n * 3) / 4) - (url.endsWith('==') ? 2 : url.endsWith('=') ? 1 : 0));
+}
+
 export function decodeDataUrl(url: string, maxBytes: number, param: string): ResolvedImage {
   const m = DATA_URL.exec(url);
   if (!m) throw invalidImage(`Invalid value for '${param}': not a valid data: URL.`, param);

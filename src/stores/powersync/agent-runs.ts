@@ -156,6 +156,8 @@ export async function finishRun(db: pg.Pool, e: RunEnd): Promise<RunStatus | und
     const messageStatus = status === 'stopped' ? 'answered' : e.messageStatus;
     await c.query("update messages set status = $2 where id = $1 and status = 'answering'", [e.messageId, messageStatus]);
     await c.query('update conversations set updated_at = now() where id = $1', [e.conversationId]);
+    // The owner's answer slot (POWERSYNC_ANSWER_MAX_PER_USER, sync_answer_slots) ends with the run.
+    await c.query('delete from sync_answer_slots where message_id = $1', [e.messageId]);
     return status;
   });
 }

@@ -18,32 +18,100 @@ export interface ClaimedMessage {
   threadId: string;
 }
 
-/** Marks a message answered (its reply exists already). */
+/** Marks a message answered (its reply exists already); its slot, if any, ends. */
 export async function markAnswered(db: Queryable, messageId: string): Promise<void> {
   await db.query("update messages set status = 'answered' where id = $1 and status is distinct from 'answered'", [messageId]);
+  await db.query('delete from sync_answer_slots where message_id = $1', [messageId]);
 }
 
 /**
  * Claims a pending user message of the user's own conversation (pending → answering);
  * `reclaim` also takes one left 'answering' by a stopped process. Undefined when there is
- * nothing to claim.
+ * nothing to claim; 'busy' when the message is pending but its owner already has
+ * `maxPerUser` answers running (sync_answer_slots, migration 040, across replicas: the
+ * count and the claim run under a per-owner advisory lock). A claim takes a slot until
+ * `slotMs` from now (or until releaseMessage / writeReply / refuseMessage ends it).
  */
-export async function claimPendingMessage(db: Queryable, messageId: string, reclaim: boolean): Promise<ClaimedMessage | undefined> {
-  const r = await db.query<{ owner_id: string; content: string; conversation_id: string; agent: string; thread_id: string }>(
-    `update messages m set status = 'answering'
-       from conversations c
-      where m.id = $1 and m.role = 'user' and c.id = m.conversation_id and c.owner_id = m.owner_id
-        and (m.status = 'pending' or ($2 and m.status = 'answering'))
-      returning m.owner_id, m.content, m.conversation_id, c.agent, c.thread_id`,
-    [messageId, reclaim],
-  );
-  const row = r.rows[0];
-  return row && { ownerId: row.owner_id, content: row.content, conversationId: row.conversation_id, agent: row.agent, threadId: row.thread_id };
+export async function claimPendingMessage(
+  db: pg.Pool,
+  messageId: string,
+  reclaim: boolean,
+  limits: { maxPerUser: number; slotMs: number } = { maxPerUser: 0, slotMs: 600_000 },
+): Promise<ClaimedMessage | 'busy' | undefined> {
+  const client = await db.connect();
+  try {
+    await client.query('begin');
+    const found = await client.query<{ owner_id: string; status: string | null }>("select owner_id, status from messages where id = $1 and role = 'user'", [messageId]);
+    const msg = found.rows[0];
+    if (!msg || !(msg.status === 'pending' || (reclaim && msg.status === 'answering'))) {
+      await client.query('rollback');
+      return undefined;
+    }
+    await client.query("select pg_advisory_xact_lock(hashtextextended('sync-answer:' || $1, 0))", [msg.owner_id]);
+    if (limits.maxPerUser > 0) {
+      const running = await client.query<{ n: string }>('select count(*) as n from sync_answer_slots where owner_id = $1 and message_id <> $2 and expires_at > now()', [msg.owner_id, messageId]);
+      if (Number(running.rows[0]!.n) >= limits.maxPerUser) {
+        await client.query('rollback');
+        return 'busy';
+      }
+    }
+    const r = await client.query<{ owner_id: string; content: string; conversation_id: string; agent: string; thread_id: string }>(
+      `update messages m set status = 'answering'
+         from conversations c
+        where m.id = $1 and m.role = 'user' and c.id = m.conversation_id and c.owner_id = m.owner_id
+          and (m.status = 'pending' or ($2 and m.status = 'answering'))
+        returning m.owner_id, m.content, m.conversation_id, c.agent, c.thread_id`,
+      [messageId, reclaim],
+    );
+    const row = r.rows[0];
+    if (row) {
+      await client.query(
+        `insert into sync_answer_slots (message_id, owner_id, expires_at) values ($1, $2, now() + $3 * interval '1 millisecond')
+         on conflict (message_id) do update set owner_id = excluded.owner_id, expires_at = excluded.expires_at`,
+        [messageId, row.owner_id, limits.slotMs],
+      );
+    }
+    await client.query('commit');
+    return row && { ownerId: row.owner_id, content: row.content, conversationId: row.conversation_id, agent: row.agent, threadId: row.thread_id };
+  } catch (err) {
+    await client.query('rollback').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
 }
 
-/** Gives a claimed message back: 'pending' (to be answered later) or 'failed' (never). */
+/** Gives a claimed message back: 'pending' (to be answered later) or 'failed' (never); its slot ends. */
 export async function releaseMessage(db: Queryable, messageId: string, status: 'pending' | 'failed'): Promise<void> {
   await db.query("update messages set status = $2 where id = $1 and status = 'answering'", [messageId, status]);
+  await db.query('delete from sync_answer_slots where message_id = $1', [messageId]);
+}
+
+/**
+ * Refuses a claimed message for good (e.g. the owner's token budget is used up): a
+ * system-role notice `noticeId` saying why goes into the conversation just after it and
+ * the message's status becomes 'refused', in one transaction, so every device of the
+ * user sees both; its slot ends.
+ */
+export async function refuseMessage(db: pg.Pool, r: { noticeId: string; messageId: string; ownerId: string; conversationId: string; text: string }): Promise<void> {
+  const client = await db.connect();
+  try {
+    await client.query('begin');
+    await client.query(
+      `insert into messages (id, owner_id, conversation_id, role, content, status, created_at)
+       values ($1, $2, $3, 'system', $4, 'refused', greatest(now(), (select created_at from messages where id = $5) + interval '1 millisecond'))
+       on conflict (id) do nothing`,
+      [r.noticeId, r.ownerId, r.conversationId, pgText(r.text), r.messageId],
+    );
+    await client.query("update messages set status = 'refused' where id = $1 and status = 'answering'", [r.messageId]);
+    await client.query('delete from sync_answer_slots where message_id = $1', [r.messageId]);
+    await client.query('commit');
+  } catch (err) {
+    await client.query('rollback').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
 }
 
 /** Up to `limit` user messages waiting for an answer, oldest first; `reclaim` also lists ones left 'answering'. */

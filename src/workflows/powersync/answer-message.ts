@@ -25,18 +25,42 @@ import { createStep, createWorkflow } from '@mastra/core/workflows';
 import type pg from 'pg';
 import { z } from 'zod';
 import { stableId } from '../../clients/powersync/records';
-import { claimPendingMessage, markAnswered, releaseMessage } from '../../stores/powersync/conversation-messages';
+import { claimPendingMessage, markAnswered, refuseMessage, releaseMessage } from '../../stores/powersync/conversation-messages';
 import { finishRun, replyFinished, startRun } from '../../stores/powersync/agent-runs';
 import { modelIdOf, streamReply } from './stream-reply';
 
 const input = z.object({ messageId: z.string(), reclaim: z.boolean().default(false) });
 const output = z.object({
   messageId: z.string(),
-  outcome: z.enum(['answered', 'stopped', 'already-answered', 'not-pending', 'taken-over', 'failed']),
+  /** busy: the owner has POWERSYNC_ANSWER_MAX_PER_USER answers running; the message stays pending. refused: over budget, status 'refused' + a notice. */
+  outcome: z.enum(['answered', 'stopped', 'already-answered', 'not-pending', 'taken-over', 'failed', 'busy', 'refused']),
   replyId: z.string().optional(),
 });
 
 export const replyIdFor = (messageId: string) => stableId('reply', messageId);
+/** The id of the system notice written when a message is refused. */
+export const refusalIdFor = (messageId: string) => stableId('refusal', messageId);
+
+/**
+ * The token budget and usage count of chat through sync, the same as /v1's (handed in by
+ * the feature: src/server/usage.ts, counted per API key owner and UTC day in Postgres).
+ */
+type AnswerUsage = { inputTokens?: number; outputTokens?: number; totalTokens?: number };
+
+export interface AnswerBudget {
+  /** Resolves when `resourceId` may spend tokens now; rejects with an error whose `code` is 'budget_exceeded' (its message is shown to the user) when not. */
+  check(resourceId: string): Promise<void>;
+  /** Counts one answered message and its tokens for `resourceId`'s owner (under `agent`'s model); never rejects. */
+  record(resourceId: string, usage: AnswerUsage | undefined, agent?: string): Promise<void>;
+}
+
+export interface AnswerOptions {
+  budget?: AnswerBudget;
+  /** Answers running at once per user, across replicas (0 = unbounded). */
+  maxPerUser?: number;
+  /** How long a claimed answer holds its per-user slot if its process stops (ms). */
+  slotMs?: number;
+}
 
 /**
  * Takes a synced conversation's thread for one run: the thread must be `resourceId`'s
@@ -47,9 +71,9 @@ export const replyIdFor = (messageId: string) => stableId('reply', messageId);
 export type TakeThread = (a: { memory: MastraMemory; threadId: string; resourceId: string; runId: string }) => Promise<{ release(): Promise<void> }>;
 
 /** A failure that answering again will not cure: an unknown agent, a thread that is not the user's. */
-const permanent = (err: unknown) => (err as { code?: unknown }).code === 'thread_not_found' || /not found|another user/i.test((err as Error).message ?? '');
+const permanent = (err: unknown) => ['thread_not_found', 'reserved_thread_id'].includes((err as { code?: string }).code ?? '') || /not found|another user/i.test((err as Error).message ?? '');
 
-export function createAnswerSyncedMessageWorkflow(db: pg.Pool, takeThread: TakeThread) {
+export function createAnswerSyncedMessageWorkflow(db: pg.Pool, takeThread: TakeThread, o: AnswerOptions = {}) {
   const claim = createStep({
     id: 'claim-message',
     description: 'Claims a pending user message (or skips one that is answered or being answered).',
@@ -70,7 +94,8 @@ export function createAnswerSyncedMessageWorkflow(db: pg.Pool, takeThread: TakeT
         await markAnswered(db, messageId);
         return { messageId, claimed: false, outcome: 'already-answered' as const };
       }
-      const row = await claimPendingMessage(db, messageId, reclaim);
+      const row = await claimPendingMessage(db, messageId, reclaim, { maxPerUser: o.maxPerUser ?? 0, slotMs: o.slotMs ?? 600_000 });
+      if (row === 'busy') return { messageId, claimed: false, outcome: 'busy' as const };
       if (!row) return { messageId, claimed: false, outcome: 'not-pending' as const };
       return { messageId, claimed: true, ...row };
     },
@@ -85,6 +110,17 @@ export function createAnswerSyncedMessageWorkflow(db: pg.Pool, takeThread: TakeT
       const { messageId } = inputData;
       if (!inputData.claimed) return { messageId, outcome: inputData.outcome ?? 'not-pending' };
       const replyId = replyIdFor(messageId);
+      // The owner's token budget, as /v1 checks it: refused for good, with a notice the devices sync.
+      try {
+        await o.budget?.check(inputData.ownerId!);
+      } catch (err) {
+        if ((err as { code?: unknown }).code !== 'budget_exceeded') {
+          await releaseMessage(db, messageId, 'pending');
+          throw err;
+        }
+        await refuseMessage(db, { noticeId: refusalIdFor(messageId), messageId, ownerId: inputData.ownerId!, conversationId: inputData.conversationId!, text: (err as Error).message });
+        return { messageId, outcome: 'refused' as const };
+      }
       const runId = randomUUID();
       const ids = { runId, replyId, messageId, conversationId: inputData.conversationId! };
       let lease: { release(): Promise<void> } | undefined;
@@ -101,6 +137,7 @@ export function createAnswerSyncedMessageWorkflow(db: pg.Pool, takeThread: TakeT
           return { messageId, outcome: 'already-answered' as const };
         }
         const r = await streamReply(db, agent, inputData.content!, { resource: inputData.ownerId!, thread: inputData.threadId! }, ids);
+        await o.budget?.record(inputData.ownerId!, { inputTokens: r.inputTokens, outputTokens: r.outputTokens, totalTokens: (r.inputTokens ?? 0) + (r.outputTokens ?? 0) }, inputData.agent);
         const status = await finishRun(db, { ...ids, status: r.stopped ? 'stopped' : 'done', text: r.text, inputTokens: r.inputTokens, outputTokens: r.outputTokens, messageStatus: 'answered' });
         if (status === undefined) return { messageId, outcome: 'taken-over' as const, replyId };
         return { messageId, outcome: status === 'stopped' ? ('stopped' as const) : ('answered' as const), replyId };

@@ -14,7 +14,7 @@ import { pgText } from '../../../util/text';
 import type { UsageLike } from '../agent-stream';
 import type { ClientToolCall } from '../client-tools';
 import { storedToolCalls, type AgentMessage } from '../conversation';
-import { IMAGES_UNCONFIGURED } from '../images';
+import { ImageHold, IMAGES_UNCONFIGURED } from '../images';
 import { taskAgent } from '../openwebui';
 import type { AgentRouteDeps } from '../route-deps';
 import { toolRunOptions, withProviderOptions } from '../run-options';
@@ -46,6 +46,16 @@ export interface ChatTurn {
 
 /** One turn on the caller's thread, answered. */
 export async function runChatTurn(deps: AgentRouteDeps, t: ChatTurn) {
+  // The request's image bytes count against IMAGE_MAX_INFLIGHT_BYTES until it has been answered.
+  const hold = new ImageHold(deps.images?.gate);
+  try {
+    await chatTurn(deps, t, hold);
+  } finally {
+    hold.release();
+  }
+}
+
+async function chatTurn(deps: AgentRouteDeps, t: ChatTurn, hold: ImageHold) {
   const { res, body, thread, lease, id, abort } = t;
   const { agent, provider, tools, choice, legacy, format, resourceId } = t.auth;
   const threadId = thread.id;
@@ -54,6 +64,7 @@ export async function runChatTurn(deps: AgentRouteDeps, t: ChatTurn) {
     storedCalls: () => storedToolCalls(deps.memory, threadId, resourceId),
     images: deps.images ?? IMAGES_UNCONFIGURED,
     signal: abort.signal,
+    hold,
   });
 
   const { options: toolOptions, clientNames } = toolRunOptions({ tools, choice, format, parallelToolCalls: body.parallel_tool_calls, providerKey: provider });

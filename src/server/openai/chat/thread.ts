@@ -3,7 +3,8 @@
  * is the memory resource; the thread comes from `x-thread-id`, else from the resent
  * transcript or X-OpenWebUI-Chat-Id (transcript.ts), else a new one. A turn on a thread
  * another request is running on waits for it (lease policy 'wait'), then answers 400
- * conversation_locked; a thread that is not the caller's answers 404 thread_not_found.
+ * conversation_locked; a thread that is not the caller's answers 404 thread_not_found, a
+ * thread id in a system namespace 400 reserved_thread_id.
  */
 import type { Request } from 'express';
 import { ConversationError, openTurn, type Lease, type Thread, type ThreadSource } from '../../../conversations';
@@ -27,6 +28,7 @@ export function threadSourceOf(req: Request, body: ChatCompletionRequest): Threa
 /** The conversations module's failures in Chat Completions' words. */
 function chatError(err: unknown): unknown {
   if (!(err instanceof ConversationError)) return err;
+  if (err.code === 'reserved_thread_id') return errors.reservedThreadId('x-thread-id');
   return err.code === 'conversation_locked' ? errors.conversationLocked('x-thread-id') : errors.threadNotFound();
 }
 

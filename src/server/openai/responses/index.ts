@@ -23,7 +23,7 @@
  * previous_response_id, conversation or the full transcript).
  */
 import { Router, type Request, type Response } from 'express';
-import { IMAGES_UNCONFIGURED } from '../images';
+import { ImageHold, IMAGES_UNCONFIGURED } from '../images';
 import { itemId } from '../responses-schema';
 import { authorizeResponse } from './authorize';
 import { planTurn } from './input';
@@ -52,16 +52,22 @@ export function createResponsesHandler(deps: ResponsesDeps) {
     });
     const named = found?.id !== undefined ? found : undefined;
     const previousOutput = (named?.previous?.output ?? []) as OutputItem[];
-    const input = await planTurn(items, body.instructions, named?.exists ?? false, previousOutput, { images: deps.images ?? IMAGES_UNCONFIGURED, signal: abort.signal });
-
-    const id = itemId('resp');
-    // A new thread is claimed (and created) now that the input is checked; one run at a time per thread.
-    const { thread, lease } = await takeResponseThread(deps, source, found, id);
+    // The request's image bytes count against IMAGE_MAX_INFLIGHT_BYTES until it has been answered.
+    const hold = new ImageHold(deps.images?.gate);
     try {
-      await runResponse(deps, { res, request, auth, thread, lease, id, store, abort, input, meter });
+      const input = await planTurn(items, body.instructions, named?.exists ?? false, previousOutput, { images: deps.images ?? IMAGES_UNCONFIGURED, signal: abort.signal, hold });
+
+      const id = itemId('resp');
+      // A new thread is claimed (and created) now that the input is checked; one run at a time per thread.
+      const { thread, lease } = await takeResponseThread(deps, source, found, id);
+      try {
+        await runResponse(deps, { res, request, auth, thread, lease, id, store, abort, input, meter });
+      } finally {
+        await lease.release();
+        await meter.count();
+      }
     } finally {
-      await lease.release();
-      await meter.count();
+      hold.release();
     }
   };
 }

@@ -5,7 +5,7 @@
 import { pgText } from '../../../util/text';
 import { resolveImages, userMessage, type ItemPart, type UserPart } from '../conversation';
 import { errors } from '../errors';
-import type { ImageOptions } from '../images';
+import type { ImageHold, ImageOptions } from '../images';
 import type { InputItem } from '../responses-schema';
 import type { OutputItem } from './objects';
 
@@ -36,7 +36,7 @@ export async function planTurn(
   instructions: string | null | undefined,
   threadExists: boolean,
   previousOutput: OutputItem[],
-  images: { images: ImageOptions; signal?: AbortSignal },
+  images: { images: ImageOptions; signal?: AbortSignal; hold?: ImageHold },
 ) {
   const system = [instructions ?? '', ...items.flatMap((i) => (i.type === 'message' && (i.role === 'system' || i.role === 'developer') ? [textOf(i)] : []))]
     .filter(Boolean)

@@ -41,6 +41,7 @@ async function inResponsesWords<T>(source: ThreadSource, run: () => Promise<T>):
   } catch (err) {
     if (!(err instanceof ConversationError)) throw err;
     const previous = source.kind === 'previous-response';
+    if (err.code === 'reserved_thread_id') throw errors.reservedThreadId(previous ? 'previous_response_id' : 'conversation');
     if (err.code === 'conversation_locked') throw errors.conversationLocked(previous ? 'previous_response_id' : 'conversation');
     throw previous ? errors.responseNotFound('previous_response_id') : errors.conversationNotFound();
   }
