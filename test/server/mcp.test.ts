@@ -64,7 +64,7 @@ const post = (body: string | Blob, key: string = ALICE, headers: Record<string, 
 
 describe('MCP tools', () => {
   it('lists ask_<agent> for the agents the caller may use, with truthful annotations', async () => {
-    const names = async (key: string) => (await (await connect(key)).listTools()).tools.map((x) => x.name).sort();
+    const names = async (key: string) => (await (await connect(key)).listTools()).tools.map((x) => x.name).filter((n) => n.startsWith('ask_')).sort();
     expect(await names(ALICE)).toEqual(['ask_assistant']);
     expect(await names(OPS)).toEqual(['ask_assistant', 'ask_social']);
     const tools = (await (await connect(OPS)).listTools()).tools;
@@ -175,6 +175,48 @@ describe('MCP tools', () => {
     expect(v1.requests).toBe(2);
     expect(v1.total_tokens).toBeGreaterThan(0);
     expect(delta).toEqual(v1);
+  });
+});
+
+describe("the agents' own tools over MCP", () => {
+  it("lists the permitted agents' tools with truthful annotations; social's only for an admin", async () => {
+    const list = async (key: string) => (await (await connect(key)).listTools()).tools;
+    const alice = await list(ALICE);
+    expect(alice.map((x) => x.name).sort()).toEqual(['ask_assistant', 'calculate', 'current-time']);
+    expect(alice.find((x) => x.name === 'calculate')!.annotations).toEqual({ readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false });
+    expect(alice.find((x) => x.name === 'calculate')!.inputSchema.required).toEqual(['expression']);
+    const ops = await list(OPS);
+    expect(ops.map((x) => x.name)).toEqual(expect.arrayContaining(['atproto-post', 'atproto-delete-post', 'atproto-read-profile']));
+    expect(ops.find((x) => x.name === 'atproto-delete-post')!.annotations).toEqual({ readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true });
+    expect(ops.find((x) => x.name === 'atproto-post')!.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: false, openWorldHint: true });
+  });
+
+  it('runs a tool without a model (no usage counted); bad input and tool failures are isError', async () => {
+    const c = await connect(ERIN);
+    const before = t.model.requests.length;
+    const ok = await call(c, 'calculate', { expression: '(17 + 4) * 3' });
+    expect(ok.isError).toBeFalsy();
+    expect(ok.structuredContent).toEqual({ ok: true, expression: '(17 + 4) * 3', result: 63 });
+    const bad = await call(c, 'calculate', { expression: '1 / 0' });
+    expect(bad.isError).toBe(true);
+    expect(bad.structuredContent).toMatchObject({ ok: false, error: { code: 'BAD_EXPRESSION' } });
+    const wrong = await call(c, 'calculate', { expr: 1 });
+    expect(wrong.isError).toBe(true);
+    expect(t.model.requests.length).toBe(before);
+  });
+
+  it("refuses a secret in a direct atproto-post (SECRET_DETECTED, never echoed, nothing posted); a non-admin has no such tool", async () => {
+    const posts = async () => Number((await t.system.ctx.db.query('select count(*) as n from atproto_posts')).rows[0].n);
+    const before = await posts();
+    const r = await call(await connect(OPS), 'atproto-post', { text: `my token is ${ghToken}` });
+    expect(r.isError).toBe(true);
+    expect(r.structuredContent).toMatchObject({ ok: false, error: { code: 'SECRET_DETECTED' } });
+    expect(JSON.stringify(r)).not.toContain(ghToken);
+    expect(await posts()).toBe(before);
+    const alice = await call(await connect(ALICE), 'atproto-post', { text: 'hello world' });
+    expect(alice.isError).toBe(true);
+    expect(textOfResult(alice)).toMatch(/Tool atproto-post not found/);
+    expect(await posts()).toBe(before);
   });
 });
 

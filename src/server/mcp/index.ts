@@ -11,7 +11,8 @@
  *              front of the body parser; refusals are JSON-RPC error bodies (errors.ts)
  *   body       the /v1 body limit (BODY_LIMIT); bad JSON → -32700, too large → 413 -32600
  *   tools      `ask_<agent>` for each agent the caller may use (AGENT_USERS_<NAME>; the
- *              AT Protocol agents are ADMIN_USERS-only by default): ask.ts
+ *              AT Protocol agents are ADMIN_USERS-only by default): ask.ts; and those
+ *              agents' own tools, acting for the caller: tools.ts
  *
  * Answers are JSON (enableJsonResponse), not server-sent events; GET and DELETE (the
  * server-to-client stream and session end of stateful servers) answer 405.
@@ -26,6 +27,7 @@ import { THREAD_ID, type AgentRouteDeps } from '../openai/route-deps';
 import { askHints } from './annotations';
 import { ask } from './ask';
 import { jsonRpcErrorSender, toolError } from './errors';
+import { registerAgentTools } from './tools';
 
 export interface McpDeps extends AgentRouteDeps {
   /** The /v1 authentication and rate limit (src/server/auth.ts authMiddleware). */
@@ -86,6 +88,7 @@ async function serverFor(deps: McpDeps, owner: string | undefined, toolIds: (nam
       },
     );
   }
+  await registerAgentTools(server, { agents: deps.agents, names, owner, logger: deps.logger });
   return server;
 }
 
