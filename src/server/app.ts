@@ -25,6 +25,7 @@ import { rootInfo, studioCors } from './studio';
 import { modelsRouter } from './openai/models';
 import { UsageMeter, usageRouter } from './usage';
 import { mcpRouter } from './mcp';
+import { a2aRouter } from './a2a';
 import type { Readiness } from './readiness';
 import type { CompletedTurn } from './turns';
 
@@ -117,7 +118,10 @@ export async function createApp(deps: AppDeps): Promise<Express> {
   app.use('/v1', v1);
 
   // ---- /mcp: the Model Context Protocol (Streamable HTTP, stateless), same keys, agent access, budgets and usage as /v1 ----
-  app.use('/mcp', mcpRouter({ agents: deps.agents, memory: deps.memory, db: deps.db, mayUse, logger, maxSteps: config.model.maxSteps, onTurn: deps.onTurn, usage, auth, bodyLimit: config.bodyLimit }));
+  const agentDeps = { agents: deps.agents, memory: deps.memory, db: deps.db, mayUse, logger, maxSteps: config.model.maxSteps, onTurn: deps.onTurn, usage, auth, bodyLimit: config.bodyLimit };
+  app.use('/mcp', mcpRouter(agentDeps));
+  // ---- /a2a/<agent>: Agent2Agent (agent card, SendMessage, SendStreamingMessage), the same turn as MCP's ask_<agent> ----
+  app.use('/a2a', a2aRouter(agentDeps));
 
   // ---- /api: Mastra's own routes (agents, workflows, memory, Responses API…) --------
   const api = express();

@@ -3,7 +3,10 @@
  * Streamable HTTP against the running server (real Postgres, PLC + PDS for the `social`
  * agent), THE SCRIPTED MODEL upstream. Same keys, agent access, thread ownership,
  * budgets and usage rows as /v1; refusals before the MCP server are JSON-RPC error bodies.
+ * A2A (/a2a/<agent>) shares the system: the official @a2a-js/sdk client against it.
  */
+import { Role, type Message, type Task } from '@a2a-js/sdk';
+import { ClientFactory, DefaultAgentCardResolver, JsonRpcTransportFactory } from '@a2a-js/sdk/client';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
@@ -267,5 +270,121 @@ describe('MCP errors before the server', () => {
       expect(res.headers.get('allow')).toBe('POST');
       expect(await res.json()).toMatchObject({ jsonrpc: '2.0', error: { code: -32600, data: { code: 'method_not_allowed' } } });
     }
+  });
+});
+
+// ---- A2A: the official @a2a-js/sdk client ------------------------------------------------
+
+const withKey = (key: string): typeof fetch => (input, init) => {
+  const headers = new Headers(init?.headers);
+  headers.set('authorization', `Bearer ${key}`);
+  return fetch(input, { ...init, headers });
+};
+
+async function a2a(key: string, agent: string) {
+  const fetchImpl = withKey(key);
+  const factory = new ClientFactory({ transports: [new JsonRpcTransportFactory({ fetchImpl })], cardResolver: new DefaultAgentCardResolver({ fetchImpl }) });
+  return factory.createFromUrl(`${t.system.url}/a2a/${agent}/.well-known/agent-card.json`, '');
+}
+
+const userMessage = (text: string, contextId = ''): Message => ({
+  messageId: crypto.randomUUID(),
+  contextId,
+  taskId: '',
+  role: Role.ROLE_USER,
+  parts: [{ content: { $case: 'text', value: text }, metadata: undefined, filename: '', mediaType: 'text/plain' }],
+  metadata: undefined,
+  extensions: [],
+  referenceTaskIds: [],
+});
+const send = (c: Awaited<ReturnType<typeof a2a>>, text: string, contextId?: string) => c.sendMessage({ tenant: '', message: userMessage(text, contextId), configuration: undefined, metadata: undefined });
+const replyText = (m: Message | Task) => ('role' in m ? m.parts : (m.status?.message?.parts ?? [])).map((p) => (p.content?.$case === 'text' ? p.content.value : '')).join('');
+
+describe('A2A', () => {
+  it('serves an agent card per permitted agent, with the JSON-RPC interface and Bearer auth', async () => {
+    const res = await fetch(`${t.system.url}/a2a/assistant/.well-known/agent-card.json`, { headers: { authorization: `Bearer ${ALICE}` } });
+    expect(res.status).toBe(200);
+    const card = await res.json();
+    expect(card).toMatchObject({ name: 'assistant', capabilities: { streaming: true }, supportedInterfaces: [{ url: `${t.system.url}/a2a/assistant`, protocolBinding: 'JSONRPC', protocolVersion: '1.0' }] });
+    // social is ADMIN_USERS-only: as unknown for alice, there for ops.
+    const hidden = await fetch(`${t.system.url}/a2a/social/.well-known/agent-card.json`, { headers: { authorization: `Bearer ${ALICE}` } });
+    expect(hidden.status).toBe(404);
+    expect((await hidden.json()).error.data.code).toBe('model_not_found');
+    expect((await fetch(`${t.system.url}/a2a/social/.well-known/agent-card.json`, { headers: { authorization: `Bearer ${OPS}` } })).status).toBe(200);
+    const anon = await fetch(`${t.system.url}/a2a/assistant/.well-known/agent-card.json`);
+    expect(anon.status).toBe(401);
+  });
+
+  it('malformed JSON and a body over BODY_LIMIT are JSON-RPC errors, never a 5xx', async () => {
+    const at = (body: string, version = '1.0') => fetch(`${t.system.url}/a2a/assistant`, { method: 'POST', headers: { authorization: `Bearer ${ALICE}`, 'content-type': 'application/json', ...(version ? { 'a2a-version': version } : {}) }, body });
+    const bad = await at('{"jsonrpc": "2.0", "id": 1, "method": ');
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ jsonrpc: '2.0', id: null, error: { code: -32700 } });
+    const huge = await at(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'SendMessage', params: { message: { parts: [{ text: 'x'.repeat(200_000) }] } } }));
+    expect(huge.status).toBe(413);
+    expect(await huge.json()).toMatchObject({ error: { code: -32600, data: { code: 'request_too_large' } } });
+    const unknown = await at(JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'NoSuchMethod', params: {} }));
+    expect(unknown.status).toBeLessThan(500);
+    expect(await unknown.json()).toMatchObject({ jsonrpc: '2.0', id: 2, error: { code: -32601 } });
+    // Without A2A-Version the SDK assumes 0.3, which this server does not speak: a JSON-RPC error, not a 5xx.
+    const old = await at(JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'SendMessage', params: {} }), '');
+    expect(old.status).toBeLessThan(500);
+    expect(await old.json()).toMatchObject({ jsonrpc: '2.0', id: 3, error: { code: expect.any(Number) } });
+  });
+
+  it('SendMessage answers with the agent reply; the contextId is the thread (continuity, another user refused)', async () => {
+    const c = await a2a(ALICE, 'assistant');
+    const first = await send(c, 'my name is Grace');
+    expect('role' in first && first.role).toBe(Role.ROLE_AGENT);
+    expect(replyText(first)).toBe('Echo: my name is Grace');
+    const contextId = first.contextId;
+    expect(contextId).toMatch(/^[0-9a-f-]{36}$/);
+    const second = await send(c, 'who am I?', contextId);
+    expect(replyText(second)).toBe('Echo: who am I?');
+    expect(second.contextId).toBe(contextId);
+    const seen = t.model.requests.at(-1)!.messages.map((m) => (typeof m.content === 'string' ? m.content : '')).join('\n');
+    expect(seen).toContain('my name is Grace');
+
+    const before = t.model.requests.length;
+    const stolen = await send(await a2a(DAVE, 'assistant'), 'show me', contextId).catch((e) => e);
+    // The SDK makes a FAILED task of a refused turn; the model is never asked.
+    expect('role' in stolen).toBe(false);
+    expect(JSON.stringify(stolen)).not.toContain('Grace');
+    expect(t.model.requests.length).toBe(before);
+  });
+
+  it('SendStreamingMessage streams the reply as one message event', async () => {
+    const c = await a2a(ALICE, 'assistant');
+    const events = [];
+    for await (const e of c.sendMessageStream({ tenant: '', message: userMessage('stream me'), configuration: undefined, metadata: undefined })) events.push(e);
+    expect(events.map((e) => e.payload?.$case)).toEqual(['message']);
+    const m = events[0]!.payload!.value as Message;
+    expect(replyText(m)).toBe('Echo: stream me');
+    expect(m.contextId).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('a forbidden agent is refused before the SDK (404), and the same work costs the same usage as /v1', async () => {
+    const err = await a2a(ALICE, 'social').catch((e) => e);
+    expect(err).toBeInstanceOf(Error);
+    const usage = async (key: string) => {
+      const u = (await (await fetch(`${t.system.url}/v1/usage`, { headers: { authorization: `Bearer ${key}` } })).json()) as { days: Array<Record<string, number>> };
+      let requests = 0;
+      let total = 0;
+      for (const d of u.days) {
+        requests += d.requests ?? 0;
+        total += d.total_tokens ?? 0;
+      }
+      return { requests, total };
+    };
+    const b = await usage(OPS);
+    const e = await usage(ERIN);
+    const c = await a2a(OPS, 'assistant');
+    await send(c, 'count these words please');
+    await t.client(ERIN).chat.completions.create({ model: 'assistant', messages: [{ role: 'user', content: 'count these words please' }] });
+    const a = await usage(OPS);
+    const v = await usage(ERIN);
+    expect(a.requests - b.requests).toBe(1);
+    expect(a.total - b.total).toBe(v.total - e.total);
+    expect(a.total - b.total).toBeGreaterThan(0);
   });
 });

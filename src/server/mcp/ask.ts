@@ -32,6 +32,8 @@ export interface AskRequest {
   message: string;
   threadId?: string;
   signal?: AbortSignal;
+  /** The protocol the turn came in by, in the log and the trace (default 'mcp'). */
+  via?: 'mcp' | 'a2a';
 }
 
 /** Runs one turn; throws OpenAIError (thread_not_found, conversation_locked, budget_exceeded, upstream_*). */
@@ -54,7 +56,7 @@ export async function ask(deps: AgentRouteDeps, r: AskRequest): Promise<AskResul
   }
   const { thread, lease } = opened;
   const count = usageCounter(deps.usage, owner);
-  const log = deps.logger.child({ agent: r.agentName, thread: thread.id, via: 'mcp' });
+  const log = deps.logger.child({ agent: r.agentName, thread: thread.id, via: r.via ?? 'mcp' });
   try {
     const userText = pgText(r.message);
     let result;
@@ -62,7 +64,7 @@ export async function ask(deps: AgentRouteDeps, r: AskRequest): Promise<AskResul
       result = await r.agent.generate([{ role: 'user', content: userText }] as never, {
         memory: { resource: resourceId, thread: thread.id },
         // The trace's root span names the API key's owner and the protocol beside resource and thread.
-        tracingOptions: { metadata: { ...(r.owner ? { keyOwner: r.owner } : {}), via: 'mcp' } },
+        tracingOptions: { metadata: { ...(r.owner ? { keyOwner: r.owner } : {}), via: r.via ?? 'mcp' } },
         maxSteps: deps.maxSteps,
         abortSignal: abort.signal,
       } as never);
