@@ -115,6 +115,7 @@ export function a2aRouter(deps: McpDeps): Router {
     req.url = '/';
     handler(req, res, next);
   });
+  router.use((req, _res, next) => next(new OpenAIError(404, `Unknown request URL: ${req.method} ${req.originalUrl}.`, 'invalid_request_error', 'unknown_url')));
   router.use(jsonRpcErrorSender(deps));
   return router;
 }
