@@ -1,5 +1,5 @@
 /**
- * The express app: /v1 (OpenAI-compatible), /api (Mastra's own routes, including its
+ * The express app: /v1 (OpenAI-compatible), /mcp (Model Context Protocol), /api (Mastra's own routes, including its
  * Responses-style /api/v1/responses), /health and /ready. Features register further
  * routers through `extraRouters` (PowerSync endpoints, XRPC, Kubo…).
  */
@@ -26,6 +26,8 @@ import { Metrics } from './metrics';
 import { rootInfo, studioCors } from './studio';
 import { modelsRouter } from './openai/models';
 import { UsageMeter, usageRouter } from './usage';
+import { mcpRouter } from './mcp';
+import { a2aRouter } from './a2a';
 import type { Readiness } from './readiness';
 import type { CompletedTurn } from './turns';
 
@@ -119,6 +121,12 @@ export async function createApp(deps: AppDeps): Promise<Express> {
   );
   v1.use((req, _res, next) => next(errors.routeNotFound(req.method, req.originalUrl)));
   app.use('/v1', v1);
+
+  // ---- /mcp: the Model Context Protocol (Streamable HTTP, stateless), same keys, agent access, budgets and usage as /v1 ----
+  const agentDeps = { agents: deps.agents, memory: deps.memory, db: deps.db, mayUse, logger, maxSteps: config.model.maxSteps, onTurn: deps.onTurn, usage, auth, bodyLimit: config.bodyLimit };
+  app.use('/mcp', mcpRouter(agentDeps));
+  // ---- /a2a/<agent>: Agent2Agent (agent card, SendMessage, SendStreamingMessage), the same turn as MCP's ask_<agent> ----
+  app.use('/a2a', a2aRouter(agentDeps));
 
   // ---- /api: Mastra's own routes (agents, workflows, memory, Responses API…) --------
   const api = express();

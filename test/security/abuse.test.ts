@@ -4,7 +4,7 @@
  *  - Raw bytes (broken request lines, NUL bytes, huge headers, smuggling, TLS) on every
  *    TCP port the system listens on, read from /proc (not from its config): each answers
  *    with a 4xx or closes the connection, and every port still serves afterwards.
- *  - Over a hundred malformed requests across /v1, /api, /powersync, /xrpc and /metrics,
+ *  - Over a hundred malformed requests across /v1, /mcp, /a2a, /api, /powersync, /xrpc and /metrics,
  *    each answered with its protocol's 4xx error body while /health keeps answering.
  */
 import fs from 'node:fs';
@@ -125,7 +125,7 @@ interface Case {
   headers?: Record<string, string>;
   body?: string | Buffer;
   /** Which protocol's error body to expect. */
-  proto: 'openai' | 'powersync' | 'xrpc' | 'any';
+  proto: 'openai' | 'powersync' | 'xrpc' | 'jsonrpc' | 'any';
   key?: string;
 }
 
@@ -244,6 +244,36 @@ function cases(): Case[] {
   upload('over the body limit', JSON.stringify({ batch: [{ op: 'PUT', table: 'notes', id: 'abuse-7', data: { title: 't', body: 'x'.repeat(70_000) } }] }));
   out.push({ name: '/powersync unknown route', path: '/powersync/nothing', proto: 'powersync', key: ALICE });
   out.push({ name: '/powersync credentials bad user', path: '/powersync/credentials?user=a%20b%2F..', proto: 'powersync', key: ALICE });
+  // MCP and A2A: JSON-RPC error bodies for what is refused before their SDKs (and by the SDKs).
+  const rpcHeaders = { ...json, accept: 'application/json, text/event-stream' };
+  const rpc = (name: string, p: string, body: string | Buffer | undefined, headers: Record<string, string> = rpcHeaders, key: string | null = ALICE, method = 'POST') =>
+    out.push({ name: `${p} ${name}`, path: p, method, headers, body, proto: 'jsonrpc', key: key ?? undefined });
+  for (const p of ['/mcp', '/a2a/assistant']) {
+    const ok = JSON.stringify({ jsonrpc: '2.0', id: 1, method: p === '/mcp' ? 'tools/list' : 'SendMessage', params: {} });
+    rpc('not JSON', p, '{"jsonrpc": "2.0", "id": 1, "method": ');
+    rpc('JSON null', p, 'null');
+    rpc('NUL bytes', p, Buffer.from([0x7b, 0x00, 0xff, 0x7d]));
+    // Valid JSON: A2A's SDK answers it with a JSON-RPC error at HTTP 200 (as JSON-RPC over HTTP does); MCP's with 400.
+    if (p === '/mcp') rpc('deeply nested JSON', p, '{"a":'.repeat(5000) + '1' + '}'.repeat(5000));
+    rpc('over the body limit', p, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'x', params: { s: 'x'.repeat(70_000) } }));
+    rpc('charset latin1', p, ok, { ...rpcHeaders, 'content-type': 'application/json; charset=latin1' });
+    rpc('invalid gzip', p, Buffer.from('nope'), { ...rpcHeaders, 'content-encoding': 'gzip' });
+    rpc('gzip bomb over the limit', p, zlib.gzipSync(Buffer.alloc(10_000_000, 32)), { ...rpcHeaders, 'content-encoding': 'gzip' });
+    rpc('no key', p, ok, rpcHeaders, null);
+    rpc('wrong key', p, ok, { ...rpcHeaders, authorization: 'Bearer sk-not-a-key-000000000' }, null);
+  }
+  rpc('empty batch', '/mcp', '[]');
+  rpc('not a JSON-RPC message', '/mcp', '{"hello": "world"}');
+  rpc('without Accept', '/mcp', JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }), json);
+  rpc('text/plain body', '/mcp', JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }), { 'content-type': 'text/plain', accept: 'application/json, text/event-stream' });
+  rpc('GET', '/mcp', undefined, { accept: 'text/event-stream' }, ALICE, 'GET');
+  rpc('PUT', '/mcp', undefined, {}, ALICE, 'PUT');
+  rpc('unknown sub-path', '/mcp/x/y', undefined, {}, ALICE, 'GET');
+  rpc('card of an unknown agent', '/a2a/nobody/.well-known/agent-card.json', undefined, {}, ALICE, 'GET');
+  rpc('card of __proto__', '/a2a/__proto__/.well-known/agent-card.json', undefined, {}, ALICE, 'GET');
+  rpc('social for a non-admin', '/a2a/social', JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'SendMessage', params: {} }), rpcHeaders, BOB);
+  rpc('GET the endpoint', '/a2a/assistant', undefined, {}, ALICE, 'GET');
+  rpc('no agent', '/a2a', undefined, {}, ALICE, 'GET');
   const xrpc = (name: string, p: string, method = 'GET') => out.push({ name: `/xrpc ${name}`, path: p, method, proto: 'xrpc' });
   xrpc('skeleton without feed', '/xrpc/app.bsky.feed.getFeedSkeleton');
   xrpc('skeleton of an unknown feed', '/xrpc/app.bsky.feed.getFeedSkeleton?feed=at%3A%2F%2Fdid%3Aplc%3Axyz%2Fapp.bsky.feed.generator%2Fnope');
@@ -276,6 +306,7 @@ function protocolShapeOk(c: Case, body: string): boolean {
   }
   const e = j.error as Record<string, unknown> | string | undefined;
   if (c.proto === 'xrpc') return typeof j.error === 'string' && typeof j.message === 'string';
+  if (c.proto === 'jsonrpc') return j.jsonrpc === '2.0' && !!e && typeof e === 'object' && typeof e.code === 'number' && typeof e.message === 'string';
   if (!e || typeof e !== 'object' || typeof e.message !== 'string' || typeof e.type !== 'string') return false;
   if (c.proto === 'powersync') return e.retryable === false;
   return 'code' in e && 'param' in e;

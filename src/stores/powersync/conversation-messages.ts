@@ -6,6 +6,7 @@
  * given back.
  */
 import type pg from 'pg';
+import { pgText } from '../../util/text';
 
 type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
 
