@@ -29,7 +29,7 @@ afterAll(async () => {
 });
 
 describe('start command', () => {
-  it('serves on PORT with data in DATA_DIR, stops cleanly on SIGTERM and SIGINT, and keeps threads across restarts', async () => {
+  it('serves on PORT with data in DATA_DIR, stops cleanly on SIGTERM and SIGINT, and keeps threads across restarts', { timeout: 180_000 }, async () => {
     const port = await freePort();
     const env = { PORT: String(port), DATA_DIR: dataDir, MODEL: 'openai/scripted', OPENAI_BASE_URL: model.url, LOG_LEVEL: 'info' };
     const first = startMain(env);

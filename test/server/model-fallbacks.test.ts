@@ -109,6 +109,30 @@ describe('model fallbacks', () => {
     expect(after.models['openai/backup']!.total_tokens).toBeGreaterThan(before.models['openai/backup']?.total_tokens ?? 0);
   });
 
+  it("the turn's trace names the model that answered (the agent run span's responseModel, as the upstream reported it)", async () => {
+    const db = t.system.ctx.db;
+    const tables = (await db.query<{ t: string }>("select table_name as t from information_schema.tables where table_schema = 'mastra_observability'")).rows.map((r) => r.t);
+    expect(tables.length).toBeGreaterThan(0);
+    /** Span rows that hold `needle` and name `model` as responseModel (a row as text doubles the JSON's quotes). */
+    const spans = async (needle: string, model: string) => {
+      let n = 0;
+      for (const table of tables)
+        n += (await db.query<{ n: number }>(`select count(*)::int as n from mastra_observability."${table}" x where x::text like $1 and x::text ~ $2`, [`%${needle}%`, `responseModel"+: "+${model}"`])).rows[0]!.n;
+      return n;
+    };
+    const client = t.client(KEY);
+    const tag = `trace-${Date.now()}`;
+    await client.chat.completions.create({ model: 'assistant', messages: [{ role: 'user', content: `[503] ${tag}-fallback` }] });
+    await client.chat.completions.create({ model: 'assistant', messages: [{ role: 'user', content: `${tag}-primary` }] });
+    // Spans are exported in batches: wait until both turns' spans are in the store.
+    for (let i = 0; i < 400 && ((await spans(`${tag}-fallback`, 'backup')) === 0 || (await spans(`${tag}-primary`, 'primary')) === 0); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await spans(`${tag}-fallback`, 'backup')).toBeGreaterThan(0);
+    expect(await spans(`${tag}-primary`, 'primary')).toBeGreaterThan(0);
+    // And never the other way round.
+    expect(await spans(`${tag}-fallback`, 'primary')).toBe(0);
+    expect(await spans(`${tag}-primary`, 'backup')).toBe(0);
+  });
+
   it('a request every model would refuse (a plain 400) is not tried on the backup', async () => {
     const before = t.model.requests.length;
     const err = await t.client(KEY).chat.completions.create({ model: 'assistant', messages: [{ role: 'user', content: '[bad] hi' }] }).catch((e) => e);
