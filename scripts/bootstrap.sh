@@ -33,7 +33,11 @@ ensure_node() {
   "$NODE_BIN_DIR/node" --version >/dev/null
 }
 
-deps_stamp() { cat package.json package-lock.json 2>/dev/null | sha256sum | cut -c1-16; }
+# What decides the installed tree: the dependency fields of package.json (not its scripts) and the lockfile.
+deps_stamp() {
+  { "$NODE_BIN_DIR/node" -e 'const p = require("./package.json"); process.stdout.write(JSON.stringify([p.dependencies, p.devDependencies, p.optionalDependencies, p.peerDependencies, p.overrides]))'
+    cat package-lock.json 2>/dev/null; } | sha256sum | cut -c1-16
+}
 
 ensure_deps() {
   local want have=""
