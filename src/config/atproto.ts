@@ -30,6 +30,8 @@ export const atprotoEnv = {
   ATPROTO_REQUIRE_APPROVAL: bool(false),
   ATPROTO_MAX_POSTS_PER_HOUR: intFrom(30, 0),
   ATPROTO_MAX_REPLIES_PER_THREAD: intFrom(5, 0),
+  ATPROTO_WRITE_POINTS_PER_HOUR: intFrom(5000, 1),
+  ATPROTO_WRITE_POINTS_PER_DAY: intFrom(35000, 1),
   ATPROTO_BLOCKLIST: optionalString.transform((s) => (s ?? '').split(',').map((x) => x.trim().toLowerCase()).filter(Boolean)),
   ATPROTO_LONG_TEXT: z.enum(['split', 'refuse']).default('split'),
   ATPROTO_SCHEDULE: optionalString,
@@ -56,6 +58,9 @@ export interface AtprotoConfig {
   requireApproval: boolean;
   maxPostsPerHour: number;
   maxRepliesPerThread: number;
+  /** Repo-write points per account per UTC hour / day (create 3, update 2, delete 1), shared by replicas; default the PDS's limits (src/clients/atproto/pacing.ts). */
+  writePointsPerHour: number;
+  writePointsPerDay: number;
   blocklist: string[];
   longText: 'split' | 'refuse';
   /** Raw ATPROTO_SCHEDULE: `agent|every 6h or cron|topic;…` (parsed by the feature). */
@@ -91,6 +96,8 @@ export function atprotoConfig(c: AtprotoEnv, credentials: AtprotoConfig['credent
     requireApproval: c.ATPROTO_REQUIRE_APPROVAL,
     maxPostsPerHour: c.ATPROTO_MAX_POSTS_PER_HOUR,
     maxRepliesPerThread: c.ATPROTO_MAX_REPLIES_PER_THREAD,
+    writePointsPerHour: c.ATPROTO_WRITE_POINTS_PER_HOUR,
+    writePointsPerDay: c.ATPROTO_WRITE_POINTS_PER_DAY,
     blocklist: c.ATPROTO_BLOCKLIST,
     longText: c.ATPROTO_LONG_TEXT,
     schedule: c.ATPROTO_SCHEDULE,

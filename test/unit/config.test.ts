@@ -125,6 +125,8 @@ describe('config: every documented default (docs/configuration.md)', () => {
       requireApproval: false,
       maxPostsPerHour: 30,
       maxRepliesPerThread: 5,
+      writePointsPerHour: 5000,
+      writePointsPerDay: 35000,
       blocklist: [],
       longText: 'split',
       schedule: undefined,
@@ -239,6 +241,8 @@ describe('config: whole numbers and their bounds', () => {
     ['EMBEDDED_PDS_PORT', 0, 65535],
     ['ATPROTO_MAX_POSTS_PER_HOUR', 0, undefined],
     ['ATPROTO_MAX_REPLIES_PER_THREAD', 0, undefined],
+    ['ATPROTO_WRITE_POINTS_PER_HOUR', 1, undefined],
+    ['ATPROTO_WRITE_POINTS_PER_DAY', 1, undefined],
     ['POWERSYNC_PORT', 0, 65535],
     ['POWERSYNC_TOKEN_TTL_S', 30, 86_400],
     ['POWERSYNC_ANSWER_MAX_PER_USER', 0, 1000],
@@ -269,6 +273,8 @@ describe('config: whole numbers and their bounds', () => {
     const c = load({ RATE_LIMIT_RPM: '0', MODEL_MAX_RETRIES: '10', AGENT_MAX_STEPS: '1', IPFS_REPLICATION_MIN: '2', IPFS_REPLICATION_MAX: '3', TRACING_FLUSH_MS: ' 50 ' });
     expect([c.rateLimitRpm, c.model.maxRetries, c.model.maxSteps, c.ipfs.replicationMin, c.ipfs.replicationMax, c.observability.flushMs]).toEqual([0, 10, 1, 2, 3, 50]);
     expect(load({ RATE_LIMIT_RPM: '1e3' }).rateLimitRpm).toBe(1000);
+    const a = load({ ATPROTO_WRITE_POINTS_PER_HOUR: '9', ATPROTO_WRITE_POINTS_PER_DAY: '100' }).atproto;
+    expect([a.writePointsPerHour, a.writePointsPerDay]).toEqual([9, 100]);
   });
 });
 

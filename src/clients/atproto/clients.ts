@@ -21,6 +21,8 @@ import { registerSecret, type Logger } from '../../logger';
 import { createOutboundFetch, outboundErrorIn, type OutboundFetch } from '../../util/outbound';
 import { AtprotoError, toAtprotoError } from './errors';
 import { AtprotoStore } from '../../stores/atproto/store';
+import { WriteBudgetStore } from '../../stores/atproto/write-budget';
+import { pacedFetch } from './pacing';
 
 export interface AgentAccount {
   /** Agent name (the Mastra agent id). */
@@ -144,6 +146,10 @@ export function createAtprotoClients(opts: CreateClientsOptions): AtprotoClients
     return fetch(new URL(u.pathname + u.search, opts.pdsUrl), { method: req.method, headers: req.headers, body, signal: req.signal, redirect: req.redirect });
   };
 
+  // Every agent session's writes are paced to the PDS's rate limits (pacing.ts), the budget in Postgres.
+  const writeBudget = new WriteBudgetStore(opts.db);
+  const writeLimits = { perHour: config.writePointsPerHour, perDay: config.writePointsPerDay };
+
   async function credentialsFor(name: string): Promise<{ identifier: string; password: string }> {
     const fromEnv = Object.hasOwn(config.credentials, name) ? config.credentials[name] : undefined;
     if (fromEnv) {
@@ -158,9 +164,9 @@ export function createAtprotoClients(opts: CreateClientsOptions): AtprotoClients
 
   async function login(name: string): Promise<AtpAgent> {
     const { identifier, password } = await credentialsFor(name);
-    const agent = new AtpAgent({
+    const agent: AtpAgent = new AtpAgent({
       service: opts.pdsUrl,
-      fetch: viaPdsUrl,
+      fetch: pacedFetch(viaPdsUrl, { budget: writeBudget, limits: writeLimits, didOf: () => agent.session?.did, logger }),
       persistSession: (evt) => {
         // The refresh token is gone too: the next call logs in again.
         if (evt === 'expired') sessions.delete(name);

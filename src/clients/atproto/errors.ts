@@ -20,13 +20,26 @@ export type AtprotoErrorCode =
   | 'PDS_ERROR'
   | 'POLICY'
   | 'FETCH_REFUSED'
-  | 'SECRET_DETECTED';
+  | 'SECRET_DETECTED'
+  | 'RATE_LIMITED';
 
 export class AtprotoError extends AppError<AtprotoErrorCode> {}
+
+/** A write not sent (or refused by the PDS with 429) because the account's write budget is spent; `retryAt` says when to try again. */
+export class RateLimitedError extends AtprotoError {
+  constructor(
+    message: string,
+    readonly retryAt: Date,
+  ) {
+    super('RATE_LIMITED', `${message}; retry after ${retryAt.toISOString()}`);
+  }
+}
 
 /** Any thrown value → an AtprotoError with a clear code (XRPC errors keep the PDS's error name). */
 export function toAtprotoError(err: unknown, context: string): AppError<AtprotoErrorCode> {
   if (err instanceof AppError) return err as AtprotoError;
+  // Our own error thrown inside an agent's fetch (pacing.ts) reaches here wrapped in an XRPCError.
+  if (err instanceof Error && err.cause instanceof AppError) return err.cause as AtprotoError;
   if (err instanceof XRPCError) {
     if (err.error === 'RecordNotFound' || /could not locate record/i.test(err.message)) return new AtprotoError('RECORD_NOT_FOUND', `${context}: record not found`);
     if (err.error === 'AuthenticationRequired' || err.error === 'InvalidToken' || err.error === 'ExpiredToken')

@@ -311,6 +311,19 @@ export class AtprotoStore {
     );
   }
 
+  /**
+   * The reply could not be written because of the PDS's rate limit (RATE_LIMITED): the row
+   * is pending again with reason `rate`, this attempt is not counted, and the recovery
+   * sweep leaves it alone until `retryAt` (kept in lease_until).
+   */
+  async holdForRate(uri: string, agent: string, retryAt: Date): Promise<void> {
+    await this.db.query(
+      `update atproto_mentions set status = 'pending', reason = 'rate', attempts = greatest(attempts - 1, 0), lease_until = $3, updated_at = now()
+       where mention_uri = $1 and agent = $2`,
+      [uri, agent, retryAt],
+    );
+  }
+
   /** Extends the leases of runs still in flight (the recovery sweep, while they run). */
   async renewMentionLeases(runIds: string[], leaseMs: number): Promise<void> {
     await this.db.query(
@@ -327,7 +340,7 @@ export class AtprotoStore {
   /** Mentions left unfinished (a crash, a restart): pending, or running with an expired lease. */
   async unfinishedMentions(limit = 50): Promise<MentionRow[]> {
     const r = await this.db.query<MentionRow>(
-      `select * from atproto_mentions where (status = 'pending' or (status = 'running' and (lease_until is null or lease_until < now())))
+      `select * from atproto_mentions where ((status = 'pending' and (lease_until is null or lease_until <= now())) or (status = 'running' and (lease_until is null or lease_until < now())))
          and agent not in (select agent from atproto_agent_state where paused)
        order by created_at limit $1`,
       [limit],

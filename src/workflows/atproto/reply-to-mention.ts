@@ -11,7 +11,7 @@
 import { createStep, createWorkflow } from '@mastra/core/workflows';
 import { z } from 'zod';
 import { parseAtUri } from '../../clients/atproto/clients';
-import { toAtprotoError } from '../../clients/atproto/errors';
+import { RateLimitedError, toAtprotoError } from '../../clients/atproto/errors';
 import { fitsOnePost, MAX_GRAPHEMES, nextTid, publishPost, splitText } from '../../clients/atproto/posting';
 import type { MentionRow } from '../../stores/atproto/store';
 import { clientOf, type AppContext } from '../../clients/context';
@@ -243,6 +243,13 @@ export function createReplyToMentionWorkflow(ctx: AppContext) {
         // parts are written by the next attempt, which keeps those already there).
         if (fitsOnePost(s.draft!) && (await clients().findRecord(replyUri).catch(() => null))) return posted();
         const e = toAtprotoError(err, 'posting the reply');
+        if (e instanceof RateLimitedError) {
+          // Over the PDS's write limit (our budget or its 429): held, answered after retryAt
+          // by the recovery sweep; a decision row with reason `rate` meanwhile.
+          await store.holdForRate(s.mentionUri, s.agent, e.retryAt);
+          logger.info('reply held: rate limit', { agent: s.agent, uri: s.mentionUri, retryAt: e.retryAt.toISOString() });
+          return { ...s, done: true, status: 'pending', reason: 'rate', code: e.code };
+        }
         const row = await store.getMention(s.mentionUri, s.agent);
         const final = e.code !== 'PDS_ERROR' || (row?.attempts ?? 0) >= MAX_ATTEMPTS;
         logger.warn('reply failed', { agent: s.agent, uri: s.mentionUri, error: e, final });
