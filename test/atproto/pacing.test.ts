@@ -43,7 +43,11 @@ beforeAll(async () => {
   tools = createAtprotoTools(atprotoToolDeps(ts.system.ctx));
   social = account(ts.system);
   budget = new WriteBudgetStore(ts.system.ctx.db);
-});
+  // The hour window is a UTC calendar hour: (a) must not straddle one, or its points would
+  // reset halfway. Close to the turn of the hour, start just after it instead.
+  const toNextHour = 3_600_000 - (Date.now() % 3_600_000);
+  if (toNextHour < 150_000) await new Promise((r) => setTimeout(r, toNextHour + 1000));
+}, 300_000);
 afterAll(async () => {
   await ts?.stop();
 });
