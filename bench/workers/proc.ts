@@ -48,7 +48,8 @@ export function descendants(procs: ProcInfo[], root: number): ProcInfo[] {
 export interface TreeRss {
   /** The process started (the cluster's primary, or the single app process with WORKERS=1). */
   root_mb: number;
-  /** Node processes below the root (the HTTP workers), each. */
+  /** Node processes below the root (the HTTP workers), each. Node 24 names its main thread
+   * "MainThread", which is what /proc/<pid>/comm shows for a node process. */
   workers_mb: number[];
   /** Every `postgres` process below the root, summed (postmaster + its backends). */
   postgres_mb: number;
@@ -63,7 +64,7 @@ const mb = (kb: number) => +(kb / 1024).toFixed(1);
 /** Groups a process tree (as `descendants` returns it, root first) by kind. */
 export function groupRss(tree: ProcInfo[]): TreeRss {
   const [root, ...rest] = tree;
-  const workers = rest.filter((p) => p.comm === 'node' || p.comm.startsWith('node'));
+  const workers = rest.filter((p) => p.comm === 'node' || p.comm === 'MainThread');
   const pg = rest.filter((p) => p.comm === 'postgres' || p.comm === 'postmaster');
   const other = rest.filter((p) => !workers.includes(p) && !pg.includes(p));
   return {

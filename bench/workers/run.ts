@@ -31,9 +31,9 @@ import { freePort } from '../../services/lib/net';
 import { table, writeResult, type LoadResult } from '../lib';
 import { descendants, readProcs, treeRss, type TreeRss } from './proc';
 
-const ROUNDS = Number(process.env.BENCH_WORKERS_ROUNDS ?? 3);
-const TOTAL = Number(process.env.BENCH_WORKERS_N ?? 600);
-const WARMUP = Number(process.env.BENCH_WORKERS_WARMUP ?? 100);
+const ROUNDS = Number(process.env.BENCH_WORKERS_ROUNDS ?? 2);
+const TOTAL = Number(process.env.BENCH_WORKERS_N ?? 300);
+const WARMUP = Number(process.env.BENCH_WORKERS_WARMUP ?? 50);
 const CONCURRENCY = Number(process.env.BENCH_WORKERS_CONCURRENCY ?? 50);
 const IDLE_MS = Number(process.env.BENCH_WORKERS_IDLE_MS ?? 3000);
 const FEATURES = process.env.BENCH_WORKERS_FEATURES ?? 'none';

@@ -19,7 +19,7 @@ describe('bench/workers proc helpers', () => {
       { pid: 1, ppid: 0, comm: 'init', rssKb: 1000 },
       { pid: 10, ppid: 1, comm: 'node', rssKb: 300 * 1024 },
       { pid: 11, ppid: 10, comm: 'node', rssKb: 200 * 1024 },
-      { pid: 12, ppid: 10, comm: 'node', rssKb: 210 * 1024 },
+      { pid: 12, ppid: 10, comm: 'MainThread', rssKb: 210 * 1024 },
       { pid: 13, ppid: 10, comm: 'postgres', rssKb: 30 * 1024 },
       { pid: 14, ppid: 13, comm: 'postgres', rssKb: 10 * 1024 },
       { pid: 15, ppid: 13, comm: 'postgres', rssKb: 10 * 1024 },
