@@ -11,7 +11,8 @@
 import type pg from 'pg';
 import { z } from 'zod';
 import { claimThread, isReservedThreadId } from '../../db/threads';
-import { conversationOwner, deleteOwnedRow, inUploadTransaction, lockRowOwner, messageState, writeOwnedRow } from '../../stores/powersync/uploads';
+import { inTransaction } from '../../db/transaction';
+import { conversationOwner, deleteOwnedRow, lockRowOwner, messageState, writeOwnedRow } from '../../stores/powersync/uploads';
 import { AppError } from '../../errors';
 import { pgText } from '../../util/text';
 
@@ -173,7 +174,7 @@ export async function applyCrudBatch(db: pg.Pool, userId: string, body: unknown,
   });
 
   const pendingMessages: string[] = [];
-  return inUploadTransaction(db, async (client) => {
+  return inTransaction(db, async (client) => {
     for (const op of ops) {
       const at = { index: op.index, table: op.table, id: op.id };
       const fail = (status: 403 | 422, code: string, msg: string) => new UploadError(status, code, `op ${op.index} (${op.op} ${op.table}/${op.id}): ${msg}`, at);

@@ -6,24 +6,16 @@
  * serialised across processes; src/clients/ipfs/pins.ts asks the node inside it.
  */
 import type pg from 'pg';
+import { inTransaction } from '../../db/transaction';
 
 const LOCK_NAMESPACE = 7_240_002;
 
 /** Runs `fn` in a transaction holding the content's advisory lock (released at commit/rollback). */
 export async function withContentLock<T>(db: pg.Pool, multihash: string, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-  const c = await db.connect();
-  try {
-    await c.query('begin');
+  return inTransaction(db, async (c) => {
     await c.query('select pg_advisory_xact_lock($1, hashtext($2))', [LOCK_NAMESPACE, multihash]);
-    const out = await fn(c);
-    await c.query('commit');
-    return out;
-  } catch (err) {
-    await c.query('rollback').catch(() => {});
-    throw err;
-  } finally {
-    c.release();
-  }
+    return fn(c);
+  });
 }
 
 /** Records the owner's pin ('' for an unnamed one); a pin the owner already has is kept as it is. */

@@ -12,6 +12,7 @@
  *   toolCall*   the run's tool calls as rows (agent_tool_calls), written like the reply
  */
 import type pg from 'pg';
+import { inTransaction } from '../../db/transaction';
 import { pgText } from '../../util/text';
 
 type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
@@ -30,20 +31,6 @@ export interface NewRun {
   model: string | null;
 }
 
-async function inTransaction<T>(db: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await db.connect();
-  try {
-    await client.query('begin');
-    const out = await fn(client);
-    await client.query('commit');
-    return out;
-  } catch (err) {
-    await client.query('rollback').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
-}
 
 /**
  * The reply row is finished (done, stopped, or a reply written before replies streamed):

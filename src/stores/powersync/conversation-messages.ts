@@ -6,6 +6,7 @@
  * given back.
  */
 import type pg from 'pg';
+import { inTransaction } from '../../db/transaction';
 import { pgText } from '../../util/text';
 
 type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
@@ -39,20 +40,17 @@ export async function claimPendingMessage(
   reclaim: boolean,
   limits: { maxPerUser: number; slotMs: number } = { maxPerUser: 0, slotMs: 600_000 },
 ): Promise<ClaimedMessage | 'busy' | undefined> {
-  const client = await db.connect();
-  try {
-    await client.query('begin');
+  // The early returns have written nothing: ending them with a commit releases the lock as a rollback would.
+  return inTransaction(db, async (client) => {
     const found = await client.query<{ owner_id: string; status: string | null }>("select owner_id, status from messages where id = $1 and role = 'user'", [messageId]);
     const msg = found.rows[0];
     if (!msg || !(msg.status === 'pending' || (reclaim && msg.status === 'answering'))) {
-      await client.query('rollback');
       return undefined;
     }
     await client.query("select pg_advisory_xact_lock(hashtextextended('sync-answer:' || $1, 0))", [msg.owner_id]);
     if (limits.maxPerUser > 0) {
       const running = await client.query<{ n: string }>('select count(*) as n from sync_answer_slots where owner_id = $1 and message_id <> $2 and expires_at > now()', [msg.owner_id, messageId]);
       if (Number(running.rows[0]!.n) >= limits.maxPerUser) {
-        await client.query('rollback');
         return 'busy';
       }
     }
@@ -72,14 +70,8 @@ export async function claimPendingMessage(
         [messageId, row.owner_id, limits.slotMs],
       );
     }
-    await client.query('commit');
     return row && { ownerId: row.owner_id, content: row.content, conversationId: row.conversation_id, agent: row.agent, threadId: row.thread_id };
-  } catch (err) {
-    await client.query('rollback').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /** Gives a claimed message back: 'pending' (to be answered later) or 'failed' (never); its slot ends. */
@@ -95,9 +87,7 @@ export async function releaseMessage(db: Queryable, messageId: string, status: '
  * user sees both; its slot ends.
  */
 export async function refuseMessage(db: pg.Pool, r: { noticeId: string; messageId: string; ownerId: string; conversationId: string; text: string }): Promise<void> {
-  const client = await db.connect();
-  try {
-    await client.query('begin');
+  await inTransaction(db, async (client) => {
     await client.query(
       `insert into messages (id, owner_id, conversation_id, role, content, status, created_at)
        values ($1, $2, $3, 'system', $4, 'refused', greatest(now(), (select created_at from messages where id = $5) + interval '1 millisecond'))
@@ -106,13 +96,7 @@ export async function refuseMessage(db: pg.Pool, r: { noticeId: string; messageI
     );
     await client.query("update messages set status = 'refused' where id = $1 and status = 'answering'", [r.messageId]);
     await client.query('delete from sync_answer_slots where message_id = $1', [r.messageId]);
-    await client.query('commit');
-  } catch (err) {
-    await client.query('rollback').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /** Up to `limit` user messages waiting for an answer, oldest first; `reclaim` also lists ones left 'answering'. */

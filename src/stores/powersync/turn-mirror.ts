@@ -4,6 +4,7 @@
  * conversations + messages tables by a background drainer in any app process.
  */
 import type pg from 'pg';
+import { inTransaction } from '../../db/transaction';
 import { pgText } from '../../util/text';
 import { newId, stableId } from './ids';
 
@@ -63,17 +64,7 @@ export async function writeTurn(db: pg.Pool | pg.PoolClient, t: TurnToMirror, ke
 
 /** Mirrors one /v1 chat turn into conversations + messages now, in one transaction. */
 export async function mirrorTurn(db: pg.Pool, t: TurnToMirror): Promise<void> {
-  const client = await db.connect();
-  try {
-    await client.query('begin');
-    await writeTurn(client, t, newId(), new Date());
-    await client.query('commit');
-  } catch (err) {
-    await client.query('rollback').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  await inTransaction(db, (client) => writeTurn(client, t, newId(), new Date()));
 }
 
 /**
@@ -103,9 +94,7 @@ export class ForeignThreadError extends Error {
  * were deleted.
  */
 export async function drainTurnMirrors(db: pg.Pool, limit = 100, onError?: (turn: TurnToMirror, err: unknown, dropped: boolean) => void): Promise<number> {
-  const client = await db.connect();
-  try {
-    await client.query('begin');
+  return inTransaction(db, async (client) => {
     const rows = await client.query<{ id: string; turn: TurnToMirror; queued_at: string }>(
       'select id, turn, queued_at::text as queued_at from turn_mirror_queue order by id limit $1 for update skip locked',
       [limit],
@@ -125,14 +114,8 @@ export async function drainTurnMirrors(db: pg.Pool, limit = 100, onError?: (turn
       }
     }
     if (done.length) await client.query('delete from turn_mirror_queue where id = any($1::bigint[])', [done]);
-    await client.query('commit');
     return done.length;
-  } catch (err) {
-    await client.query('rollback').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /**

@@ -5,22 +5,6 @@
  */
 import type pg from 'pg';
 
-/** Runs `fn` in one transaction on one connection: committed when it returns, rolled back when it throws. */
-export async function inUploadTransaction<T>(db: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await db.connect();
-  try {
-    await client.query('begin');
-    const out = await fn(client);
-    await client.query('commit');
-    return out;
-  } catch (err) {
-    await client.query('rollback').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
-}
-
 /** The owner of a row (locked until the transaction ends), or undefined when there is none. */
 export async function lockRowOwner(c: pg.PoolClient, table: string, id: string): Promise<string | undefined> {
   const existing = await c.query<{ owner_id: string }>(`select owner_id from ${c.escapeIdentifier(table)} where id = $1 for update`, [id]);
