@@ -14,7 +14,7 @@
  *   - idle RSS (after BENCH_WORKERS_IDLE_MS): VmRSS of every process of the tree — the
  *     started process, each worker, the embedded Postgres (all its processes, summed)
  *   - /v1 chat JSON at BENCH_WORKERS_CONCURRENCY clients (BENCH_WORKERS_N requests, after
- *     a warm-up of BENCH_WORKERS_WARMUP) from a separate load process (load.ts): req/s,
+ *     a warm-up of BENCH_WORKERS_WARMUP) from a separate load process (bench/replicas/load.ts): req/s,
  *     p50/p95 latency.
  * Numbers are medians over the rounds. Then `src/services.ts` runs the services in its own
  * process and `src/main.ts` WORKERS=1 sources its services.env: that app process's idle
@@ -91,7 +91,7 @@ async function stop(r: Running) {
 }
 
 // The load process.
-const child = fork(path.join(import.meta.dirname, 'load.ts'), [], { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
+const child = fork(path.join(import.meta.dirname, '..', 'replicas', 'load.ts'), [], { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
 const pending = new Map<number, (r: LoadResult) => void>();
 child.on('message', (m: { id: number; result: LoadResult }) => pending.get(m.id)?.(m.result));
 let ids = 0;
@@ -99,7 +99,7 @@ const remote = (base: string, total: number, concurrency: number) =>
   new Promise<LoadResult>((resolve) => {
     const id = ids++;
     pending.set(id, resolve);
-    child.send({ id, base, total, concurrency });
+    child.send({ id, bases: [base], targets: 1, total, concurrency });
   });
 
 interface Round {
