@@ -127,7 +127,8 @@ describe('streamed replies and runs', () => {
     const ended = await waitForRows<Run>(a2.db, runQ, ['msg-s1'], (r) => r[0]?.status === 'done');
     expect(ended[0]!.ended_at).toBeTruthy();
     expect(ended[0]!.output_tokens).toBe(WORDS.length);
-    expect(await a1.db.getAll("select status from messages where id = 'msg-s1'")).toEqual([{ status: 'answered' }]);
+    // Device 1 syncs on its own schedule: wait until it has the message's final status (a timeout fails the test).
+    expect(await waitForRows<{ status: string }>(a1.db, "select status from messages where id = 'msg-s1'", [], (r) => r[0]?.status === 'answered')).toEqual([{ status: 'answered' }]);
     // Postgres holds the same; how many times the row was written is printed for the report.
     const pgReply = await db().query('select content, status from messages where id = $1', [replyId]);
     expect(pgReply.rows[0]).toEqual({ content: FULL, status: 'done' });
